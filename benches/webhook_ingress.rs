@@ -1,0 +1,344 @@
+//! Ingress load benchmark: starts the release `wa-onboard serve`, drives
+//! `POST /webhook` with signed single-text-message payloads over C keep-alive
+//! HTTP/1.1 connections (closed loop) and prints throughput and latency.
+//!
+//! Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_BACKEND (redis|memory),
+//! BENCH_REDIS_URL (redis://127.0.0.1:6379).
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use sha2::Sha256;
+use tokio::net::TcpStream;
+
+const APP_SECRET: &str = "bench-secret";
+const WARMUP: Duration = Duration::from_secs(1);
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_ERROR_SAMPLES: usize = 5;
+const MSG_ID_PLACEHOLDER: &str = "__MSG_ID__";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Kills the server on every exit path, including `?` and panics.
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Server {
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Rendered once per connection; only the message id changes per request, so a
+/// body costs two copies instead of a JSON serialisation.
+struct BodyTemplate {
+    head: String,
+    tail: String,
+}
+
+impl BodyTemplate {
+    fn new(conn: usize, timestamp: u64) -> Result<Self> {
+        let wa_id = format!("1650555{conn:04}");
+        let user_id = format!("US.1349120865530274{conn:04}");
+        let body = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+                "contacts": [{ "profile": { "name": "Sheena Nelson" }, "wa_id": wa_id, "user_id": user_id }],
+                "messages": [{
+                    "from": wa_id, "from_user_id": user_id, "id": MSG_ID_PLACEHOLDER,
+                    "timestamp": timestamp.to_string(), "type": "text",
+                    "text": { "body": "Hi! I saw your ad and I'd like to open an account for my bakery. We are a \
+                        small family business with two shops in town and about a dozen employees. Could you tell \
+                        me which documents I need, how long the verification usually takes, and whether I can \
+                        start onboarding today from my phone? My tax ID is ready and I can send a photo of my \
+                        passport. Also, is there a fee for the first month? Thanks!" }
+                }]
+            }}]}]
+        })
+        .to_string();
+        let (head, tail) = body.split_once(MSG_ID_PLACEHOLDER).context("placeholder missing")?;
+        Ok(Self { head: head.to_owned(), tail: tail.to_owned() })
+    }
+
+    fn render(&self, msg_id: &str) -> String {
+        [self.head.as_str(), msg_id, &self.tail].concat()
+    }
+}
+
+struct LoadCtx {
+    addr: SocketAddr,
+    measure_start: Instant,
+    end: Instant,
+    timestamp: u64,
+    /// Keyed once; cloning skips the key schedule on every request.
+    mac: HmacSha256,
+    error_samples: Mutex<Vec<String>>,
+}
+
+impl LoadCtx {
+    fn note_error(&self, what: String) {
+        if let Ok(mut samples) = self.error_samples.lock()
+            && samples.len() < MAX_ERROR_SAMPLES
+        {
+            samples.push(what);
+        }
+    }
+}
+
+#[derive(Default)]
+struct TaskStats {
+    latencies_us: Vec<u32>,
+    requests: u64,
+    errors: u64,
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Result<Sender> {
+    let stream = TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?;
+    // Small request/response pairs: Nagle would add delayed-ACK stalls.
+    stream.set_nodelay(true)?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await; // failures surface on the next send_request
+    });
+    Ok(sender)
+}
+
+async fn connection_task(ctx: Arc<LoadCtx>, conn_id: usize) -> Result<TaskStats> {
+    let template = BodyTemplate::new(conn_id, ctx.timestamp)?;
+    let host = ctx.addr.to_string();
+    let mut stats = TaskStats { latencies_us: Vec::with_capacity(1 << 16), ..Default::default() };
+    let mut sender: Option<Sender> = None;
+    let mut counter = 0u64;
+    while Instant::now() < ctx.end {
+        let s = match sender.as_mut() {
+            Some(s) => s,
+            None => sender.insert(connect(ctx.addr).await?),
+        };
+        counter += 1;
+        let body = template.render(&format!("wamid.bench.{conn_id}.{counter}"));
+        let mut mac = ctx.mac.clone();
+        mac.update(body.as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let req = Request::post("/webhook")
+            .header(header::HOST, &host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-hub-signature-256", signature)
+            .body(Full::new(Bytes::from(body)))?;
+
+        let started = Instant::now();
+        let outcome = async {
+            s.ready().await?;
+            let resp = s.send_request(req).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((status, body))
+        }
+        .await;
+        let latency_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        // Requests started during warm-up are sent but not counted.
+        let measured = started >= ctx.measure_start;
+        stats.requests += u64::from(measured);
+        match outcome {
+            // Only accepted messages go into the latency distribution, so a fast
+            // 503 path cannot make the numbers look better.
+            Ok((StatusCode::OK, _)) if measured => stats.latencies_us.push(latency_us),
+            Ok((StatusCode::OK, _)) => {}
+            Ok((status, body)) => {
+                stats.errors += u64::from(measured);
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                ctx.note_error(format!("HTTP {status}: {text}"));
+            }
+            Err(e) => {
+                stats.errors += u64::from(measured);
+                ctx.note_error(format!("transport error: {e}"));
+                // The connection is unusable; back off briefly and reconnect.
+                sender = None;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+async fn wait_healthy(server: &mut Server, addr: SocketAddr) -> Result<()> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Some(status) = server.child.try_wait()? {
+            bail!("server exited during startup ({status}); log tail:\n{}", server.log_tail());
+        }
+        let probe = async {
+            let req = Request::get("/healthz").header(header::HOST, addr.to_string()).body(Full::default())?;
+            anyhow::Ok(connect(addr).await?.send_request(req).await?.status())
+        };
+        if let Ok(Ok(StatusCode::OK)) = tokio::time::timeout(Duration::from_secs(1), probe).await {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("GET /healthz not 200 after {STARTUP_TIMEOUT:?}; log tail:\n{}", server.log_tail());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SCAN + UNLINK only our prefix: the Redis is shared, so no FLUSH*.
+async fn cleanup_redis(url: &str, prefix: &str) -> Result<u64> {
+    let client = redis::Client::open(url).with_context(|| format!("bad Redis URL {url}"))?;
+    let mut conn = client.get_multiplexed_async_connection().await.with_context(|| format!("connect to {url}"))?;
+    let pattern = format!("{prefix}*");
+    let (mut cursor, mut removed) = (0u64, 0u64);
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg(&["MATCH", &pattern, "COUNT", "1000"][..])
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            removed += redis::cmd("UNLINK").arg(&keys).query_async::<u64>(&mut conn).await?;
+        }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match std::env::var(name) {
+        Ok(v) => v.parse().with_context(|| format!("invalid {name}={v:?}")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    let idx = ((p / 100.0 * sorted.len() as f64).ceil() as usize).saturating_sub(1);
+    sorted.get(idx.min(sorted.len().saturating_sub(1))).map_or(f64::NAN, |&us| f64::from(us) / 1000.0)
+}
+
+async fn run_load(server: &mut Server, addr: SocketAddr, seconds: f64, connections: usize) -> Result<()> {
+    wait_healthy(server, addr).await?;
+    let measure_start = Instant::now() + WARMUP;
+    let ctx = Arc::new(LoadCtx {
+        addr,
+        measure_start,
+        end: measure_start + Duration::from_secs_f64(seconds),
+        timestamp: SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
+        mac: HmacSha256::new_from_slice(APP_SECRET.as_bytes())?,
+        error_samples: Mutex::new(Vec::new()),
+    });
+    let tasks: Vec<_> = (0..connections).map(|i| tokio::spawn(connection_task(ctx.clone(), i))).collect();
+    let mut total = TaskStats::default();
+    for task in tasks {
+        let stats = task
+            .await
+            .context("load task panicked")?
+            .with_context(|| format!("load connection failed; server log tail:\n{}", server.log_tail()))?;
+        total.requests += stats.requests;
+        total.errors += stats.errors;
+        total.latencies_us.extend(stats.latencies_us);
+    }
+    let lat = &mut total.latencies_us;
+    lat.sort_unstable();
+    let [p50, p90, p99, p999, max] = [50.0, 90.0, 99.0, 99.9, 100.0].map(|p| percentile(lat, p));
+    let (requests, errors) = (total.requests, total.errors);
+    println!(
+        "webhook_ingress: {connections} connections, {seconds:.1} s, {requests} requests, {errors} errors, \
+         {:.0} req/s, p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {max:.2} ms",
+        requests as f64 / seconds
+    );
+    let samples = ctx.error_samples.lock().map(|s| s.clone()).unwrap_or_default();
+    for sample in &samples {
+        eprintln!("  error sample: {sample}");
+    }
+    if errors > 0 || lat.is_empty() {
+        bail!("{errors} of {requests} requests failed; server log tail:\n{}", server.log_tail());
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let seconds: f64 = env_or("BENCH_SECONDS", 10.0)?;
+    let connections: usize = env_or("BENCH_CONNECTIONS", 64)?;
+    let backend = env_or("BENCH_BACKEND", "redis".to_string())?;
+    let redis_url = match backend.as_str() {
+        "redis" => Some(env_or("BENCH_REDIS_URL", "redis://127.0.0.1:6379".to_string())?),
+        "memory" => None,
+        other => bail!("BENCH_BACKEND must be redis or memory, got {other:?}"),
+    };
+    if seconds <= 0.0 || connections == 0 {
+        bail!("BENCH_SECONDS and BENCH_CONNECTIONS must be positive");
+    }
+
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let prefix = format!("bench-{}-{unix}", std::process::id());
+    // Tiny race until the server binds, acceptable on a dedicated bench machine.
+    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let log = std::env::temp_dir().join(format!("wa-onboard-{prefix}.log"));
+    let log_file = File::create(&log).with_context(|| format!("create {}", log.display()))?;
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wa-onboard"));
+    cmd.arg("serve")
+        // Outside the repo so a developer's .env cannot change the setup.
+        .current_dir(std::env::temp_dir())
+        .env("WHATSAPP_APP_SECRET", APP_SECRET)
+        .env("WHATSAPP_VERIFY_TOKEN", "bench-token")
+        .env("REDIS_KEY_PREFIX", &prefix)
+        .env("BIND_ADDR", addr.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .env_remove("REDIS_URL")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    if let Some(url) = &redis_url {
+        cmd.env("REDIS_URL", url);
+    }
+    let mut server = Server { child: cmd.spawn().context("spawn wa-onboard serve")?, log };
+    println!("webhook_ingress: backend {backend}, server {addr}, key prefix {prefix}, log {}", server.log.display());
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let outcome = rt.block_on(run_load(&mut server, addr, seconds, connections));
+    let log = server.log.clone();
+    // Stop the server before cleaning so nothing writes new keys behind the scan.
+    drop(server);
+    if let Some(url) = &redis_url {
+        match rt.block_on(cleanup_redis(url, &prefix)) {
+            Ok(n) => println!("webhook_ingress: removed {n} Redis keys matching {prefix}*"),
+            // Leaked keys must not go unnoticed, but a load failure is the more useful error.
+            Err(e) if outcome.is_ok() => return Err(e.context(format!("Redis cleanup of {prefix}* failed"))),
+            Err(e) => eprintln!("webhook_ingress: Redis cleanup of {prefix}* failed: {e:#}"),
+        }
+    }
+    if outcome.is_ok() {
+        let _ = std::fs::remove_file(&log); // kept on failure for diagnosis
+    }
+    outcome
+}

@@ -1,0 +1,57 @@
+//! The inbound job: one message or one status from a webhook, waiting for the conversation runner.
+//!
+//! Each job carries its dedupe key. The key is claimed in the same atomic step that enqueues the job, so a
+//! redelivered webhook finds the claim and adds nothing, and a crash can never leave a claim without its job.
+
+use serde::{Deserialize, Serialize};
+
+use crate::webhook::envelope::{Contact, Message, Metadata, Status};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundJob {
+    /// What makes this job unique: see [`InboundEvent::dedupe_key`].
+    pub key: String,
+    /// When the webhook reached us, in Unix milliseconds (the message's own time is in the event).
+    pub received_at_ms: u64,
+    pub event: InboundEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboundEvent {
+    /// A message a user sent to one of our business numbers.
+    Message {
+        business: Metadata,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<Contact>,
+        message: Message,
+    },
+    /// A change in the delivery state of a message we sent.
+    Status { business: Metadata, status: Status },
+}
+
+impl InboundEvent {
+    /// Messages are unique per (business number, wamid); a status once per (business number, wamid, status).
+    pub fn dedupe_key(&self) -> String {
+        match self {
+            Self::Message { business, message, .. } => format!("msg:{}:{}", business.phone_number_id, message.id),
+            Self::Status { business, status } => {
+                format!("status:{}:{}:{}", business.phone_number_id, status.id, status.status.as_str())
+            }
+        }
+    }
+
+    /// A short label for metrics and logs: the message type, or `status:<kind>`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Message { message, .. } => message.kind().to_owned(),
+            Self::Status { status, .. } => format!("status:{}", status.status.as_str()),
+        }
+    }
+}
+
+impl InboundJob {
+    pub fn new(event: InboundEvent, received_at_ms: u64) -> Self {
+        Self { key: event.dedupe_key(), received_at_ms, event }
+    }
+}

@@ -1,0 +1,3 @@
+//! Job types that cross process boundaries through the queue.
+
+pub mod inbound;

@@ -1,0 +1,13 @@
+//! wa-onboard: identity verification (KYC) inside a WhatsApp chat.
+//!
+//! Data flows from the webhook ([`webhook`]) into durable inbound jobs ([`jobs`], [`store`]).
+
+pub mod app;
+pub mod config;
+pub mod jobs;
+pub mod metrics;
+pub mod ops;
+pub mod replay;
+pub mod store;
+pub mod telemetry;
+pub mod webhook;

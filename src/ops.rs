@@ -1,0 +1,45 @@
+//! Operator endpoints: `GET /healthz` (the process is up), `GET /readyz` (the store answers), `GET /metrics`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::metrics::RequestLabels;
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => {
+            app.metrics.store_up.set(1);
+            (StatusCode::OK, format!("ready: {} store answers\n", app.store.backend_name())).into_response()
+        }
+        Err(e) => {
+            app.metrics.store_up.set(0);
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render()).into_response()
+}
+
+/// Records every request's latency by method, route template and status.
+pub async fn track_latency(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let response = next.run(request).await;
+    let labels = RequestLabels { method, route, status: response.status().as_u16() };
+    app.metrics.request_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,64 @@
+//! From a parsed envelope to what must be recorded: one inbound job per message and per status, and the
+//! payloads kept for inspection (unreadable items, other `field`s). Pure: the route does the I/O.
+
+use crate::jobs::inbound::{InboundEvent, InboundJob};
+use crate::store::{KeptKind, KeptPayload};
+use crate::webhook::envelope::{Change, Contact, Envelope, Message};
+
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub jobs: Vec<InboundJob>,
+    pub kept: Vec<KeptPayload>,
+}
+
+impl Batch {
+    pub fn from_envelope(envelope: Envelope, received_at_ms: u64) -> Self {
+        let mut batch = Batch::default();
+        for rejected in envelope.rejected {
+            batch.kept.push(KeptPayload {
+                kind: KeptKind::InvalidItem,
+                reason: rejected.reason,
+                body: rejected.raw.to_string(),
+                received_at_ms,
+            });
+        }
+        for entry in envelope.entries {
+            for change in entry.changes {
+                let value = match change {
+                    Change::Messages(value) => value,
+                    Change::Other { field, value } => {
+                        batch.kept.push(KeptPayload {
+                            kind: KeptKind::OtherField,
+                            reason: format!("field `{field}` of account {}", entry.id),
+                            body: value.to_string(),
+                            received_at_ms,
+                        });
+                        continue;
+                    }
+                };
+                for message in value.messages {
+                    let contact = contact_of(&message, &value.contacts);
+                    let event = InboundEvent::Message { business: value.metadata.clone(), contact, message };
+                    batch.jobs.push(InboundJob::new(event, received_at_ms));
+                }
+                for status in value.statuses {
+                    let event = InboundEvent::Status { business: value.metadata.clone(), status };
+                    batch.jobs.push(InboundJob::new(event, received_at_ms));
+                }
+            }
+        }
+        batch
+    }
+}
+
+/// The contact entry that belongs to a message's sender: by user id, else by phone, else the only one.
+fn contact_of(message: &Message, contacts: &[Contact]) -> Option<Contact> {
+    let by_user = |c: &&Contact| message.from_user_id.is_some() && c.user_id == message.from_user_id;
+    let by_phone = |c: &&Contact| message.from.is_some() && c.wa_id == message.from;
+    contacts
+        .iter()
+        .find(by_user)
+        .or_else(|| contacts.iter().find(by_phone))
+        .or(if contacts.len() == 1 { contacts.first() } else { None })
+        .cloned()
+}

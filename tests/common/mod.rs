@@ -1,0 +1,220 @@
+//! The test harness: a real app on a random port, on either backend, and a client that signs like Meta.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use wa_onboard::app::App;
+use wa_onboard::config::{Config, Env};
+use wa_onboard::store::memory::MemoryStore;
+use wa_onboard::store::redis::RedisStore;
+use wa_onboard::store::IngressStore;
+use wa_onboard::webhook::signature;
+
+pub const APP_SECRET: &str = "test-app-secret";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+pub const DEDUPE_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+/// A key prefix no other test (or test run) uses: tests share one Redis politely.
+pub fn unique_prefix(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("test:{name}:{}:{nanos}:{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Deletes every key under a prefix when dropped (SCAN + UNLINK; never FLUSHDB).
+pub struct RedisKeys {
+    pub prefix: String,
+}
+
+impl RedisKeys {
+    pub fn count(&self) -> usize {
+        self.keys().len()
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        let Ok(client) = redis::Client::open(redis_url()) else { return vec![] };
+        let Ok(mut conn) = client.get_connection() else { return vec![] };
+        let pattern = format!("{}*", self.prefix);
+        redis::cmd("KEYS").arg(&pattern).query::<Vec<String>>(&mut conn).unwrap_or_default()
+    }
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let keys = self.keys();
+        if keys.is_empty() {
+            return;
+        }
+        if let Ok(client) = redis::Client::open(redis_url())
+            && let Ok(mut conn) = client.get_connection()
+        {
+            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
+        }
+    }
+}
+
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    let mut pairs = vec![
+        ("WHATSAPP_APP_SECRET", APP_SECRET),
+        ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),
+        ("BIND_ADDR", "127.0.0.1:0"),
+    ];
+    pairs.extend_from_slice(extra);
+    Config::from_env(&Env::from_pairs(pairs), false).expect("test config is valid")
+}
+
+pub async fn open_store(backend: Backend, name: &str) -> (Arc<dyn IngressStore>, Option<RedisKeys>) {
+    open_store_at(backend, name, &redis_url()).await
+}
+
+pub async fn open_store_at(backend: Backend, name: &str, url: &str) -> (Arc<dyn IngressStore>, Option<RedisKeys>) {
+    match backend {
+        Backend::Memory => (Arc::new(MemoryStore::new(DEDUPE_TTL)), None),
+        Backend::Redis => {
+            let prefix = unique_prefix(name);
+            let store = RedisStore::connect(url, &prefix, Duration::from_millis(500), DEDUPE_TTL)
+                .await
+                .expect("Redis must be running for the tests (see README)");
+            (Arc::new(store), Some(RedisKeys { prefix }))
+        }
+    }
+}
+
+/// A running app and what a test needs to talk to it and look inside.
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn IngressStore>,
+    pub client: reqwest::Client,
+    pub redis: Option<RedisKeys>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub async fn spawn_app(backend: Backend, name: &str) -> TestApp {
+    let (store, redis) = open_store(backend, name).await;
+    spawn_app_with(store, redis, &[]).await
+}
+
+pub async fn spawn_app_with(
+    store: Arc<dyn IngressStore>,
+    redis: Option<RedisKeys>,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let app = App::with_store(config(extra), store.clone()).await.expect("app builds");
+    let addr = app.local_addr().expect("bound");
+    let server = tokio::spawn(async move {
+        let _ = app.run(std::future::pending()).await;
+    });
+    TestApp { base: format!("http://{addr}"), store, client: reqwest::Client::new(), redis, server }
+}
+
+impl TestApp {
+    /// POSTs a body signed with the app secret, as Meta would.
+    pub async fn post_signed(&self, body: impl Into<Vec<u8>>) -> reqwest::Response {
+        let body = body.into();
+        let header = signature::sign(APP_SECRET.as_bytes(), &body);
+        self.post_with_header(body, Some(&header)).await
+    }
+
+    pub async fn post_with_header(&self, body: Vec<u8>, header: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}/webhook", self.base)).header("content-type", "application/json");
+        if let Some(h) = header {
+            request = request.header("X-Hub-Signature-256", h);
+        }
+        request.body(body).send().await.expect("request reaches the app")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("request reaches the app")
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+}
+
+/// The value of one metric line (name with labels, exactly as rendered), or 0 when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/webhooks")
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures_dir().join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A one-message text webhook with the given message id.
+pub fn text_webhook(message_id: &str, body: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": "5215512345678", "user_id": "MX.1"}],
+            "messages": [{"from": "5215512345678", "from_user_id": "MX.1", "id": message_id,
+                          "timestamp": "1795000000", "type": "text", "text": {"body": body}}]}}]}]
+    }))
+    .unwrap()
+}
+
+/// A TCP proxy in front of Redis that a test can cut, to see what the app does when Redis goes away.
+pub struct CuttableProxy {
+    pub url: String,
+    accept: JoinHandle<()>,
+    connections: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl CuttableProxy {
+    pub async fn start(target: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let target = target.to_owned();
+        let connections: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let tracked = connections.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tracked.lock().unwrap().push(task);
+            }
+        });
+        Self { url, accept, connections }
+    }
+
+    /// Closes the listening socket and every open connection: Redis is now unreachable through the proxy.
+    pub fn cut(&self) {
+        self.accept.abort();
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
