@@ -312,6 +312,8 @@ fn main() -> Result<()> {
         .env("WHATSAPP_VERIFY_TOKEN", "bench-token")
         .env("REDIS_KEY_PREFIX", &prefix)
         .env("BIND_ADDR", addr.to_string())
+        // Nothing may leave the machine, should a worker ever call the Graph API.
+        .env("GRAPH_API_URL", "http://127.0.0.1:9")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
         .env_remove("REDIS_URL")

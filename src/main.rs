@@ -108,9 +108,12 @@ async fn print_kept(env: &Env, limit: usize) -> anyhow::Result<ExitCode> {
     }
     let store = store::open(&config.store, config.dedupe_ttl).await?;
     for kept in store.kept(limit).await.context("cannot read kept payloads")? {
-        println!("{}", serde_json::to_string(&serde_json::json!({
-            "kind": kept.kind, "reason": kept.reason, "received_at_ms": kept.received_at_ms, "body": kept.body,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "kind": kept.kind, "reason": kept.reason, "received_at_ms": kept.received_at_ms, "body": kept.body,
+            }))?
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

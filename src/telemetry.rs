@@ -32,7 +32,11 @@ fn mask(value: &str, keep_start: usize, keep_end: usize) -> String {
         return "*".repeat(chars.len());
     }
     let hidden = chars.len() - keep_start - keep_end;
-    chars[..keep_start].iter().chain(std::iter::repeat_n(&'*', hidden)).chain(&chars[chars.len() - keep_end..]).collect()
+    chars[..keep_start]
+        .iter()
+        .chain(std::iter::repeat_n(&'*', hidden))
+        .chain(&chars[chars.len() - keep_end..])
+        .collect()
 }
 
 #[cfg(test)]

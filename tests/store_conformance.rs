@@ -63,7 +63,8 @@ async fn statuses_are_recorded_once_per_kind(store: Arc<dyn IngressStore>) {
 
 async fn pending_jobs_come_back_unchanged(store: Arc<dyn IngressStore>) {
     let mut jobs = Vec::new();
-    for file in ["message_image.json", "message_unknown_type.json", "message_username_user.json", "status_failed.json"] {
+    for file in ["message_image.json", "message_unknown_type.json", "message_username_user.json", "status_failed.json"]
+    {
         jobs.extend(jobs_of(file));
     }
     store.enqueue_inbound(&jobs).await.unwrap();
@@ -87,20 +88,32 @@ async fn concurrent_claims_let_exactly_one_through(store: Arc<dyn IngressStore>)
 }
 
 async fn kept_payloads_read_back_newest_first(store: Arc<dyn IngressStore>) {
-    let payload = |i: u64, kind| KeptPayload { kind, reason: format!("reason {i}"), body: format!("{{\"n\":{i}}} ñ"), received_at_ms: i };
+    let payload = |i: u64, kind| KeptPayload {
+        kind,
+        reason: format!("reason {i}"),
+        body: format!("{{\"n\":{i}}} ñ"),
+        received_at_ms: i,
+    };
     store.keep(&[payload(1, KeptKind::InvalidEnvelope), payload(2, KeptKind::OtherField)]).await.unwrap();
     store.keep(&[payload(3, KeptKind::InvalidItem)]).await.unwrap();
     store.keep(&[]).await.unwrap();
     let kept = store.kept(10).await.unwrap();
-    assert_eq!(kept, vec![payload(3, KeptKind::InvalidItem), payload(2, KeptKind::OtherField), payload(1, KeptKind::InvalidEnvelope)]);
+    assert_eq!(
+        kept,
+        vec![
+            payload(3, KeptKind::InvalidItem),
+            payload(2, KeptKind::OtherField),
+            payload(1, KeptKind::InvalidEnvelope)
+        ]
+    );
     assert_eq!(store.kept(1).await.unwrap().len(), 1);
     store.ping().await.unwrap();
 }
 
 async fn claims_expire_after_the_dedupe_ttl(store: Arc<dyn IngressStore>) {
     let job = text_job("wamid.ttl");
-    assert_eq!(store.enqueue_inbound(&[job.clone()]).await.unwrap(), vec![Enqueued::New]);
-    assert_eq!(store.enqueue_inbound(&[job.clone()]).await.unwrap(), vec![Enqueued::Duplicate]);
+    assert_eq!(store.enqueue_inbound(std::slice::from_ref(&job)).await.unwrap(), vec![Enqueued::New]);
+    assert_eq!(store.enqueue_inbound(std::slice::from_ref(&job)).await.unwrap(), vec![Enqueued::Duplicate]);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(store.enqueue_inbound(&[job]).await.unwrap(), vec![Enqueued::New]);
 }

@@ -28,13 +28,16 @@ macro_rules! on_both_backends {
 async fn handshake_echoes_the_challenge_verbatim_when_the_token_matches() {
     let app = spawn_app(Backend::Memory, "handshake").await;
     let challenge = "1158201444";
-    let ok = app.get(&format!("/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge={challenge}")).await;
+    let ok = app
+        .get(&format!("/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge={challenge}"))
+        .await;
     assert_eq!(ok.status(), 200);
     assert!(ok.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     assert_eq!(ok.text().await.unwrap(), challenge);
 
     // A challenge that is not a number comes back untouched too.
-    let odd = app.get(&format!("/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=abc%2Dxyz")).await;
+    let odd =
+        app.get(&format!("/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=abc%2Dxyz")).await;
     assert_eq!(odd.text().await.unwrap(), "abc-xyz");
 
     for query in [
@@ -179,7 +182,11 @@ async fn health_readiness_and_metrics_answer() {
 fn expectations() -> Vec<(&'static str, Vec<&'static str>, Vec<KeptKind>)> {
     use KeptKind::OtherField;
     vec![
-        ("batch_multi.json", vec!["text", "image", "interactive", "status:delivered", "status:read", "text", "status:sent"], vec![]),
+        (
+            "batch_multi.json",
+            vec!["text", "image", "interactive", "status:delivered", "status:read", "text", "status:sent"],
+            vec![],
+        ),
         ("field_account_update.json", vec![], vec![OtherField]),
         ("field_template_status.json", vec![], vec![OtherField]),
         ("message_accents_emoji.json", vec!["text"], vec![]),
@@ -238,7 +245,9 @@ fn check_variant(file: &str, event: &InboundEvent) {
         ("message_reaction_removed.json", KnownContent::Reaction { reaction }) => assert!(reaction.is_removal()),
         ("message_reaction.json", KnownContent::Reaction { reaction }) => assert!(!reaction.is_removal()),
         ("message_interactive_button_reply.json", KnownContent::Interactive { interactive }) => {
-            assert!(matches!(interactive, Interactive::ButtonReply { button_reply } if button_reply.id == "consent_accept"))
+            assert!(
+                matches!(interactive, Interactive::ButtonReply { button_reply } if button_reply.id == "consent_accept")
+            )
         }
         ("message_interactive_list_reply.json", KnownContent::Interactive { interactive }) => {
             assert!(matches!(interactive, Interactive::ListReply { list_reply } if list_reply.id == "doc_mx_ine"))

@@ -24,7 +24,7 @@ pub enum InboundEvent {
         business: Metadata,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<Contact>,
-        message: Message,
+        message: Box<Message>,
     },
     /// A change in the delivery state of a message we sent.
     Status { business: Metadata, status: Status },

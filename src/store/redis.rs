@@ -84,9 +84,8 @@ impl IngressStore for RedisStore {
             let bytes = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let task: RedisTask = TaskBuilder::new(bytes).idempotency_key(&job.key).build();
             let mut conn = self.conn.clone();
-            let (enqueued, scheduled) = apalis_redis::queries::push_tasks(&mut conn, &self.inbound, &[task])
-                .await
-                .map_err(unavailable)?;
+            let (enqueued, scheduled) =
+                apalis_redis::queries::push_tasks(&mut conn, &self.inbound, &[task]).await.map_err(unavailable)?;
             Ok(if enqueued + scheduled > 0 { Enqueued::New } else { Enqueued::Duplicate })
         });
         futures::future::try_join_all(pushes).await
@@ -136,8 +135,9 @@ impl IngressStore for RedisStore {
             .into_iter()
             .map(|(_, fields)| {
                 let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-                let kind: KeptKind = serde_json::from_value(serde_json::Value::String(field("kind").unwrap_or_default()))
-                    .map_err(|e| StoreError::Corrupt(format!("kept payload kind: {e}")))?;
+                let kind: KeptKind =
+                    serde_json::from_value(serde_json::Value::String(field("kind").unwrap_or_default()))
+                        .map_err(|e| StoreError::Corrupt(format!("kept payload kind: {e}")))?;
                 Ok(KeptPayload {
                     kind,
                     reason: field("reason").unwrap_or_default(),

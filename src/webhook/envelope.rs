@@ -31,7 +31,10 @@ pub struct Entry {
 pub enum Change {
     Messages(MessagesValue),
     /// Any other `field` (account_update, message_template_status_update, ...): recorded, never a failure.
-    Other { field: String, value: Value },
+    Other {
+        field: String,
+        value: Value,
+    },
 }
 
 /// A message or status that could not be parsed, with the reason.
@@ -213,10 +216,16 @@ impl Reaction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Interactive {
-    ButtonReply { button_reply: Choice },
-    ListReply { list_reply: Choice },
+    ButtonReply {
+        button_reply: Choice,
+    },
+    ListReply {
+        list_reply: Choice,
+    },
     /// A WhatsApp Flow was completed; `response_json` is a JSON document in a string.
-    NfmReply { nfm_reply: FlowReply },
+    NfmReply {
+        nfm_reply: FlowReply,
+    },
 }
 
 /// The id and title of the reply button or list row the user picked.

@@ -113,7 +113,10 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
                 tracing::debug!(r#type = message.kind(), from = %mask_phone(sender), "message queued");
             }
             InboundEvent::Status { status, .. } => {
-                app.metrics.statuses_recorded.get_or_create(&StatusLabel { status: status.status.as_str().into() }).inc();
+                app.metrics
+                    .statuses_recorded
+                    .get_or_create(&StatusLabel { status: status.status.as_str().into() })
+                    .inc();
             }
         }
     }

@@ -10,9 +10,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wa_onboard::app::App;
 use wa_onboard::config::{Config, Env};
+use wa_onboard::store::IngressStore;
 use wa_onboard::store::memory::MemoryStore;
 use wa_onboard::store::redis::RedisStore;
-use wa_onboard::store::IngressStore;
 use wa_onboard::webhook::signature;
 
 pub const APP_SECRET: &str = "test-app-secret";
@@ -115,11 +115,7 @@ pub async fn spawn_app(backend: Backend, name: &str) -> TestApp {
     spawn_app_with(store, redis, &[]).await
 }
 
-pub async fn spawn_app_with(
-    store: Arc<dyn IngressStore>,
-    redis: Option<RedisKeys>,
-    extra: &[(&str, &str)],
-) -> TestApp {
+pub async fn spawn_app_with(store: Arc<dyn IngressStore>, redis: Option<RedisKeys>, extra: &[(&str, &str)]) -> TestApp {
     let app = App::with_store(config(extra), store.clone()).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
     let server = tokio::spawn(async move {
@@ -155,9 +151,7 @@ impl TestApp {
 
 /// The value of one metric line (name with labels, exactly as rendered), or 0 when absent.
 pub fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(0.0)
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
 }
 
 pub fn fixtures_dir() -> PathBuf {
