@@ -10,4 +10,5 @@ pub mod ops;
 pub mod replay;
 pub mod store;
 pub mod telemetry;
+pub mod verify;
 pub mod webhook;

@@ -1,0 +1,3 @@
+//! Verification: photo quality, reading the document, providers, and the decision.
+
+pub mod reason;
