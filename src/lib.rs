@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod config;
+pub mod flow;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;

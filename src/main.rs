@@ -33,10 +33,41 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Check, draw, describe and test flow files.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
     /// Print the payloads kept for inspection (signed but unreadable bodies, other fields), newest first.
     Kept {
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Load every flow and report every problem with file:line and a hint; exits non-zero on any error.
+    Check {
+        /// A flow file or a folder of them [default: FLOWS_DIR or flows/].
+        path: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the flow format (for editor validation and completion).
+    Schema,
+    /// Print a flow as a diagram.
+    Graph {
+        /// The flow id or file.
+        flow: String,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: wa_onboard::flow::graph::Format,
+    },
+    /// Run the conversation scenarios against the engine and show a readable diff on failure.
+    Test {
+        /// A scenario file or a folder of them [default: fixtures/scenarios].
+        path: Option<PathBuf>,
+        /// Where the flows are [default: FLOWS_DIR or flows/].
+        #[arg(long)]
+        flows: Option<PathBuf>,
     },
 }
 
@@ -49,6 +80,7 @@ async fn main() -> ExitCode {
         Command::Serve { dev } => serve(&env, dev).await,
         Command::Replay { path, url } => replay_fixtures(&env, &path, url).await,
         Command::Kept { limit } => print_kept(&env, limit).await,
+        Command::Flow { command } => flow_command(&env, command),
     };
     match result {
         Ok(code) => code,
@@ -116,4 +148,71 @@ async fn print_kept(env: &Env, limit: usize) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn flows_dir(env: &Env) -> PathBuf {
+    PathBuf::from(env.get("FLOWS_DIR").unwrap_or("flows"))
+}
+
+fn flow_command(env: &Env, command: FlowCommand) -> anyhow::Result<ExitCode> {
+    use wa_onboard::flow::{graph, load};
+    match command {
+        FlowCommand::Check { path } => {
+            let path = path.unwrap_or_else(|| flows_dir(env));
+            let files = load::flow_files(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let mut errors = 0;
+            for file in &files {
+                let problems = match load::Flow::load(file) {
+                    Ok(_) => Vec::new(),
+                    Err(problems) => problems,
+                };
+                let file_errors = problems.iter().filter(|p| p.is_error()).count();
+                errors += file_errors;
+                for problem in &problems {
+                    println!("{problem}");
+                }
+                if file_errors == 0 {
+                    println!("ok: {}", file.display());
+                }
+            }
+            if files.is_empty() {
+                println!("no flow files in {}", path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        FlowCommand::Schema => {
+            let schema = schemars::schema_for!(wa_onboard::flow::model::FlowFile);
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        FlowCommand::Graph { flow, format } => {
+            let path = PathBuf::from(&flow);
+            let loaded = if path.is_file() {
+                load::Flow::load(&path).map_err(problems_error)?
+            } else {
+                let flows = load::load_all(&flows_dir(env)).map_err(problems_error)?;
+                let known = flows.keys().cloned().collect::<Vec<_>>().join(", ");
+                let found = flows.get(&flow).with_context(|| format!("no flow `{flow}`; known flows: {known}"))?;
+                return Ok({
+                    print!("{}", graph::render(found, format));
+                    ExitCode::SUCCESS
+                });
+            };
+            print!("{}", graph::render(&loaded, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        FlowCommand::Test { path, flows } => {
+            let path = path.unwrap_or_else(|| PathBuf::from("fixtures/scenarios"));
+            let flows = load::load_all(&flows.unwrap_or_else(|| flows_dir(env))).map_err(problems_error)?;
+            let report = wa_onboard::flow::scenario::run_path(&path, &flows)?;
+            print!("{report}");
+            Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+fn problems_error(problems: Vec<wa_onboard::flow::check::Problem>) -> anyhow::Error {
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!("the flows have problems:\n{}", text.join("\n"))
 }
