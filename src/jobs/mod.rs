@@ -1,3 +1,4 @@
 //! Job types that cross process boundaries through the queue.
 
 pub mod inbound;
+pub mod queue;

@@ -1,31 +1,35 @@
 //! The in-memory store: same semantics as Redis, for one process. Everything is lost on restart.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptPayload, StoreError};
 use crate::jobs::inbound::InboundJob;
+use crate::jobs::queue::memory::MemoryQueue;
+use crate::jobs::queue::{JobQueue, Queued};
 
 pub struct MemoryStore {
-    dedupe_ttl: Duration,
+    inbound: Arc<MemoryQueue<InboundJob>>,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// Dedupe claims and when they expire.
-    claims: HashMap<String, Instant>,
-    inbound: VecDeque<InboundJob>,
     /// Newest last.
     kept: VecDeque<KeptPayload>,
 }
 
 impl MemoryStore {
     pub fn new(dedupe_ttl: Duration) -> Self {
-        Self { dedupe_ttl, state: Mutex::new(State::default()) }
+        Self { inbound: Arc::new(MemoryQueue::new(dedupe_ttl)), state: Mutex::new(State::default()) }
+    }
+
+    /// The inbound queue, for the in-process workers.
+    pub fn inbound(&self) -> Arc<MemoryQueue<InboundJob>> {
+        self.inbound.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -38,24 +42,8 @@ impl MemoryStore {
 #[async_trait]
 impl IngressStore for MemoryStore {
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        let now = Instant::now();
-        let mut state = self.lock();
-        let mut outcome = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let live = state.claims.get(&job.key).is_some_and(|expiry| *expiry > now);
-            if live {
-                outcome.push(Enqueued::Duplicate);
-                continue;
-            }
-            state.claims.insert(job.key.clone(), now + self.dedupe_ttl);
-            state.inbound.push_back(job.clone());
-            outcome.push(Enqueued::New);
-        }
-        // Expired claims are dropped now and then so the map does not grow without bound.
-        if state.claims.len() > 100_000 && state.claims.len().is_power_of_two() {
-            state.claims.retain(|_, expiry| *expiry > now);
-        }
-        Ok(outcome)
+        let queued: Vec<Queued<InboundJob>> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
+        self.inbound.push(&queued).await
     }
 
     async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
@@ -72,7 +60,7 @@ impl IngressStore for MemoryStore {
     }
 
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {
-        Ok(self.lock().inbound.iter().take(limit).cloned().collect())
+        self.inbound.pending(limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

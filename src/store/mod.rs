@@ -2,6 +2,7 @@
 //! (`tests/store_conformance.rs`): [`memory::MemoryStore`] for development and tests, and
 //! [`redis::RedisStore`] shared by any number of server and worker processes.
 
+pub mod conversation;
 pub mod memory;
 pub mod redis;
 

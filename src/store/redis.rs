@@ -10,29 +10,21 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use apalis_core::task::builder::TaskBuilder;
-use apalis_redis::{ConnectionManager, RedisTask};
+use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
 use redis::aio::ConnectionManagerConfig;
 
 use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload, StoreError};
 use crate::jobs::inbound::InboundJob;
+use crate::jobs::queue::redis::{RedisQueue, queue_config};
+use crate::jobs::queue::{JobQueue, Queued};
 
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
-    inbound: apalis_redis::Config,
+    inbound: RedisQueue<InboundJob>,
     kept_key: String,
-}
-
-/// The apalis queue configuration of the inbound queue under `prefix`.
-pub fn inbound_queue_config(prefix: &str, dedupe_ttl: Duration) -> apalis_redis::Config {
-    apalis_redis::Config::default()
-        .queue(format!("{prefix}:{{inbound}}"))
-        // Meta redelivers for up to 7 days: claims must outlive that.
-        .idempotency_ttl(Some(dedupe_ttl))
-        // Workers poll; no pub/sub message per job.
-        .emit_events(false)
+    prefix: String,
 }
 
 impl RedisStore {
@@ -54,9 +46,10 @@ impl RedisStore {
             .await
             .context("cannot connect to Redis at REDIS_URL (is it running?)")?;
         let store = Self {
+            inbound: RedisQueue::new(conn.clone(), queue_config(key_prefix, "inbound", dedupe_ttl)),
             conn,
-            inbound: inbound_queue_config(key_prefix, dedupe_ttl),
             kept_key: format!("{key_prefix}:webhook:kept"),
+            prefix: key_prefix.to_owned(),
         };
         store.ping().await.context("Redis at REDIS_URL does not answer PING")?;
         Ok(store)
@@ -66,8 +59,12 @@ impl RedisStore {
         self.conn.clone()
     }
 
-    pub fn inbound_config(&self) -> &apalis_redis::Config {
+    pub fn inbound(&self) -> &RedisQueue<InboundJob> {
         &self.inbound
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 }
 
@@ -78,17 +75,8 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 #[async_trait]
 impl IngressStore for RedisStore {
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        // One push-script call per job (its claim and its job in one atomic step), all sent at once: the
-        // multiplexed connection pipelines them, and each answer says whether that job was new.
-        let pushes = jobs.iter().map(|job| async move {
-            let bytes = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let task: RedisTask = TaskBuilder::new(bytes).idempotency_key(&job.key).build();
-            let mut conn = self.conn.clone();
-            let (enqueued, scheduled) =
-                apalis_redis::queries::push_tasks(&mut conn, &self.inbound, &[task]).await.map_err(unavailable)?;
-            Ok(if enqueued + scheduled > 0 { Enqueued::New } else { Enqueued::Duplicate })
-        });
-        futures::future::try_join_all(pushes).await
+        let queued: Vec<Queued<InboundJob>> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
+        self.inbound.push(&queued).await
     }
 
     async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
@@ -149,39 +137,7 @@ impl IngressStore for RedisStore {
     }
 
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        // apalis-redis puts every pushed job in the scheduled set (due now), and workers move due jobs to the
-        // active list: pending is the active list, then the scheduled set.
-        let mut conn = self.conn.clone();
-        let (mut ids, scheduled): (Vec<String>, Vec<String>) = redis::pipe()
-            .cmd("LRANGE")
-            .arg(self.inbound.active_jobs_list())
-            .arg(0)
-            .arg(limit as i64 - 1)
-            .cmd("ZRANGE")
-            .arg(self.inbound.scheduled_jobs_set())
-            .arg(0)
-            .arg(limit as i64 - 1)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        ids.extend(scheduled);
-        ids.truncate(limit);
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let data: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
-            .arg(self.inbound.job_data_hash())
-            .arg(&ids)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        data.into_iter()
-            .flatten()
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("inbound job: {e}"))))
-            .collect()
+        self.inbound.pending(limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

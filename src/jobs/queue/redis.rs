@@ -1,0 +1,108 @@
+//! A queue on Redis in apalis-redis's format, so apalis workers run its jobs.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use apalis_core::task::builder::TaskBuilder;
+use apalis_redis::{ConnectionManager, RedisTask};
+use async_trait::async_trait;
+
+use super::{Job, JobQueue, Queued};
+use crate::store::{Enqueued, StoreError};
+
+pub struct RedisQueue<J> {
+    conn: ConnectionManager,
+    config: apalis_redis::Config,
+    job: PhantomData<fn() -> J>,
+}
+
+impl<J> Clone for RedisQueue<J> {
+    fn clone(&self) -> Self {
+        Self { conn: self.conn.clone(), config: self.config.clone(), job: PhantomData }
+    }
+}
+
+/// The apalis configuration of queue `name` under `prefix`: keys `<prefix>:{<name>}:*`, one hash tag per queue.
+pub fn queue_config(prefix: &str, name: &str, key_ttl: Duration) -> apalis_redis::Config {
+    apalis_redis::Config::default()
+        .queue(format!("{prefix}:{{{name}}}"))
+        // Idempotency keys outlive any redelivery or retry.
+        .idempotency_ttl(Some(key_ttl))
+        // Workers poll on an interval; no pub/sub message per job.
+        .emit_events(false)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl<J: Job> RedisQueue<J> {
+    pub fn new(conn: ConnectionManager, config: apalis_redis::Config) -> Self {
+        Self { conn, config, job: PhantomData }
+    }
+
+    pub fn config(&self) -> &apalis_redis::Config {
+        &self.config
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+#[async_trait]
+impl<J: Job> JobQueue<J> for RedisQueue<J> {
+    async fn push(&self, jobs: &[Queued<J>]) -> Result<Vec<Enqueued>, StoreError> {
+        // One push-script call per job (its key claim and the job in one atomic step), all sent at once: the
+        // multiplexed connection pipelines them, and each answer says whether that job was new.
+        let pushes = jobs.iter().map(|queued| async move {
+            let bytes = serde_json::to_vec(&queued.job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut builder = TaskBuilder::new(bytes).idempotency_key(&queued.key);
+            if queued.run_at > 0 {
+                builder = builder.run_at_timestamp(queued.run_at);
+            }
+            let task: RedisTask = builder.build();
+            let mut conn = self.conn.clone();
+            let (enqueued, scheduled) =
+                apalis_redis::queries::push_tasks(&mut conn, &self.config, &[task]).await.map_err(unavailable)?;
+            Ok(if enqueued + scheduled > 0 { Enqueued::New } else { Enqueued::Duplicate })
+        });
+        futures::future::try_join_all(pushes).await
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // apalis-redis puts pushed jobs in the scheduled set (due at once or later), and workers move due jobs
+        // to the active list: pending is the active list, then the scheduled set.
+        let mut conn = self.conn.clone();
+        let (mut ids, scheduled): (Vec<String>, Vec<String>) = redis::pipe()
+            .cmd("LRANGE")
+            .arg(self.config.active_jobs_list())
+            .arg(0)
+            .arg(limit as i64 - 1)
+            .cmd("ZRANGE")
+            .arg(self.config.scheduled_jobs_set())
+            .arg(0)
+            .arg(limit as i64 - 1)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        ids.extend(scheduled);
+        ids.truncate(limit);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let data: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(self.config.job_data_hash())
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        data.into_iter()
+            .flatten()
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("queued job: {e}"))))
+            .collect()
+    }
+}
