@@ -1,18 +1,31 @@
-//! Wiring: from a [`Config`] to a running HTTP server, with one shutdown signal.
+//! Wiring: from a [`Config`] to a running HTTP server and workers, with one shutdown signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use async_trait::async_trait;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
+use crate::agent::link::LinkSigner;
+use crate::backend::Backend;
 use crate::config::{Config, StoreConfig};
+use crate::conversation::dispatch::Dispatcher;
+use crate::conversation::flows::FlowRegistry;
+use crate::conversation::handlers::{EventHandler, InboundHandler};
+use crate::conversation::outbound_log;
+use crate::conversation::runner::{Runner, system_clock};
+use crate::jobs::outbound::OutboundJob;
+use crate::jobs::verify::VerifyJob;
+use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::Metrics;
-use crate::store::{self, IngressStore};
-use crate::{ops, webhook};
+use crate::store::IngressStore;
+use crate::{ops, webhook, workers};
 
 pub struct AppState {
     pub config: Config,
@@ -32,48 +45,162 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Whether this process runs the workers (the default) or only serves HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    Run,
+    None,
+}
+
 /// A server bound to its address, not yet serving.
 pub struct App {
     pub state: Arc<AppState>,
+    pub backend: Backend,
+    pub runner: Arc<Runner>,
     listener: tokio::net::TcpListener,
+    workers: Workers,
+    shutdown: CancellationToken,
+}
+
+/// Logs each outbound message in a readable form (the Cloud API sender takes over when configured).
+struct LogOutbound;
+
+#[async_trait]
+impl Handler<OutboundJob> for LogOutbound {
+    async fn handle(&self, job: OutboundJob, _attempt: u32) -> Result<(), JobFailure> {
+        tracing::info!("{}", outbound_log::describe(&job));
+        Ok(())
+    }
+}
+
+/// Until a verifier is wired, a verification cannot run: say so loudly instead of pretending.
+struct NoVerifier;
+
+#[async_trait]
+impl Handler<VerifyJob> for NoVerifier {
+    async fn handle(&self, job: VerifyJob, _attempt: u32) -> Result<(), JobFailure> {
+        Err(JobFailure::Abort(format!("no verifier is configured for submission {}", job.submission)))
+    }
+}
+
+/// Loads the flows, failing with every problem found.
+pub fn load_flows(config: &Config) -> anyhow::Result<Arc<FlowRegistry>> {
+    let registry = FlowRegistry::load(&config.flows_dir, &config.default_flow).map_err(|problems| {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the flows in {} have problems:\n{}", config.flows_dir.display(), text.join("\n"))
+    })?;
+    Ok(Arc::new(registry))
 }
 
 impl App {
     /// Opens the store and binds the address (port 0 picks a free port).
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = store::open(&config.store, config.dedupe_ttl).await?;
-        Self::with_store(config, store).await
+    pub async fn build(config: Config, workers: Workers) -> anyhow::Result<Self> {
+        let backend = Backend::open(&config.store, config.dedupe_ttl).await?;
+        Self::with_backend(config, backend, workers).await
     }
 
-    /// Like [`App::build`] with a store made by the caller (tests share one store between apps).
-    pub async fn with_store(config: Config, store: Arc<dyn IngressStore>) -> anyhow::Result<Self> {
+    /// Like [`App::build`] with a backend made by the caller (tests look inside it).
+    pub async fn with_backend(config: Config, backend: Backend, workers: Workers) -> anyhow::Result<Self> {
+        let flows = load_flows(&config)?;
+        flows.publish(backend.conversations.as_ref()).await.context("cannot keep the flow versions in the store")?;
+        let links = LinkSigner::new(
+            config.agent_link.base_url.clone(),
+            config.agent_link.secret.clone(),
+            config.agent_link.ttl_secs,
+        );
+        let runner = Arc::new(Runner {
+            flows,
+            store: backend.conversations.clone(),
+            dispatcher: Dispatcher { queues: backend.dispatch_queues(), links },
+            clock: system_clock,
+        });
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
-        let state = Arc::new(AppState { config, store, metrics: Metrics::new() });
-        Ok(Self { state, listener })
+        let state = Arc::new(AppState { config, store: backend.ingress.clone(), metrics: Metrics::new() });
+        Ok(Self { state, backend, runner, listener, workers, shutdown: CancellationToken::new() })
+    }
+
+    /// Stops the workers started with [`App::spawn_workers`].
+    pub fn stop(&self) {
+        self.shutdown.cancel();
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Starts the workers of this process.
+    pub fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
+        let handlers = workers::Handlers {
+            inbound: Arc::new(InboundHandler(self.runner.clone())),
+            events: Arc::new(EventHandler(self.runner.clone())),
+            outbound: Arc::new(LogOutbound),
+            verify: Arc::new(NoVerifier),
+        };
+        workers::spawn(&self.backend.queues, handlers, &self.state.config.workers, &self.shutdown)
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight and stops the workers.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         let config = &self.state.config;
         match &config.store {
             StoreConfig::Memory => tracing::warn!(
-                "no REDIS_URL: running on the in-memory store and job queue (one process only, lost on restart)"
+                "no REDIS_URL: running on the in-memory store and job queues (one process only, lost on restart)"
             ),
             StoreConfig::Redis { key_prefix, .. } => tracing::info!(%key_prefix, "using Redis for state and jobs"),
         }
-        tracing::info!(%addr, "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
-        axum::serve(self.listener, router(self.state.clone()))
-            .with_graceful_shutdown(shutdown)
+        for flow in self.runner.flows.current() {
+            tracing::info!(flow = flow.id(), version = %flow.version, "flow loaded");
+        }
+        let workers = if self.workers == Workers::Run { self.spawn_workers() } else { Vec::new() };
+        spawn_flow_reload(self.runner.flows.clone(), self.backend.clone(), self.shutdown.clone());
+        tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
+        let stop = self.shutdown.clone();
+        let served = axum::serve(self.listener, router(self.state.clone()))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop.cancel();
+            })
             .await
-            .context("the HTTP server stopped with an error")
+            .context("the HTTP server stopped with an error");
+        self.shutdown.cancel();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served
     }
+}
+
+/// On SIGHUP, reloads the flows; invalid new flows are reported and the running ones kept.
+fn spawn_flow_reload(flows: Arc<FlowRegistry>, backend: Backend, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            match flows.reload() {
+                Ok(loaded) => {
+                    if let Err(e) = flows.publish(backend.conversations.as_ref()).await {
+                        tracing::error!(error = %e, "flows reloaded but not kept in the store");
+                    }
+                    tracing::info!(?loaded, "flows reloaded; conversations in progress keep their version");
+                }
+                Err(problems) => {
+                    for problem in problems {
+                        tracing::error!("{problem}");
+                    }
+                    tracing::error!("flows NOT reloaded: the files have problems; the running flows are kept");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (flows, backend, shutdown);
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -81,6 +81,27 @@ pub struct Config {
     pub log_format: LogFormat,
     /// True when started with `serve --dev`: loopback only, development secrets allowed.
     pub dev_mode: bool,
+    pub flows_dir: std::path::PathBuf,
+    pub default_flow: String,
+    pub workers: WorkerConfig,
+    pub agent_link: AgentLinkConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Stable and unique per process, so a restarted worker reclaims its own jobs in flight.
+    pub name: String,
+    /// Jobs run at once per queue.
+    pub concurrency: usize,
+    /// How often a worker looks for due jobs (delayed and retried jobs wait for it).
+    pub poll: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentLinkConfig {
+    pub base_url: String,
+    pub secret: Secret,
+    pub ttl_secs: u64,
 }
 
 /// Reads variables from a map so that tests never touch the process environment.
@@ -214,7 +235,35 @@ impl Config {
                 });
             }
         };
+        let worker_name = match env.get("WORKER_NAME") {
+            Some(name) => name.to_owned(),
+            None => format!("{}-{}", env.get("HOSTNAME").unwrap_or("wa-onboard"), bind_addr.port()),
+        };
+        let agent_secret = match env.get("AGENT_LINK_SECRET") {
+            Some(s) => Secret::new(s),
+            // Derived from the app secret, so links work out of the box; set AGENT_LINK_SECRET to share it with
+            // the agent system without sharing the Meta app secret.
+            None => Secret::new(format!("agent-link:{}", app_secret.expose())),
+        };
+        let agent_base = env.get("AGENT_LINK_BASE_URL").map(str::to_owned).unwrap_or_else(|| format!("http://{bind_addr}/agent/handoff"));
+        if !(agent_base.starts_with("http://") || agent_base.starts_with("https://")) {
+            return Err(ConfigError::Invalid { name: "AGENT_LINK_BASE_URL", value: agent_base, reason: "must start with http:// or https://".into() });
+        }
+        let concurrency: usize = env.parse("WORKER_CONCURRENCY", 32)?;
+        let poll_ms: u64 = env.parse("WORKER_POLL_MS", 200)?;
         Ok(Self {
+            flows_dir: env.get("FLOWS_DIR").unwrap_or("flows").into(),
+            default_flow: env.get("DEFAULT_FLOW").unwrap_or("kyc_latam").to_owned(),
+            workers: WorkerConfig {
+                name: worker_name,
+                concurrency: concurrency.max(1),
+                poll: Duration::from_millis(poll_ms.clamp(10, 60_000)),
+            },
+            agent_link: AgentLinkConfig {
+                base_url: agent_base,
+                secret: agent_secret,
+                ttl_secs: env.parse("AGENT_LINK_TTL_SECS", 24 * 3600)?,
+            },
             bind_addr,
             app_secret,
             verify_token,

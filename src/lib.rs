@@ -3,7 +3,10 @@
 //! Data flows from the webhook ([`webhook`]) into durable inbound jobs ([`jobs`], [`store`]).
 
 pub mod app;
+pub mod backend;
+pub mod agent;
 pub mod config;
+pub mod conversation;
 pub mod flow;
 pub mod jobs;
 pub mod metrics;
@@ -13,3 +16,4 @@ pub mod store;
 pub mod telemetry;
 pub mod verify;
 pub mod webhook;
+pub mod workers;

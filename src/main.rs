@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use wa_onboard::app::{App, shutdown_signal};
+use wa_onboard::app::{App, Workers, shutdown_signal};
 use wa_onboard::config::{self, Config, Env, StoreConfig};
 use wa_onboard::{replay, store, telemetry};
 
@@ -24,6 +24,21 @@ enum Command {
         /// Development mode: loopback only, with a fixed development app secret and verify token when none is set.
         #[arg(long)]
         dev: bool,
+        /// Serve HTTP only; run the workers in separate `wa-onboard worker` processes (Redis only).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run the workers only (conversation runner, sends, verifications, scheduled events). Needs REDIS_URL.
+    Worker,
+    /// Print the audit log of a user's conversations, oldest first.
+    Audit {
+        /// The user: phone number or business-scoped user id.
+        user: String,
+        /// The business phone number id [default: WHATSAPP_PHONE_NUMBER_ID].
+        #[arg(long)]
+        phone_number_id: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
     },
     /// Sign webhook fixtures with WHATSAPP_APP_SECRET (or the development secret) and POST them to a server.
     Replay {
@@ -77,7 +92,9 @@ async fn main() -> ExitCode {
     telemetry::init(Config::log_format_from(&env));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { dev } => serve(&env, dev).await,
+        Command::Serve { dev, no_workers } => serve(&env, dev, no_workers).await,
+        Command::Worker => worker(&env).await,
+        Command::Audit { user, phone_number_id, limit } => print_audit(&env, &user, phone_number_id, limit).await,
         Command::Replay { path, url } => replay_fixtures(&env, &path, url).await,
         Command::Kept { limit } => print_kept(&env, limit).await,
         Command::Flow { command } => flow_command(&env, command),
@@ -91,8 +108,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(env: &Env, dev: bool) -> anyhow::Result<ExitCode> {
+async fn serve(env: &Env, dev: bool, no_workers: bool) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(env, dev)?;
+    if no_workers && config.store == StoreConfig::Memory {
+        anyhow::bail!("--no-workers needs REDIS_URL: in memory, jobs can only be run by the process that queued them");
+    }
     if dev {
         tracing::warn!(
             app_secret = config.app_secret.expose(),
@@ -100,8 +120,46 @@ async fn serve(env: &Env, dev: bool) -> anyhow::Result<ExitCode> {
             "development mode: loopback only; sign webhooks with this app secret (`wa-onboard replay` does)"
         );
     }
-    let app = App::build(config).await?;
+    let workers = if no_workers { Workers::None } else { Workers::Run };
+    let app = App::build(config, workers).await?;
     app.run(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn worker(env: &Env) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(env, false)?;
+    if config.store == StoreConfig::Memory {
+        anyhow::bail!("REDIS_URL is not set: a separate worker needs the shared Redis (in memory, `serve` runs the workers)");
+    }
+    let config = Config { bind_addr: "127.0.0.1:0".parse()?, ..config };
+    let app = App::build(config, Workers::Run).await?;
+    tracing::info!(name = %app.state.config.workers.name, "worker running; Ctrl-C to stop");
+    let handles = app.spawn_workers();
+    shutdown_signal().await;
+    app.stop();
+    for handle in handles {
+        let _ = handle.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn print_audit(env: &Env, user: &str, phone_number_id: Option<String>, limit: usize) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(env, true).or_else(|_| Config::from_env(env, false))?;
+    if config.store == StoreConfig::Memory {
+        anyhow::bail!("REDIS_URL is not set: the in-memory audit log lives inside the server process");
+    }
+    let phone_number_id = phone_number_id
+        .or(config.phone_number_id.clone())
+        .context("give --phone-number-id or set WHATSAPP_PHONE_NUMBER_ID")?;
+    let backend = wa_onboard::backend::Backend::open(&config.store, config.dedupe_ttl).await?;
+    let key = wa_onboard::flow::state::UserKey { phone_number_id, user: user.to_owned() };
+    let records = backend.conversations.audit(&key, limit).await.context("cannot read the audit log")?;
+    if records.is_empty() {
+        eprintln!("no audit records for {key}");
+    }
+    for record in records {
+        println!("{}", serde_json::to_string(&record)?);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -324,9 +324,9 @@ on_both_backends!(a_redelivered_message_gives_exactly_one_job, |backend, name| a
 #[tokio::test]
 async fn redis_unreachable_gives_503_and_writes_no_claim() {
     let proxy = CuttableProxy::start("127.0.0.1:6379").await;
-    let (store, keys) = open_store_at(Backend::Redis, "unreachable", &proxy.url).await;
+    let (backend, keys) = open_backend_at(Backend::Redis, "unreachable", &proxy.url).await;
     let keys = keys.unwrap();
-    let app = spawn_app_with(store, None, &[]).await;
+    let app = spawn_app_with(backend, None, &[], wa_onboard::app::Workers::None).await;
     assert_eq!(app.post_signed(text_webhook("wamid.before", "antes")).await.status(), 200);
     let keys_before = keys.keys();
 

@@ -75,6 +75,7 @@ impl<'a> Run<'a> {
         let state = ConversationState {
             conversation_id: format!("c-{}", &envelope.key.chars().rev().take(12).collect::<String>()),
             user: user.clone(),
+            phone: phone.map(str::to_owned),
             flow_id: flow.id().to_owned(),
             flow_version: flow.version.clone(),
             step: flow.file.start.clone(),
@@ -171,6 +172,9 @@ impl<'a> Run<'a> {
 
     fn on_message(&mut self, message: &crate::webhook::envelope::Message) {
         self.effects.push(Effect::MarkRead { message_id: message.id.clone() });
+        if let Some(phone) = &message.from {
+            self.state.phone = Some(phone.clone());
+        }
         let input = classify(message);
         let stale = message.timestamp < self.state.last_message_at;
         self.state.last_message_at = self.state.last_message_at.max(message.timestamp);

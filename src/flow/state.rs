@@ -56,6 +56,9 @@ pub enum Phase {
 pub struct ConversationState {
     pub conversation_id: String,
     pub user: UserKey,
+    /// The user's phone number, when WhatsApp gave one (users of usernames may have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     pub flow_id: String,
     /// The flow version this conversation started on and keeps until it ends.
     pub flow_version: String,

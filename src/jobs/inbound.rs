@@ -50,6 +50,21 @@ impl InboundEvent {
     }
 }
 
+impl InboundEvent {
+    /// Whose conversation this concerns: the business-scoped user id when Meta gives one, else the phone.
+    pub fn user_key(&self) -> Option<crate::flow::state::UserKey> {
+        let (business, user) = match self {
+            Self::Message { business, message, .. } => {
+                (business, message.from_user_id.clone().or_else(|| message.from.clone()))
+            }
+            Self::Status { business, status } => {
+                (business, status.recipient_user_id.clone().or_else(|| status.recipient_id.clone()))
+            }
+        };
+        Some(crate::flow::state::UserKey { phone_number_id: business.phone_number_id.clone(), user: user? })
+    }
+}
+
 impl InboundJob {
     pub fn new(event: InboundEvent, received_at_ms: u64) -> Self {
         Self { key: event.dedupe_key(), received_at_ms, event }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptPayload, StoreError};
+use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
+use crate::flow::state::UserKey;
 use crate::jobs::inbound::InboundJob;
 use crate::jobs::queue::memory::MemoryQueue;
 use crate::jobs::queue::{JobQueue, Queued};
@@ -69,5 +71,71 @@ impl IngressStore for MemoryStore {
 
     fn backend_name(&self) -> &'static str {
         "memory"
+    }
+}
+
+/// Conversations in memory: the same compare-and-set semantics as the Redis script.
+#[derive(Default)]
+pub struct MemoryConversations {
+    inner: Mutex<Conversations>,
+}
+
+#[derive(Default)]
+struct Conversations {
+    docs: std::collections::HashMap<UserKey, (u64, Stored)>,
+    audit: std::collections::HashMap<UserKey, Vec<AuditRecord>>,
+    flows: std::collections::HashMap<(String, String), String>,
+}
+
+impl MemoryConversations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Conversations> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryConversations {
+    async fn load(&self, user: &UserKey) -> Result<Option<Versioned>, StoreError> {
+        Ok(self.lock().docs.get(user).map(|(version, stored)| Versioned { version: *version, stored: stored.clone() }))
+    }
+
+    async fn save(&self, user: &UserKey, expected: u64, stored: &Stored, audit: &[AuditRecord]) -> Result<Saved, StoreError> {
+        let mut inner = self.lock();
+        let current = inner.docs.get(user).map_or(0, |(v, _)| *v);
+        if current != expected {
+            return Ok(Saved::Conflict);
+        }
+        inner.docs.insert(user.clone(), (expected + 1, stored.clone()));
+        inner.audit.entry(user.clone()).or_default().extend(audit.iter().cloned());
+        Ok(Saved::Ok(expected + 1))
+    }
+
+    async fn clear_outbox(&self, user: &UserKey, version: u64, event_key: &str) -> Result<(), StoreError> {
+        if let Some((v, stored)) = self.lock().docs.get_mut(user)
+            && *v == version
+        {
+            stored.outbox.retain(|e| e.event_key != event_key);
+        }
+        Ok(())
+    }
+
+    async fn append_audit(&self, user: &UserKey, audit: &[AuditRecord]) -> Result<(), StoreError> {
+        self.lock().audit.entry(user.clone()).or_default().extend(audit.iter().cloned());
+        Ok(())
+    }
+
+    async fn audit(&self, user: &UserKey, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let inner = self.lock();
+        let all = inner.audit.get(user).map(Vec::as_slice).unwrap_or_default();
+        Ok(all[all.len().saturating_sub(limit)..].to_vec())
+    }
+
+    async fn keep_flow_source(&self, flow_id: &str, version: &str, source: &str) -> Result<(), StoreError> {
+        self.lock().flows.insert((flow_id.to_owned(), version.to_owned()), source.to_owned());
+        Ok(())
+    }
+
+    async fn flow_source(&self, flow_id: &str, version: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().flows.get(&(flow_id.to_owned(), version.to_owned())).cloned())
     }
 }

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use wa_onboard::app::App;
+use wa_onboard::app::{App, Workers};
 use wa_onboard::config::{Config, Env};
 use wa_onboard::store::IngressStore;
-use wa_onboard::store::memory::MemoryStore;
 use wa_onboard::store::redis::RedisStore;
 use wa_onboard::webhook::signature;
 
@@ -78,19 +77,19 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_env(&Env::from_pairs(pairs), false).expect("test config is valid")
 }
 
-pub async fn open_store(backend: Backend, name: &str) -> (Arc<dyn IngressStore>, Option<RedisKeys>) {
-    open_store_at(backend, name, &redis_url()).await
+pub async fn open_backend(backend: Backend, name: &str) -> (wa_onboard::backend::Backend, Option<RedisKeys>) {
+    open_backend_at(backend, name, &redis_url()).await
 }
 
-pub async fn open_store_at(backend: Backend, name: &str, url: &str) -> (Arc<dyn IngressStore>, Option<RedisKeys>) {
+pub async fn open_backend_at(backend: Backend, name: &str, url: &str) -> (wa_onboard::backend::Backend, Option<RedisKeys>) {
     match backend {
-        Backend::Memory => (Arc::new(MemoryStore::new(DEDUPE_TTL)), None),
+        Backend::Memory => (wa_onboard::backend::Backend::memory(DEDUPE_TTL), None),
         Backend::Redis => {
             let prefix = unique_prefix(name);
             let store = RedisStore::connect(url, &prefix, Duration::from_millis(500), DEDUPE_TTL)
                 .await
                 .expect("Redis must be running for the tests (see README)");
-            (Arc::new(store), Some(RedisKeys { prefix }))
+            (wa_onboard::backend::Backend::redis(store), Some(RedisKeys { prefix }))
         }
     }
 }
@@ -99,6 +98,8 @@ pub async fn open_store_at(backend: Backend, name: &str, url: &str) -> (Arc<dyn 
 pub struct TestApp {
     pub base: String,
     pub store: Arc<dyn IngressStore>,
+    pub backend: wa_onboard::backend::Backend,
+    pub runner: Arc<wa_onboard::conversation::runner::Runner>,
     pub client: reqwest::Client,
     pub redis: Option<RedisKeys>,
     server: JoinHandle<()>,
@@ -110,18 +111,41 @@ impl Drop for TestApp {
     }
 }
 
+/// The HTTP side only: inbound jobs stay queued for the test to inspect.
 pub async fn spawn_app(backend: Backend, name: &str) -> TestApp {
-    let (store, redis) = open_store(backend, name).await;
-    spawn_app_with(store, redis, &[]).await
+    let (backend, redis) = open_backend(backend, name).await;
+    spawn_app_with(backend, redis, &[], Workers::None).await
 }
 
-pub async fn spawn_app_with(store: Arc<dyn IngressStore>, redis: Option<RedisKeys>, extra: &[(&str, &str)]) -> TestApp {
-    let app = App::with_store(config(extra), store.clone()).await.expect("app builds");
+/// HTTP and workers: the whole bot.
+pub async fn spawn_running_app(backend: Backend, name: &str) -> TestApp {
+    let (backend, redis) = open_backend(backend, name).await;
+    spawn_app_with(backend, redis, &[("WORKER_POLL_MS", "20")], Workers::Run).await
+}
+
+pub async fn spawn_app_with(
+    backend: wa_onboard::backend::Backend,
+    redis: Option<RedisKeys>,
+    extra: &[(&str, &str)],
+    workers: Workers,
+) -> TestApp {
+    let mut pairs = vec![("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))];
+    pairs.extend_from_slice(extra);
+    let app = App::with_backend(config(&pairs), backend.clone(), workers).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
+    let runner = app.runner.clone();
     let server = tokio::spawn(async move {
         let _ = app.run(std::future::pending()).await;
     });
-    TestApp { base: format!("http://{addr}"), store, client: reqwest::Client::new(), redis, server }
+    TestApp {
+        base: format!("http://{addr}"),
+        store: backend.ingress.clone(),
+        backend,
+        runner,
+        client: reqwest::Client::new(),
+        redis,
+        server,
+    }
 }
 
 impl TestApp {

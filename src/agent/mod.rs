@@ -1,0 +1,3 @@
+//! Live agents: signed handoff links, and the outcome an agent sends back.
+
+pub mod link;

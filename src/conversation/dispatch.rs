@@ -1,0 +1,97 @@
+//! Effects to jobs. Each job's idempotency key is the event key and the effect's index, so handing out the same
+//! effects again (a retried job, a crash before the outbox was cleared) never sends or verifies twice.
+
+use std::sync::Arc;
+
+use crate::agent::link::LinkSigner;
+use crate::flow::event::{Effect, Reply};
+use crate::flow::state::ConversationState;
+use crate::jobs::event::EventJob;
+use crate::jobs::outbound::{Addressee, OutboundJob};
+use crate::jobs::queue::{JobQueue, Queued};
+use crate::jobs::verify::VerifyJob;
+use crate::store::StoreError;
+use crate::store::conversation::OutboxEntry;
+
+#[derive(Clone)]
+pub struct Queues {
+    pub outbound: Arc<dyn JobQueue<OutboundJob>>,
+    pub verify: Arc<dyn JobQueue<VerifyJob>>,
+    pub events: Arc<dyn JobQueue<EventJob>>,
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub queues: Queues,
+    pub links: LinkSigner,
+}
+
+/// Who the bot writes to: the phone when known, else the business-scoped user id.
+pub fn addressee(state: &ConversationState) -> Addressee {
+    let user_is_id = state.phone.as_deref() != Some(state.user.user.as_str());
+    Addressee {
+        phone_number_id: state.user.phone_number_id.clone(),
+        phone: state.phone.clone(),
+        user_id: if user_is_id { Some(state.user.user.clone()) } else { None },
+    }
+}
+
+impl Dispatcher {
+    pub async fn dispatch(&self, state: &ConversationState, entry: &OutboxEntry, now: u64) -> Result<(), StoreError> {
+        let mut outbound = Vec::new();
+        let mut verify = Vec::new();
+        let mut events = Vec::new();
+        for (index, effect) in entry.effects.iter().enumerate() {
+            let key = format!("{}:{index}", entry.event_key);
+            let send = |reply: Reply| OutboundJob::Send {
+                to: addressee(state),
+                conversation_id: state.conversation_id.clone(),
+                reply,
+            };
+            match effect {
+                Effect::Send { reply } => outbound.push(Queued::now(key, send(reply.clone()))),
+                Effect::MarkRead { message_id } => outbound.push(Queued::now(
+                    key,
+                    OutboundJob::MarkRead {
+                        phone_number_id: state.user.phone_number_id.clone(),
+                        message_id: message_id.clone(),
+                    },
+                )),
+                Effect::Handoff { body, label, .. } => {
+                    let url = self.links.link(&state.conversation_id, now);
+                    outbound.push(Queued::now(key, send(Reply::Link { body: body.clone(), label: label.clone(), url })));
+                }
+                Effect::Verify { submission, document, media, attempt } => verify.push(Queued::now(
+                    key,
+                    VerifyJob {
+                        user: state.user.clone(),
+                        conversation_id: state.conversation_id.clone(),
+                        submission: submission.clone(),
+                        flow_id: state.flow_id.clone(),
+                        flow_version: state.flow_version.clone(),
+                        document: document.clone(),
+                        media: media.clone(),
+                        attempt: *attempt,
+                    },
+                )),
+                Effect::Schedule { at, event } => events.push(Queued {
+                    key: key.clone(),
+                    job: EventJob { user: state.user.clone(), key, event: event.clone() },
+                    run_at: *at,
+                }),
+                // Recorded in the audit log with the transition; nothing to run.
+                Effect::Note { .. } | Effect::End { .. } => {}
+            }
+        }
+        if !outbound.is_empty() {
+            self.queues.outbound.push(&outbound).await?;
+        }
+        if !verify.is_empty() {
+            self.queues.verify.push(&verify).await?;
+        }
+        if !events.is_empty() {
+            self.queues.events.push(&events).await?;
+        }
+        Ok(())
+    }
+}

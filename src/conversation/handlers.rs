@@ -1,0 +1,39 @@
+//! The runner as job handlers: inbound messages and statuses, and engine events (scheduled or from workers).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::runner::{RunError, Runner};
+use crate::jobs::event::EventJob;
+use crate::jobs::inbound::InboundJob;
+use crate::jobs::worker::{Handler, JobFailure};
+
+fn failure(error: RunError) -> JobFailure {
+    match error {
+        RunError::Store(_) | RunError::Contention => JobFailure::Retry(error.to_string()),
+        RunError::FlowMissing(..) => JobFailure::Abort(error.to_string()),
+    }
+}
+
+pub struct InboundHandler(pub Arc<Runner>);
+
+#[async_trait]
+impl Handler<InboundJob> for InboundHandler {
+    async fn handle(&self, job: InboundJob, _attempt: u32) -> Result<(), JobFailure> {
+        let applied = self.0.inbound(&job).await.map_err(failure)?;
+        tracing::debug!(key = %job.key, ?applied, "inbound job done");
+        Ok(())
+    }
+}
+
+pub struct EventHandler(pub Arc<Runner>);
+
+#[async_trait]
+impl Handler<EventJob> for EventHandler {
+    async fn handle(&self, job: EventJob, _attempt: u32) -> Result<(), JobFailure> {
+        let applied = self.0.event(&job, "system").await.map_err(failure)?;
+        tracing::debug!(key = %job.key, ?applied, "event job done");
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! The one road for every change of a conversation: load (versioned) → engine.step → compare-and-set save
+//! (with the audit records and an outbox of effects) → hand out the effects → clear the outbox.
+//! A lost race reloads and steps again; never last-writer-wins.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use super::dispatch::Dispatcher;
+use super::flows::FlowRegistry;
+use crate::flow::engine;
+use crate::flow::event::{Effect, Envelope, Event};
+use crate::flow::state::{ConversationState, UserKey};
+use crate::jobs::event::EventJob;
+use crate::jobs::inbound::{InboundEvent, InboundJob};
+use crate::store::StoreError;
+use crate::store::conversation::{APPLIED_KEYS_KEPT, AuditRecord, ConversationStore, OutboxEntry, Saved, Stored};
+
+/// How many times a lost compare-and-set race is retried before the job is handed back to the queue.
+const MAX_RACES: usize = 50;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("too many concurrent changes to one conversation; the job will run again")]
+    Contention,
+    #[error("flow `{0}` version {1} is not available in this process or the store")]
+    FlowMissing(String, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The event changed the conversation; this many effects were handed out.
+    Applied { effects: usize },
+    /// The event had been applied already (a retried job): only what was left was handed out.
+    Duplicate,
+    /// The event concerns no conversation (e.g. a reminder for a user whose data was erased).
+    Ignored,
+    /// Recorded in the audit log without touching the state (delivery statuses).
+    Recorded,
+}
+
+pub struct Runner {
+    pub flows: Arc<FlowRegistry>,
+    pub store: Arc<dyn ConversationStore>,
+    pub dispatcher: Dispatcher,
+    /// Unix seconds; a function so tests and replays can set the time.
+    pub clock: fn() -> u64,
+}
+
+pub fn system_clock() -> u64 {
+    crate::store::now_ms() / 1000
+}
+
+impl Runner {
+    pub async fn inbound(&self, job: &InboundJob) -> Result<Applied, RunError> {
+        let Some(user) = job.event.user_key() else { return Ok(Applied::Ignored) };
+        let now = (self.clock)();
+        match &job.event {
+            InboundEvent::Message { message, .. } => {
+                let event = Event::Message { message: message.clone(), phone: message.from.clone() };
+                self.apply(&user, Envelope { key: job.key.clone(), now, event }, "user").await
+            }
+            InboundEvent::Status { status, .. } => {
+                let record = AuditRecord {
+                    at: now,
+                    conversation_id: String::new(),
+                    actor: "whatsapp".into(),
+                    event: format!(
+                        "delivery {} of {}{}",
+                        status.status.as_str(),
+                        status.id,
+                        status.errors.first().map(|e| format!(" (error {}: {})", e.code, e.title)).unwrap_or_default()
+                    ),
+                    event_key: job.key.clone(),
+                    step_before: String::new(),
+                    step_after: String::new(),
+                    effects: Vec::new(),
+                };
+                self.store.append_audit(&user, &[record]).await?;
+                Ok(Applied::Recorded)
+            }
+        }
+    }
+
+    pub async fn event(&self, job: &EventJob, actor: &str) -> Result<Applied, RunError> {
+        let envelope = Envelope { key: job.key.clone(), now: (self.clock)(), event: job.event.clone() };
+        self.apply(&job.user, envelope, actor).await
+    }
+
+    async fn flow_for(&self, state: Option<&ConversationState>, event: &Event, now: u64) -> Result<Arc<crate::flow::load::Flow>, RunError> {
+        let default = || self.flows.default_flow().ok_or_else(|| RunError::FlowMissing("default".into(), "current".into()));
+        let Some(state) = state else { return default() };
+        let flow = self
+            .flows
+            .version(&state.flow_id, &state.flow_version, self.store.as_ref())
+            .await?
+            .ok_or_else(|| RunError::FlowMissing(state.flow_id.clone(), state.flow_version.clone()))?;
+        // A message after the end (or after the idle expiry) starts a new conversation on the current flow.
+        let idle = flow.file.settings.idle_expiry.seconds();
+        let over = state.is_ended() || now >= state.last_message_at.max(state.started_at) + idle;
+        if over && matches!(event, Event::Message { .. }) { default() } else { Ok(flow) }
+    }
+
+    async fn apply(&self, user: &UserKey, envelope: Envelope, actor: &str) -> Result<Applied, RunError> {
+        for _ in 0..MAX_RACES {
+            let loaded = self.store.load(user).await?;
+            let version = loaded.as_ref().map_or(0, |l| l.version);
+            let previous = loaded.map(|l| l.stored);
+            if let Some(previous) = &previous {
+                // Effects an earlier run saved but may not have handed out (it crashed in between).
+                for entry in &previous.outbox {
+                    self.dispatcher.dispatch(&previous.state, entry, envelope.now).await?;
+                }
+                if previous.applied.contains(&envelope.key) {
+                    for entry in &previous.outbox {
+                        self.store.clear_outbox(user, version, &entry.event_key).await?;
+                    }
+                    return Ok(Applied::Duplicate);
+                }
+            }
+            let state = previous.as_ref().map(|p| &p.state);
+            let flow = self.flow_for(state, &envelope.event, envelope.now).await?;
+            let Some(outcome) = engine::step(&flow, state, user, &envelope) else { return Ok(Applied::Ignored) };
+
+            let audit = audit_record(&envelope, actor, state, &outcome.state, &outcome.effects);
+            let entry = OutboxEntry { event_key: envelope.key.clone(), effects: outcome.effects };
+            let mut applied = previous.map(|p| p.applied).unwrap_or_default();
+            applied.push(envelope.key.clone());
+            if applied.len() > APPLIED_KEYS_KEPT {
+                applied.drain(..applied.len() - APPLIED_KEYS_KEPT);
+            }
+            // Earlier outbox entries were handed out above: only this event's remain pending.
+            let stored = Stored { state: outcome.state, outbox: vec![entry], applied };
+            match self.store.save(user, version, &stored, &[audit]).await? {
+                Saved::Conflict => continue,
+                Saved::Ok(new_version) => {
+                    let entry = &stored.outbox[0];
+                    self.dispatcher.dispatch(&stored.state, entry, envelope.now).await?;
+                    self.store.clear_outbox(user, new_version, &entry.event_key).await?;
+                    return Ok(Applied::Applied { effects: entry.effects.len() });
+                }
+            }
+        }
+        Err(RunError::Contention)
+    }
+}
+
+fn describe(event: &Event) -> String {
+    match event {
+        Event::Message { message, .. } => {
+            let input = crate::flow::input::classify(message);
+            match input {
+                crate::flow::input::Input::Text(text) => format!("text message ({} characters)", text.chars().count()),
+                other => other.label(),
+            }
+        }
+        Event::VerificationFinished { submission, result } => format!("verification {submission} finished: {result:?}"),
+        Event::MediaUnavailable { submission, slot, detail } => format!("media of {submission} slot {slot} unavailable: {detail}"),
+        Event::ReminderDue { step, .. } => format!("reminder due for step {step}"),
+        Event::ExpiryDue => "idle expiry check".into(),
+        Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),
+        Event::AgentOutcome { decision } => format!("agent decision: {decision:?}"),
+        Event::DeliveryStatus { message_id, status, .. } => format!("delivery {} of {message_id}", status.as_str()),
+    }
+}
+
+fn summarize(effect: &Effect) -> String {
+    match effect {
+        Effect::Send { reply } => format!("send {}", serde_json::to_value(reply).ok().and_then(|v| v.get("kind").cloned()).and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default()),
+        Effect::MarkRead { .. } => "mark read".into(),
+        Effect::Verify { submission, media, .. } => {
+            format!("verify {submission} ({})", media.keys().cloned().collect::<Vec<_>>().join(", "))
+        }
+        Effect::Handoff { reason, .. } => format!("handoff to a live agent: {reason}"),
+        Effect::Schedule { at, event } => format!("schedule at {at}: {}", describe(event)),
+        Effect::Note { text } => format!("note: {text}"),
+        Effect::End { outcome, erase_data } => format!("end: {outcome}{}", if *erase_data { ", data erased" } else { "" }),
+    }
+}
+
+fn audit_record(
+    envelope: &Envelope,
+    actor: &str,
+    before: Option<&ConversationState>,
+    after: &ConversationState,
+    effects: &[Effect],
+) -> AuditRecord {
+    AuditRecord {
+        at: envelope.now,
+        conversation_id: after.conversation_id.clone(),
+        actor: actor.to_owned(),
+        event: describe(&envelope.event),
+        event_key: envelope.key.clone(),
+        step_before: before.map(|s| s.step.clone()).unwrap_or_default(),
+        step_after: after.step.clone(),
+        effects: effects.iter().map(summarize).collect(),
+    }
+}

@@ -1,0 +1,24 @@
+//! The outbound job: a message for a user, or a read receipt, handed to the Cloud API sender.
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow::event::Reply;
+
+/// Who a message goes to: by phone when known, else by business-scoped user id (`recipient`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addressee {
+    /// Our business number that sends.
+    pub phone_number_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutboundJob {
+    Send { to: Addressee, conversation_id: String, reply: Reply },
+    /// Mark the user's message read and show the typing indicator.
+    MarkRead { phone_number_id: String, message_id: String },
+}

@@ -1,0 +1,20 @@
+//! The verification job: download the photos of a submission, check them, and report back as an event.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::flow::state::{MediaRef, UserKey};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyJob {
+    pub user: UserKey,
+    pub conversation_id: String,
+    pub submission: String,
+    pub flow_id: String,
+    pub flow_version: String,
+    #[serde(default)]
+    pub document: Option<String>,
+    pub media: BTreeMap<String, MediaRef>,
+    pub attempt: u32,
+}
