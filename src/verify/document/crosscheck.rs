@@ -30,7 +30,7 @@ impl Default for CrossCheckPolicy {
 /// Uppercase letters and digits only; for all-digit document types, leading zeros dropped too.
 pub fn normalize_document_number(number: &str, doc: DocumentType) -> String {
     let cleaned: String = number.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
-    if doc.numeric_number() && cleaned.bytes().all(|b| b.is_ascii_digit()) {
+    if doc.numeric_number() && !cleaned.is_empty() && cleaned.bytes().all(|b| b.is_ascii_digit()) {
         let trimmed = cleaned.trim_start_matches('0');
         if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
     } else {
