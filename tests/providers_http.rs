@@ -26,7 +26,10 @@ fn request(number: &str) -> ProviderRequest {
         images: vec![
             ProviderImage {
                 role: ImageRole::DocumentFront,
-                content: ImageContent::Bytes { mime: "image/jpeg".to_owned(), bytes: vec![0xFF, 0xD8, 0xFF, 0xD9].into() },
+                content: ImageContent::Bytes {
+                    mime: "image/jpeg".to_owned(),
+                    bytes: vec![0xFF, 0xD8, 0xFF, 0xD9].into(),
+                },
             },
             ProviderImage {
                 role: ImageRole::Selfie,
@@ -108,9 +111,11 @@ async fn retry_and_fail_reasons_and_low_confidence() {
 async fn registry_hits_per_document_number() {
     let sim = sim().await;
     let p = provider(sim.base_url(), SECRET, 2000, 0, Arc::default());
-    for (number, status) in
-        [("11111111", RegistryStatus::Lost), ("22222222", RegistryStatus::Stolen), ("33333333", RegistryStatus::Deceased)]
-    {
+    for (number, status) in [
+        ("11111111", RegistryStatus::Lost),
+        ("22222222", RegistryStatus::Stolen),
+        ("33333333", RegistryStatus::Deceased),
+    ] {
         sim.set_for_document(Capability::Registry, number, SimBehavior::RegistryHit(status));
     }
     for (number, detail) in [("11111111", "lost"), ("22222222", "stolen"), ("33333333", "deceased")] {

@@ -63,7 +63,7 @@ pub fn decode_all(luma: &GrayImage, formats: &[BarcodeFormat]) -> Vec<(BarcodeFo
         let mut bitmap = BinaryBitmap::new(rxing::common::HybridBinarizer::new(source));
         let multi = match format {
             BarcodeFormat::QrCode => QRCodeMultiReader::default().decode_multiple_with_hints(&mut bitmap, &hints()),
-            BarcodeFormat::Pdf417 => PDF417Reader::default().decode_multiple_with_hints(&mut bitmap, &hints()),
+            BarcodeFormat::Pdf417 => PDF417Reader.decode_multiple_with_hints(&mut bitmap, &hints()),
         };
         if let Ok(results) = multi {
             texts.extend(results.iter().map(|r| r.getText().to_owned()));

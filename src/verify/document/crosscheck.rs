@@ -29,7 +29,8 @@ impl Default for CrossCheckPolicy {
 
 /// Uppercase letters and digits only; for all-digit document types, leading zeros dropped too.
 pub fn normalize_document_number(number: &str, doc: DocumentType) -> String {
-    let cleaned: String = number.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+    let cleaned: String =
+        number.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
     if doc.numeric_number() && !cleaned.is_empty() && cleaned.bytes().all(|b| b.is_ascii_digit()) {
         let trimmed = cleaned.trim_start_matches('0');
         if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
@@ -80,7 +81,12 @@ pub struct Finding {
 }
 
 /// Runs every check whose facts are present. Empty: everything present agrees.
-pub fn cross_check(doc: DocumentType, input: &CrossCheckInput<'_>, today: NaiveDate, policy: &CrossCheckPolicy) -> Vec<Finding> {
+pub fn cross_check(
+    doc: DocumentType,
+    input: &CrossCheckInput<'_>,
+    today: NaiveDate,
+    policy: &CrossCheckPolicy,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let numbers = [("typed", input.typed_number), ("document", input.document_number), ("ocr", input.ocr_number)];
     let present: Vec<(&str, &str)> = numbers.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();

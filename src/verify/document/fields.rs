@@ -167,7 +167,8 @@ fn parse_cl_cedula_qr(text: &str) -> Option<ParsedBarcode> {
                 if cleaned.len() >= 2 {
                     let (body, dv) = cleaned.split_at(cleaned.len() - 1);
                     put(&mut fields, "document_number", body);
-                    let valid = run_verifier(body).is_some_and(|expected| dv.eq_ignore_ascii_case(&expected.to_string()));
+                    let valid =
+                        run_verifier(body).is_some_and(|expected| dv.eq_ignore_ascii_case(&expected.to_string()));
                     put(&mut fields, "run_check_digit_valid", if valid { "true" } else { "false" });
                 }
             }

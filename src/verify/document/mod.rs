@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::verify::reason::ReasonCode;
 
-pub use barcode::{BarcodeFormat, BarcodeField};
+pub use barcode::{BarcodeField, BarcodeFormat};
 pub use mrz::{MrzFormat, MrzResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -32,7 +32,11 @@ pub struct MrzChecks {
 
 impl MrzChecks {
     pub fn all_valid(&self) -> bool {
-        self.document_number && self.birth_date && self.expiry_date && self.optional_data != Some(false) && self.composite
+        self.document_number
+            && self.birth_date
+            && self.expiry_date
+            && self.optional_data != Some(false)
+            && self.composite
     }
 
     /// The names of the failed checks, for logs and reviewers.
@@ -304,7 +308,14 @@ fn parse_td1(lines: Vec<String>) -> MrzResult {
 
 /// TD1 line 2: dates and check digits are numeric; sex, nationality and optional data are not.
 fn numeric_td1_line2(l2: &str) -> String {
-    format!("{}{}{}{}{}", numeric(at(l2, 0..7)), at(l2, 7..8), numeric(at(l2, 8..15)), at(l2, 15..29), numeric(at(l2, 29..30)))
+    format!(
+        "{}{}{}{}{}",
+        numeric(at(l2, 0..7)),
+        at(l2, 7..8),
+        numeric(at(l2, 8..15)),
+        at(l2, 15..29),
+        numeric(at(l2, 29..30))
+    )
 }
 
 fn parse_td3(lines: Vec<String>) -> MrzResult {
@@ -364,8 +375,9 @@ mod tests {
 
     #[test]
     fn century_resolution_uses_the_given_date() {
-        let mrz = parse_mrz("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10")
-            .unwrap();
+        let mrz =
+            parse_mrz("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10")
+                .unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         assert_eq!(mrz.birth_date_on(today), NaiveDate::from_ymd_opt(1974, 8, 12));
         assert_eq!(mrz.expiry_date_on(today), NaiveDate::from_ymd_opt(2012, 4, 15));

@@ -72,7 +72,10 @@ pub fn verify_callback(
     if let Some(named) = headers.get(PROVIDER_HEADER).and_then(|v| v.to_str().ok())
         && named != wire.provider
     {
-        return Err(CallbackError::BadBody(format!("provider `{}` in the body, `{named}` in the header", wire.provider)));
+        return Err(CallbackError::BadBody(format!(
+            "provider `{}` in the body, `{named}` in the header",
+            wire.provider
+        )));
     }
     if wire.answer.status == WireStatus::Pending {
         return Err(CallbackError::BadBody("a callback must carry a final status, not pending".to_owned()));
@@ -82,7 +85,13 @@ pub fn verify_callback(
         _ => return Err(CallbackError::BadBody("reference is missing".to_owned())),
     };
     let answer = wire.answer.into_answer(&wire.provider, 0).map_err(CallbackError::BadBody)?;
-    Ok(CallbackAnswer { provider: wire.provider, capability: wire.capability, correlation_id: wire.correlation_id, reference, answer })
+    Ok(CallbackAnswer {
+        provider: wire.provider,
+        capability: wire.capability,
+        correlation_id: wire.correlation_id,
+        reference,
+        answer,
+    })
 }
 
 /// Where verified callbacks go (the verification job's resume path).
@@ -110,10 +119,7 @@ struct CallbackState {
 /// answer; 413 over 256 KiB; 503 the sink failed (the provider retries).
 pub fn callback_router(secrets: HashMap<String, Secret>, sink: Arc<dyn CallbackSink>) -> Router {
     let state = CallbackState { secrets: Arc::new(secrets), sink };
-    Router::new()
-        .route(CALLBACK_PATH, post(handle))
-        .layer(DefaultBodyLimit::max(MAX_CALLBACK_BYTES))
-        .with_state(state)
+    Router::new().route(CALLBACK_PATH, post(handle)).layer(DefaultBodyLimit::max(MAX_CALLBACK_BYTES)).with_state(state)
 }
 
 async fn handle(State(state): State<CallbackState>, headers: HeaderMap, body: Bytes) -> StatusCode {

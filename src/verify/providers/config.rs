@@ -112,7 +112,8 @@ impl ProvidersConfig {
     pub fn validate(&self) -> Vec<ProvidersConfigError> {
         let mut problems = Vec::new();
         for (name, spec) in &self.providers {
-            let invalid = |problem: &str| ProvidersConfigError::Invalid { provider: name.clone(), problem: problem.to_owned() };
+            let invalid =
+                |problem: &str| ProvidersConfigError::Invalid { provider: name.clone(), problem: problem.to_owned() };
             if spec.kind == ProviderKind::Http {
                 match spec.base_url.as_deref().map(url::Url::parse) {
                     None => problems.push(invalid("an http provider needs base_url")),

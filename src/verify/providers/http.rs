@@ -11,8 +11,8 @@ use super::breaker::{BreakerConfig, CircuitBreaker, Clock, SystemClock};
 use super::signing::{self, SIGNATURE_HEADER};
 use super::wire::{CORRELATION_HEADER, IDEMPOTENCY_HEADER, WireAnswer, WireRequest};
 use super::{
-    Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, ProviderAnswer, ProviderError,
-    ProviderRequest, RegistryChecker,
+    Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, ProviderAnswer, ProviderError, ProviderRequest,
+    RegistryChecker,
 };
 use crate::config::Secret;
 
@@ -72,7 +72,11 @@ impl HttpProvider {
     }
 
     /// Runs one check: breaker, then attempts with retries.
-    pub async fn call(&self, capability: Capability, request: &ProviderRequest) -> Result<ProviderAnswer, ProviderError> {
+    pub async fn call(
+        &self,
+        capability: Capability,
+        request: &ProviderRequest,
+    ) -> Result<ProviderAnswer, ProviderError> {
         let name = &self.config.name;
         let Ok(permit) = self.breaker.acquire() else {
             tracing::warn!(provider = %name, %capability, "circuit open: provider not called");

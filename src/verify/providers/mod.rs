@@ -66,11 +66,17 @@ impl std::fmt::Display for Capability {
 pub enum AnswerStatus {
     Pass,
     /// The user can fix it with a new photo (blurry, glare, no face...).
-    Retry { reason: ReasonCode },
+    Retry {
+        reason: ReasonCode,
+    },
     /// The check failed for a reason a new photo cannot fix (registry hit, face mismatch...).
-    Fail { reason: ReasonCode },
+    Fail {
+        reason: ReasonCode,
+    },
     /// The provider answers later through the callback; `reference` is its id for this check.
-    Pending { reference: String },
+    Pending {
+        reference: String,
+    },
 }
 
 /// A provider's answer to one check.

@@ -44,17 +44,26 @@ impl RegistryStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimBehavior {
     /// `pass` with this confidence and these fields (plus `document_number` echoed for the document capability).
-    Pass { confidence: f32, fields: BTreeMap<String, String> },
+    Pass {
+        confidence: f32,
+        fields: BTreeMap<String, String>,
+    },
     Retry(ReasonCode),
     Fail(ReasonCode),
     /// `fail` with `registry_hit` and `registry_detail` = lost, stolen or deceased.
     RegistryHit(RegistryStatus),
     /// Waits, then behaves as `then`.
-    Slow { delay: Duration, then: Box<SimBehavior> },
+    Slow {
+        delay: Duration,
+        then: Box<SimBehavior>,
+    },
     /// HTTP 500.
     Down,
     /// Answers `pending`, then after `delay` posts the signed callback of `then` to the request's `callback_url`.
-    Pending { delay: Duration, then: Box<SimBehavior> },
+    Pending {
+        delay: Duration,
+        then: Box<SimBehavior>,
+    },
 }
 
 impl SimBehavior {
@@ -192,7 +201,12 @@ async fn handle(
     respond(&shared, capability, &request, behavior).await
 }
 
-async fn respond(shared: &Shared, capability: Capability, request: &WireRequest, mut behavior: SimBehavior) -> Response {
+async fn respond(
+    shared: &Shared,
+    capability: Capability,
+    request: &WireRequest,
+    mut behavior: SimBehavior,
+) -> Response {
     while let SimBehavior::Slow { delay, then } = behavior {
         tokio::time::sleep(delay).await;
         behavior = *then;
