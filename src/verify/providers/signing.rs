@@ -119,6 +119,21 @@ mod tests {
         assert_eq!(header, "t=1763800000,v1=ed2b0deca33594b50440b7194da3deabacea548fe5d0b6645f63d1881e23493b");
     }
 
+    /// The callback and media URL examples of docs/providers.md.
+    #[test]
+    fn documented_callback_and_media_url() {
+        let body = br#"{"provider":"acme","capability":"registry","correlation_id":"conv-8f3a:1","status":"fail","reason":"registry_hit","confidence":0.99,"fields":{"registry_detail":"stolen"},"reference":"acme-77"}"#;
+        assert_eq!(
+            sign(b"whsec_test_123", 1_763_800_042, body),
+            "t=1763800042,v1=46afac7f5a6654b5318b95b48817fe60654e9a1c3f45988385c041e53d3a566d"
+        );
+        assert_eq!(
+            media_url("https://onboard.example.com", "m-7c1e", 1_763_800_300, b"media-url-secret"),
+            "https://onboard.example.com/media/m-7c1e?exp=1763800300\
+             &sig=cd747dbf935e603b5d474c6c3be1f8d1d41a5150c47bd7243a57a1ce0fad559f"
+        );
+    }
+
     #[test]
     fn verify_accepts_rotation_and_rejects_the_rest() {
         let body = b"{}";
