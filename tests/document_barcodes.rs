@@ -7,8 +7,10 @@ use wa_onboard::verify::document::barcode::{BarcodeFormat, encode};
 use wa_onboard::verify::document::{DocumentType, Side, read_document, read_document_with_mrz_text};
 use wa_onboard::verify::reason::ReasonCode;
 
-/// A light grey card with some darker print, the barcodes pasted at the given places, scaled by `scale`.
-fn card(codes: &[(BarcodeFormat, &str, u32, u32)], scale: f32) -> GrayImage {
+/// A light grey card with some darker print and the barcodes pasted at the given places, each scaled by `scale`
+/// (non-integer: modules land between pixels) and, when `soft`, slightly blurred and noisy like a phone photo.
+/// Only the barcode patches are resampled, which keeps the test fast in debug builds.
+fn card_with(codes: &[(BarcodeFormat, &str, u32, u32)], scale: f32, soft: bool) -> GrayImage {
     let mut img = GrayImage::from_pixel(1400, 900, Luma([225]));
     for y in (40..120).step_by(8) {
         for x in 60..700 {
@@ -16,14 +18,33 @@ fn card(codes: &[(BarcodeFormat, &str, u32, u32)], scale: f32) -> GrayImage {
         }
     }
     for (format, text, x, y) in codes {
-        let code = encode(*format, text, 3).unwrap();
+        let mut code = encode(*format, text, 3).unwrap();
+        if (scale - 1.0).abs() > f32::EPSILON {
+            let (w, h) = code.dimensions();
+            code = imageops::resize(&code, (w as f32 * scale) as u32, (h as f32 * scale) as u32, FilterType::Triangle);
+        }
+        if soft {
+            code = soften(&code);
+        }
         imageops::overlay(&mut img, &code, i64::from(*x), i64::from(*y));
     }
-    if (scale - 1.0).abs() > f32::EPSILON {
-        let (w, h) = ((1400.0 * scale) as u32, (900.0 * scale) as u32);
-        img = imageops::resize(&img, w, h, FilterType::Triangle);
-    }
     img
+}
+
+fn card(codes: &[(BarcodeFormat, &str, u32, u32)], scale: f32) -> GrayImage {
+    card_with(codes, scale, false)
+}
+
+/// A 3 x 3 box blur plus sensor noise.
+fn soften(img: &GrayImage) -> GrayImage {
+    let mut out = imageops::filter3x3(img, &[1.0 / 9.0; 9]);
+    let mut seed: u32 = 12345;
+    for p in out.pixels_mut() {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let noise = ((seed >> 16) % 21) as i16 - 10;
+        p.0[0] = (i16::from(p.0[0]) + noise).clamp(0, 255) as u8;
+    }
+    out
 }
 
 const AR_2012: &str = "00456789123@GOMEZ@MARIA JOSE@F@30123456@A@15/03/1985@20/07/2015@239";
@@ -81,6 +102,20 @@ fn argentina_dni_front_both_pdf417_layouts() {
     assert_eq!(r.fields["surname"], "FERNÁNDEZ");
     assert_eq!(r.fields["birth_date"], "1979-11-02");
     assert_eq!(r.fields["expiry_date"], "2025-05-14");
+}
+
+#[test]
+fn a_soft_noisy_photo_still_reads() {
+    // Slight blur, sensor noise and a lower resolution, as from a phone camera.
+    let img = card_with(&[(BarcodeFormat::Pdf417, AR_2012, 500, 420)], 0.9, true);
+    let r = read_document(&img, DocumentType::ArDni, Side::Front);
+    assert!(r.reasons.is_empty(), "{:?}", r.reasons);
+    assert_eq!(r.fields["document_number"], "30123456");
+
+    let qr = "https://portal.sidiv.registrocivil.cl/docstatus?RUN=11111111-1&type=CEDULA&serial=100200300";
+    let img = card_with(&[(BarcodeFormat::QrCode, qr, 900, 300)], 0.8, true);
+    let r = read_document(&img, DocumentType::ClCedula, Side::Back);
+    assert_eq!(r.fields["document_number"], "11111111");
 }
 
 #[test]
