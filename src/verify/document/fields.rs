@@ -83,7 +83,7 @@ fn is_digits(s: &str) -> bool {
 fn parse_ar_dni(text: &str) -> Option<ParsedBarcode> {
     let parts: Vec<&str> = text.trim_end_matches(['\r', '\n']).split('@').collect();
     let mut fields = BTreeMap::new();
-    if parts.len() >= 8 && parts[0].is_empty() && is_digits(parts[1].trim()) && parts.len() >= 10 {
+    if parts.len() >= 10 && parts[0].is_empty() && is_digits(parts[1].trim()) {
         put(&mut fields, "document_number", parts[1]);
         put(&mut fields, "ejemplar", parts[2]);
         put(&mut fields, "surname", parts[4]);

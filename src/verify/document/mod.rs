@@ -301,3 +301,33 @@ fn apply_mrz(reading: &mut DocumentReading, doc: DocumentType, side: Side, text:
         Err(e) => reading.add_reason(e.reason()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_the_table_holds() {
+        for doc in DocumentType::ALL {
+            let json = serde_json::to_string(doc).unwrap();
+            assert_eq!(json, format!("\"{}\"", doc.as_str()));
+            assert_eq!(doc.as_str().parse::<DocumentType>().unwrap(), *doc);
+            assert_eq!(doc.has_back(), doc.sides().len() == 2);
+            // Nothing is expected on a side the document does not have.
+            if !doc.has_back() {
+                assert!(doc.carriers(Side::Back).is_empty());
+            }
+        }
+        assert!("dni".parse::<DocumentType>().unwrap_err().contains("ar_dni"));
+        assert_eq!(DocumentType::Passport.mrz_format(Side::Front), Some(MrzFormat::Td3));
+        assert_eq!(DocumentType::MxIne.mrz_format(Side::Back), Some(MrzFormat::Td1));
+        assert_eq!(DocumentType::MxIne.barcode_formats(Side::Back), vec![BarcodeFormat::QrCode]);
+        assert_eq!(DocumentType::ArDni.barcode_formats(Side::Front), vec![BarcodeFormat::Pdf417]);
+        assert_eq!(
+            DocumentType::CoCedula.barcode_formats(Side::Back),
+            vec![BarcodeFormat::Pdf417, BarcodeFormat::QrCode]
+        );
+        assert_eq!(DocumentType::PeDni.country(), Some("PE"));
+        assert_eq!(DocumentType::Passport.country(), None);
+    }
+}

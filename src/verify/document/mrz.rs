@@ -5,7 +5,7 @@
 //! lost trailing fillers on the names line. It never fixes a check digit: a wrong one is reported as
 //! [`ReasonCode::MrzCheckDigit`] with the field it guards, never a panic.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -97,7 +97,7 @@ impl MrzResult {
     /// The birth date, in the century that puts it on or before `today`.
     pub fn birth_date_on(&self, today: NaiveDate) -> Option<NaiveDate> {
         let (yy, mm, dd) = split_yymmdd(&self.birth_date)?;
-        let this_century = today.format("%Y").to_string().parse::<i32>().ok()? / 100 * 100;
+        let this_century = today.year() / 100 * 100;
         let date = NaiveDate::from_ymd_opt(this_century + yy, mm, dd)?;
         if date <= today { Some(date) } else { NaiveDate::from_ymd_opt(this_century - 100 + yy, mm, dd) }
     }
@@ -105,7 +105,7 @@ impl MrzResult {
     /// The expiry date, in the century that puts it within 50 years before and after `today`.
     pub fn expiry_date_on(&self, today: NaiveDate) -> Option<NaiveDate> {
         let (yy, mm, dd) = split_yymmdd(&self.expiry_date)?;
-        let year = today.format("%Y").to_string().parse::<i32>().ok()?;
+        let year = today.year();
         let century = year / 100 * 100;
         let candidates = [century - 100 + yy, century + yy, century + 100 + yy];
         let best = candidates.into_iter().min_by_key(|y| (y - year).abs())?;
