@@ -134,3 +134,42 @@ fn corrupted_zones_fail_their_check_digits_never_panic() {
         }
     }
 }
+
+/// Random text in and around the MRZ alphabet, of MRZ-like lengths: never a panic.
+#[test]
+fn random_text_never_panics() {
+    use wa_onboard::verify::document::barcode::BarcodeFormat;
+    use wa_onboard::verify::document::{DocumentType, fields};
+
+    let alphabet: Vec<char> = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<<<<<<<<\n «@/é\u{0}-".chars().collect();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let len = [30, 44, 60, 88, 90, 92, 200][(next() % 7) as usize];
+        let text: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+        if let Ok(mrz) = parse_mrz(&text) {
+            let _ = mrz.birth_date_on(day(2026, 1, 1));
+            let _ = mrz.expiry_date_on(day(2026, 1, 1));
+        }
+        // A valid zone with a few characters changed (same length): parsed, checked, never a panic.
+        let base = [ICAO_TD3, LONG_NUMBER_TD1, PE_DNI, MX_INE][(next() % 4) as usize];
+        let mut chars: Vec<char> = base.chars().collect();
+        for _ in 0..(next() % 6) {
+            let i = (next() % chars.len() as u64) as usize;
+            if chars[i] != '\n' {
+                chars[i] = "ABCXYZ0189<"[(next() % 11) as usize..].chars().next().unwrap_or('<');
+            }
+        }
+        let mutated: String = chars.into_iter().collect();
+        let _ = parse_mrz(&mutated).map(|m| m.is_valid());
+        for doc in DocumentType::ALL {
+            let _ = fields::parse(*doc, BarcodeFormat::Pdf417, &text);
+            let _ = fields::parse(*doc, BarcodeFormat::QrCode, &text);
+        }
+    }
+}
