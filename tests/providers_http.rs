@@ -100,7 +100,9 @@ async fn retry_and_fail_reasons_and_low_confidence() {
     assert_eq!(face.status, AnswerStatus::Fail { reason: ReasonCode::FaceMismatch });
 
     sim.set(Capability::FaceMatch, SimBehavior::pass(0.42));
-    let low = check(&p, Capability::FaceMatch, &r).await.unwrap();
+    let mut retake = r.clone();
+    retake.correlation.attempt = 2; // a new attempt: the same attempt would get the same answer again
+    let low = check(&p, Capability::FaceMatch, &retake).await.unwrap();
     assert_eq!(low.status, AnswerStatus::Pass);
     assert!((low.confidence - 0.42).abs() < 1e-6);
     let judged = low.with_min_confidence(0.8);
@@ -119,7 +121,9 @@ async fn registry_hits_per_document_number() {
         sim.set_for_document(Capability::Registry, number, SimBehavior::RegistryHit(status));
     }
     for (number, detail) in [("11111111", "lost"), ("22222222", "stolen"), ("33333333", "deceased")] {
-        let answer = check(&p, Capability::Registry, &request(number)).await.unwrap();
+        let mut r = request(number);
+        r.correlation.conversation_id = format!("conv-{number}"); // other people, other conversations
+        let answer = check(&p, Capability::Registry, &r).await.unwrap();
         assert_eq!(answer.status, AnswerStatus::Fail { reason: ReasonCode::RegistryHit });
         assert_eq!(answer.fields["registry_detail"], detail);
     }
@@ -188,6 +192,21 @@ async fn a_wrong_secret_is_rejected_by_the_provider_and_not_retried() {
     assert!(matches!(&err, ProviderError::BadAnswer { detail, .. } if detail.contains("401")), "{err:?}");
     assert_eq!(sim.rejected(), 1, "a 4xx is not retried");
     assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_check_of_the_same_attempt_gets_the_same_answer() {
+    let sim = sim().await;
+    let p = provider(sim.base_url(), SECRET, 2000, 0, Arc::default());
+    let r = request("30123456");
+    let first = check(&p, Capability::Document, &r).await.unwrap();
+    sim.set(Capability::Document, SimBehavior::Fail(ReasonCode::DataMismatch));
+    let again = check(&p, Capability::Document, &r).await.unwrap();
+    assert_eq!(again.status, AnswerStatus::Pass);
+    assert_eq!(again.reference, first.reference);
+    assert!(first.reference.is_some());
+    let keys: Vec<_> = sim.requests().into_iter().map(|r| r.idempotency_key).collect();
+    assert_eq!(keys[0], keys[1]);
 }
 
 /// The body of the worked signing example in docs/providers.md is what the client sends.

@@ -87,6 +87,9 @@ struct SimState {
     rejected: usize,
     callbacks: Vec<u16>,
     next_reference: u64,
+    /// Answers already given, by idempotency key: a repeated request gets the same answer, the check is not run
+    /// again (as the contract asks of providers).
+    answered: HashMap<String, WireAnswer>,
 }
 
 #[derive(Clone)]
@@ -185,34 +188,43 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    let idempotency_key = headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let behavior = {
         let mut state = shared.lock();
-        state.requests.push(SimRequest {
-            capability,
-            body: request.clone(),
-            idempotency_key: headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        });
+        state.requests.push(SimRequest { capability, body: request.clone(), idempotency_key: idempotency_key.clone() });
+        if let Some(answer) = idempotency_key.as_ref().and_then(|k| state.answered.get(k)) {
+            return axum::Json(answer.clone()).into_response();
+        }
         let by_number = request.document_number.clone().map(|n| (capability, Some(n)));
         by_number
             .and_then(|k| state.behaviors.get(&k).cloned())
             .or_else(|| state.behaviors.get(&(capability, None)).cloned())
             .unwrap_or_else(|| SimBehavior::pass(0.98))
     };
-    respond(&shared, capability, &request, behavior).await
+    match respond(&shared, capability, &request, behavior).await {
+        Some(answer) => {
+            if let Some(key) = idempotency_key {
+                shared.lock().answered.insert(key, answer.clone());
+            }
+            axum::Json(answer).into_response()
+        }
+        None => (StatusCode::INTERNAL_SERVER_ERROR, "simulated outage").into_response(),
+    }
 }
 
+/// The answer to give; `None` for a simulated outage (HTTP 500).
 async fn respond(
     shared: &Shared,
     capability: Capability,
     request: &WireRequest,
     mut behavior: SimBehavior,
-) -> Response {
+) -> Option<WireAnswer> {
     while let SimBehavior::Slow { delay, then } = behavior {
         tokio::time::sleep(delay).await;
         behavior = *then;
     }
     match behavior {
-        SimBehavior::Down => (StatusCode::INTERNAL_SERVER_ERROR, "simulated outage").into_response(),
+        SimBehavior::Down => None,
         SimBehavior::Pending { delay, then } => {
             let reference = {
                 let mut state = shared.lock();
@@ -226,16 +238,22 @@ async fn respond(
                     post_callback(&shared, capability, &request, &reference, &then, &url).await;
                 });
             }
-            let answer = WireAnswer {
+            Some(WireAnswer {
                 status: WireStatus::Pending,
                 reason: None,
                 confidence: None,
                 fields: BTreeMap::new(),
                 reference: Some(reference),
-            };
-            axum::Json(answer).into_response()
+            })
         }
-        final_behavior => axum::Json(final_answer(capability, request, &final_behavior, None)).into_response(),
+        final_behavior => {
+            let reference = {
+                let mut state = shared.lock();
+                state.next_reference += 1;
+                format!("sim-{}", state.next_reference)
+            };
+            Some(final_answer(capability, request, &final_behavior, Some(&reference)))
+        }
     }
 }
 
