@@ -202,7 +202,10 @@ fn missing_barcode_and_wrong_document() {
 #[test]
 fn reading_serializes_for_check_image() {
     let img = card(&[(BarcodeFormat::Pdf417, AR_2012, 700, 500)], 1.0);
-    let json = serde_json::to_value(read_document(&img, DocumentType::ArDni, Side::Front)).unwrap();
+    let reading = read_document(&img, DocumentType::ArDni, Side::Front);
+    let json = serde_json::to_value(&reading).unwrap();
+    // Stored in jobs and events: it comes back the same.
+    assert_eq!(serde_json::from_value::<wa_onboard::verify::document::DocumentReading>(json.clone()).unwrap(), reading);
     assert_eq!(json["barcodes"][0]["format"], "pdf417");
     assert_eq!(json["fields"]["document_number"], "30123456");
     assert_eq!(json["reasons"], serde_json::json!([]));

@@ -126,6 +126,11 @@ async fn registry_hits_per_document_number() {
         let answer = check(&p, Capability::Registry, &r).await.unwrap();
         assert_eq!(answer.status, AnswerStatus::Fail { reason: ReasonCode::RegistryHit });
         assert_eq!(answer.fields["registry_detail"], detail);
+        // Answers travel in jobs and events as JSON.
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(json["status"], "fail");
+        assert_eq!(json["reason"], "registry_hit");
+        assert_eq!(serde_json::from_value::<wa_onboard::verify::providers::ProviderAnswer>(json).unwrap(), answer);
     }
     let clean = check(&p, Capability::Registry, &request("30123456")).await.unwrap();
     assert_eq!(clean.status, AnswerStatus::Pass);

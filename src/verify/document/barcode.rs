@@ -8,10 +8,10 @@ use rxing::multi::MultipleBarcodeReader;
 use rxing::multi::qrcode::QRCodeMultiReader;
 use rxing::pdf417::PDF417Reader;
 use rxing::{BinaryBitmap, DecodeHints, EncodeHints, Luma8LuminanceSource, Writer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BarcodeFormat {
     QrCode,
@@ -28,7 +28,7 @@ impl BarcodeFormat {
 }
 
 /// One decoded barcode: its text, the public layout recognised (if any) and the fields parsed from it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BarcodeField {
     pub format: BarcodeFormat,
     /// The decoded text, as is (it may hold NUL separators: Colombia's cédula does).

@@ -58,7 +58,7 @@ pub enum Side {
 }
 
 /// A machine-readable element printed on a document side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Carrier {
     MrzTd1,
@@ -189,7 +189,7 @@ impl std::str::FromStr for DocumentType {
 }
 
 /// What was read from one photo of one side, locally.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DocumentReading {
     /// Every barcode decoded, with its parsed fields.
     pub barcodes: Vec<BarcodeField>,

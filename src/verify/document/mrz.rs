@@ -6,12 +6,12 @@
 //! [`ReasonCode::MrzCheckDigit`] with the field it guards, never a panic.
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::verify::reason::ReasonCode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MrzFormat {
     /// ID-1 cards: 3 lines of 30 characters.
@@ -21,7 +21,7 @@ pub enum MrzFormat {
 }
 
 /// Which check digits hold. `optional_data` is `None` when the format has no check digit for it (TD1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MrzChecks {
     pub document_number: bool,
     pub birth_date: bool,
@@ -59,7 +59,7 @@ impl MrzChecks {
 
 /// A parsed MRZ. Dates stay as written (`YYMMDD`): the century is resolved against a date the caller passes
 /// ([`MrzResult::birth_date_on`], [`MrzResult::expiry_date_on`]), because this module has no clock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MrzResult {
     pub format: MrzFormat,
     /// `P`, `I`, `ID`, `IN`... (fillers removed).

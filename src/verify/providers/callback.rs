@@ -16,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER, SignatureError};
@@ -28,7 +28,7 @@ pub const CALLBACK_PATH: &str = "/providers/callback";
 const MAX_CALLBACK_BYTES: usize = 256 * 1024;
 
 /// A verified, parsed final answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallbackAnswer {
     pub provider: String,
     pub capability: Capability,

@@ -61,7 +61,7 @@ impl std::fmt::Display for Capability {
 }
 
 /// The verdict of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum AnswerStatus {
     Pass,
@@ -80,8 +80,10 @@ pub enum AnswerStatus {
 }
 
 /// A provider's answer to one check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderAnswer {
+    /// Flattened in JSON: `"status": "retry", "reason": "glare"`, as on the wire.
+    #[serde(flatten)]
     pub status: AnswerStatus,
     /// How sure the provider is of its verdict, 0 to 1. Compare it with the flow's threshold
     /// ([`ProviderAnswer::with_min_confidence`]).
