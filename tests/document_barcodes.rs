@@ -145,6 +145,15 @@ fn chile_cedula_back_qr_with_run() {
     assert_eq!(r.fields["run_check_digit_valid"], "true");
     assert_eq!(r.fields["serial"], "A123456784");
     assert_eq!(r.fields["document_kind"], "CEDULA");
+
+    // With the back's MRZ (serial as document number, RUN in the optional data): they agree.
+    let mrz = "INCHLA123456784123456785<<<<<<\n1001071M2901075CHL<<<<<<<<<<<1\nMUNOZ<SOTO<<BENJAMIN<<<<<<<<<<";
+    let r = read_document_with_mrz_text(&img, DocumentType::ClCedula, Side::Back, Some(mrz));
+    assert!(r.reasons.is_empty(), "{:?}", r.reasons);
+    // Another person's RUN in the MRZ does not.
+    let other = mrz.replace("A123456784123456785", "A123456784111111111");
+    let r = read_document_with_mrz_text(&img, DocumentType::ClCedula, Side::Back, Some(&other));
+    assert!(r.reasons.contains(&ReasonCode::DataMismatch), "{:?}", r.reasons);
 }
 
 #[test]

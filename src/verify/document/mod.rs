@@ -277,10 +277,11 @@ fn apply_mrz(reading: &mut DocumentReading, doc: DocumentType, side: Side, text:
             {
                 reading.add_reason(ReasonCode::WrongDocumentType);
             }
-            if let Some(number) = reading.fields.get("document_number")
-                && !crosscheck::numbers_agree(number, &mrz.document_number, doc)
-                && !crosscheck::numbers_agree(number, &mrz.optional_data, doc)
-            {
+            // The barcode's number may be the MRZ's document number or sit in its optional data (Chile's RUN,
+            // with its verifier digit, is in the TD1 optional data while the document number is the serial).
+            let ours: Vec<&String> = ["document_number", "run"].iter().filter_map(|k| reading.fields.get(*k)).collect();
+            let theirs = [&mrz.document_number, &mrz.optional_data, &mrz.optional_data_2];
+            if !ours.is_empty() && !ours.iter().any(|a| theirs.iter().any(|b| crosscheck::numbers_agree(a, b, doc))) {
                 reading.add_reason(ReasonCode::DataMismatch);
             }
             for (k, v) in [
