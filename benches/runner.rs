@@ -49,8 +49,14 @@ async fn cleanup(url: &str, prefix: &str) -> anyhow::Result<usize> {
     let mut cursor: u64 = 0;
     let mut removed = 0;
     loop {
-        let (next, keys): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(format!("{prefix}*")).arg("COUNT").arg(1000).query_async(&mut conn).await?;
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
         if !keys.is_empty() {
             removed += keys.len();
             redis::cmd("UNLINK").arg(&keys).query_async::<()>(&mut conn).await?;

@@ -28,12 +28,15 @@ pub enum QueueSet {
         verify: Arc<MemoryQueue<VerifyJob>>,
         events: Arc<MemoryQueue<EventJob>>,
     },
-    Redis {
-        inbound: RedisQueue<InboundJob>,
-        outbound: RedisQueue<OutboundJob>,
-        verify: RedisQueue<VerifyJob>,
-        events: RedisQueue<EventJob>,
-    },
+    Redis(Box<RedisQueues>),
+}
+
+#[derive(Clone)]
+pub struct RedisQueues {
+    pub inbound: RedisQueue<InboundJob>,
+    pub outbound: RedisQueue<OutboundJob>,
+    pub verify: RedisQueue<VerifyJob>,
+    pub events: RedisQueue<EventJob>,
 }
 
 #[derive(Clone)]
@@ -69,12 +72,12 @@ impl Backend {
         let conn = store.connection();
         let prefix = store.prefix().to_owned();
         let queue = |name: &str| queue_config(&prefix, name, EFFECT_KEY_TTL);
-        let queues = QueueSet::Redis {
+        let queues = QueueSet::Redis(Box::new(RedisQueues {
             inbound: store.inbound().clone(),
             outbound: RedisQueue::new(conn.clone(), queue("outbound")),
             verify: RedisQueue::new(conn.clone(), queue("verify")),
             events: RedisQueue::new(conn.clone(), queue("events")),
-        };
+        }));
         Self { conversations: Arc::new(RedisConversations::new(conn, &prefix)), ingress: Arc::new(store), queues }
     }
 
@@ -84,10 +87,10 @@ impl Backend {
             QueueSet::Memory { outbound, verify, events, .. } => {
                 Queues { outbound: outbound.clone(), verify: verify.clone(), events: events.clone() }
             }
-            QueueSet::Redis { outbound, verify, events, .. } => Queues {
-                outbound: Arc::new(outbound.clone()),
-                verify: Arc::new(verify.clone()),
-                events: Arc::new(events.clone()),
+            QueueSet::Redis(q) => Queues {
+                outbound: Arc::new(q.outbound.clone()),
+                verify: Arc::new(q.verify.clone()),
+                events: Arc::new(q.events.clone()),
             },
         }
     }

@@ -245,9 +245,16 @@ impl Config {
             // the agent system without sharing the Meta app secret.
             None => Secret::new(format!("agent-link:{}", app_secret.expose())),
         };
-        let agent_base = env.get("AGENT_LINK_BASE_URL").map(str::to_owned).unwrap_or_else(|| format!("http://{bind_addr}/agent/handoff"));
+        let agent_base = env
+            .get("AGENT_LINK_BASE_URL")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http://{bind_addr}/agent/handoff"));
         if !(agent_base.starts_with("http://") || agent_base.starts_with("https://")) {
-            return Err(ConfigError::Invalid { name: "AGENT_LINK_BASE_URL", value: agent_base, reason: "must start with http:// or https://".into() });
+            return Err(ConfigError::Invalid {
+                name: "AGENT_LINK_BASE_URL",
+                value: agent_base,
+                reason: "must start with http:// or https://".into(),
+            });
         }
         let concurrency: usize = env.parse("WORKER_CONCURRENCY", 32)?;
         let poll_ms: u64 = env.parse("WORKER_POLL_MS", 200)?;

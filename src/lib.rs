@@ -2,9 +2,9 @@
 //!
 //! Data flows from the webhook ([`webhook`]) into durable inbound jobs ([`jobs`], [`store`]).
 
+pub mod agent;
 pub mod app;
 pub mod backend;
-pub mod agent;
 pub mod config;
 pub mod conversation;
 pub mod flow;

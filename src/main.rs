@@ -129,7 +129,9 @@ async fn serve(env: &Env, dev: bool, no_workers: bool) -> anyhow::Result<ExitCod
 async fn worker(env: &Env) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(env, false)?;
     if config.store == StoreConfig::Memory {
-        anyhow::bail!("REDIS_URL is not set: a separate worker needs the shared Redis (in memory, `serve` runs the workers)");
+        anyhow::bail!(
+            "REDIS_URL is not set: a separate worker needs the shared Redis (in memory, `serve` runs the workers)"
+        );
     }
     let config = Config { bind_addr: "127.0.0.1:0".parse()?, ..config };
     let app = App::build(config, Workers::Run).await?;

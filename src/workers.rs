@@ -20,7 +20,12 @@ pub struct Handlers {
     pub verify: Arc<dyn Handler<VerifyJob>>,
 }
 
-pub fn spawn(queues: &QueueSet, handlers: Handlers, config: &WorkerConfig, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+pub fn spawn(
+    queues: &QueueSet,
+    handlers: Handlers,
+    config: &WorkerConfig,
+    shutdown: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
     let (n, poll) = (config.concurrency, config.poll);
     let name = |queue: &str| format!("{}-{queue}", config.name);
     match queues.clone() {
@@ -30,11 +35,11 @@ pub fn spawn(queues: &QueueSet, handlers: Handlers, config: &WorkerConfig, shutd
             tokio::spawn(run_memory(name("outbound"), outbound, handlers.outbound, n, poll, shutdown.clone())),
             tokio::spawn(run_memory(name("verify"), verify, handlers.verify, n.min(4), poll, shutdown.clone())),
         ],
-        QueueSet::Redis { inbound, outbound, verify, events } => vec![
-            tokio::spawn(run_redis(name("inbound"), inbound, handlers.inbound, n, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("events"), events, handlers.events, n, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("outbound"), outbound, handlers.outbound, n, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("verify"), verify, handlers.verify, n.min(4), poll, shutdown.clone())),
+        QueueSet::Redis(q) => vec![
+            tokio::spawn(run_redis(name("inbound"), q.inbound, handlers.inbound, n, poll, shutdown.clone())),
+            tokio::spawn(run_redis(name("events"), q.events, handlers.events, n, poll, shutdown.clone())),
+            tokio::spawn(run_redis(name("outbound"), q.outbound, handlers.outbound, n, poll, shutdown.clone())),
+            tokio::spawn(run_redis(name("verify"), q.verify, handlers.verify, n.min(4), poll, shutdown.clone())),
         ],
     }
 }

@@ -17,7 +17,10 @@ fn user() -> UserKey {
 
 /// A text webhook from the test user with a given id and timestamp.
 fn text_at(id: &str, body: &str, timestamp: u64) -> Vec<u8> {
-    String::from_utf8(text_webhook(id, body)).unwrap().replace("\"1795000000\"", &format!("\"{timestamp}\"")).into_bytes()
+    String::from_utf8(text_webhook(id, body))
+        .unwrap()
+        .replace("\"1795000000\"", &format!("\"{timestamp}\""))
+        .into_bytes()
 }
 
 fn inbound_job(id: &str, body: &str, timestamp: u64) -> InboundJob {
@@ -118,9 +121,9 @@ on_both_backends!(replies_are_queued_once_each_in_the_order_they_were_decided, |
             use wa_onboard::jobs::queue::JobQueue;
             outbound.pending(100).await.unwrap()
         }
-        wa_onboard::backend::QueueSet::Redis { outbound, .. } => {
+        wa_onboard::backend::QueueSet::Redis(queues) => {
             use wa_onboard::jobs::queue::JobQueue;
-            outbound.pending(100).await.unwrap()
+            queues.outbound.pending(100).await.unwrap()
         }
     };
     let bodies: Vec<String> = pending

@@ -28,7 +28,8 @@ fn every_scenario_passes() {
 #[test]
 fn a_broken_scenario_fails_with_a_readable_diff() {
     let flows = load::load_all(&root().join("flows")).expect("flows load");
-    let text = "name: wrong expectation\nflow: kyc_latam\nsteps:\n  - user: hola\n    bot:\n      - text: \"Bonjour\"\n";
+    let text =
+        "name: wrong expectation\nflow: kyc_latam\nsteps:\n  - user: hola\n    bot:\n      - text: \"Bonjour\"\n";
     let scenario: scenario::Scenario = serde_saphyr::from_str(text).unwrap();
     let diff = scenario::run(&scenario, &flows["kyc_latam"]).unwrap_err();
     assert!(diff.contains("step 1: user types \"hola\""), "{diff}");

@@ -55,7 +55,9 @@ impl LinkSigner {
         };
         let expiry: u64 = expiry.parse().map_err(|_| LinkError::Malformed)?;
         let signature = hex::decode(signature).map_err(|_| LinkError::Malformed)?;
-        mac(&self.secret, &format!("{conversation}.{expiry}")).verify_slice(&signature).map_err(|_| LinkError::BadSignature)?;
+        mac(&self.secret, &format!("{conversation}.{expiry}"))
+            .verify_slice(&signature)
+            .map_err(|_| LinkError::BadSignature)?;
         if now >= expiry {
             return Err(LinkError::Expired);
         }

@@ -59,7 +59,8 @@ impl Dispatcher {
                 )),
                 Effect::Handoff { body, label, .. } => {
                     let url = self.links.link(&state.conversation_id, now);
-                    outbound.push(Queued::now(key, send(Reply::Link { body: body.clone(), label: label.clone(), url })));
+                    outbound
+                        .push(Queued::now(key, send(Reply::Link { body: body.clone(), label: label.clone(), url })));
                 }
                 Effect::Verify { submission, document, media, attempt } => verify.push(Queued::now(
                     key,

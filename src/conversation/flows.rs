@@ -24,7 +24,12 @@ impl FlowRegistry {
         let flows = load::load_all(dir)?;
         if !flows.contains_key(default_flow) {
             let known = flows.keys().cloned().collect::<Vec<_>>().join(", ");
-            return Err(vec![Problem::error(dir, 0, format!("DEFAULT_FLOW `{default_flow}` is not among the flows ({known})"), "set DEFAULT_FLOW to one of them")]);
+            return Err(vec![Problem::error(
+                dir,
+                0,
+                format!("DEFAULT_FLOW `{default_flow}` is not among the flows ({known})"),
+                "set DEFAULT_FLOW to one of them",
+            )]);
         }
         let registry = Self {
             dir: dir.to_owned(),
@@ -59,7 +64,12 @@ impl FlowRegistry {
     pub fn reload(&self) -> Result<Vec<String>, Vec<Problem>> {
         let flows = load::load_all(&self.dir)?;
         if !flows.contains_key(&self.default_flow) {
-            return Err(vec![Problem::error(&self.dir, 0, format!("flow `{}` disappeared", self.default_flow), "keep the default flow")]);
+            return Err(vec![Problem::error(
+                &self.dir,
+                0,
+                format!("flow `{}` disappeared", self.default_flow),
+                "keep the default flow",
+            )]);
         }
         let loaded = flows.values().map(|f| format!("{}@{}", f.id(), f.version)).collect();
         self.install(flows);

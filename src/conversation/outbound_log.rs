@@ -6,7 +6,11 @@ use crate::telemetry::mask_phone;
 
 fn short(text: &str) -> String {
     let one_line = text.replace('\n', " ⏎ ");
-    if one_line.chars().count() > 80 { format!("{}…", one_line.chars().take(80).collect::<String>()) } else { one_line }
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(80).collect::<String>())
+    } else {
+        one_line
+    }
 }
 
 pub fn who(to: &Addressee) -> String {
@@ -20,9 +24,10 @@ pub fn describe(job: &OutboundJob) -> String {
         OutboundJob::Send { to, reply, .. } => {
             let (kind, extra) = match reply {
                 Reply::Text { .. } => ("text", String::new()),
-                Reply::Buttons { buttons, .. } => {
-                    ("buttons", format!(" [{}]", buttons.iter().map(|b| b.title.as_str()).collect::<Vec<_>>().join(" | ")))
-                }
+                Reply::Buttons { buttons, .. } => (
+                    "buttons",
+                    format!(" [{}]", buttons.iter().map(|b| b.title.as_str()).collect::<Vec<_>>().join(" | ")),
+                ),
                 Reply::List { button, sections, .. } => {
                     let rows = sections.iter().flat_map(|s| &s.rows).count();
                     ("list", format!(" [{button}: {rows} options]"))

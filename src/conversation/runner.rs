@@ -89,8 +89,14 @@ impl Runner {
         self.apply(&job.user, envelope, actor).await
     }
 
-    async fn flow_for(&self, state: Option<&ConversationState>, event: &Event, now: u64) -> Result<Arc<crate::flow::load::Flow>, RunError> {
-        let default = || self.flows.default_flow().ok_or_else(|| RunError::FlowMissing("default".into(), "current".into()));
+    async fn flow_for(
+        &self,
+        state: Option<&ConversationState>,
+        event: &Event,
+        now: u64,
+    ) -> Result<Arc<crate::flow::load::Flow>, RunError> {
+        let default =
+            || self.flows.default_flow().ok_or_else(|| RunError::FlowMissing("default".into(), "current".into()));
         let Some(state) = state else { return default() };
         let flow = self
             .flows
@@ -157,7 +163,9 @@ fn describe(event: &Event) -> String {
             }
         }
         Event::VerificationFinished { submission, result } => format!("verification {submission} finished: {result:?}"),
-        Event::MediaUnavailable { submission, slot, detail } => format!("media of {submission} slot {slot} unavailable: {detail}"),
+        Event::MediaUnavailable { submission, slot, detail } => {
+            format!("media of {submission} slot {slot} unavailable: {detail}")
+        }
         Event::ReminderDue { step, .. } => format!("reminder due for step {step}"),
         Event::ExpiryDue => "idle expiry check".into(),
         Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),
@@ -168,7 +176,14 @@ fn describe(event: &Event) -> String {
 
 fn summarize(effect: &Effect) -> String {
     match effect {
-        Effect::Send { reply } => format!("send {}", serde_json::to_value(reply).ok().and_then(|v| v.get("kind").cloned()).and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default()),
+        Effect::Send { reply } => format!(
+            "send {}",
+            serde_json::to_value(reply)
+                .ok()
+                .and_then(|v| v.get("kind").cloned())
+                .and_then(|k| k.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
         Effect::MarkRead { .. } => "mark read".into(),
         Effect::Verify { submission, media, .. } => {
             format!("verify {submission} ({})", media.keys().cloned().collect::<Vec<_>>().join(", "))
@@ -176,7 +191,9 @@ fn summarize(effect: &Effect) -> String {
         Effect::Handoff { reason, .. } => format!("handoff to a live agent: {reason}"),
         Effect::Schedule { at, event } => format!("schedule at {at}: {}", describe(event)),
         Effect::Note { text } => format!("note: {text}"),
-        Effect::End { outcome, erase_data } => format!("end: {outcome}{}", if *erase_data { ", data erased" } else { "" }),
+        Effect::End { outcome, erase_data } => {
+            format!("end: {outcome}{}", if *erase_data { ", data erased" } else { "" })
+        }
     }
 }
 

@@ -138,7 +138,11 @@ impl Checker<'_> {
         let missing: Vec<&str> =
             self.flow.languages.iter().filter(|l| !text.contains_key(*l)).map(String::as_str).collect();
         if !missing.is_empty() {
-            self.err(line, format!("{what}: missing translation for {}", missing.join(", ")), "add the missing languages");
+            self.err(
+                line,
+                format!("{what}: missing translation for {}", missing.join(", ")),
+                "add the missing languages",
+            );
         }
         for (lang, value) in text {
             let n = value.chars().count();
@@ -160,7 +164,8 @@ impl Checker<'_> {
         if !flow.steps.contains_key(&flow.start) {
             self.err(0, format!("start step `{}` does not exist", flow.start), "name one of the steps");
         }
-        let routes = [&flow.verification.routes.verified, &flow.verification.routes.agent, &flow.verification.routes.rejected];
+        let routes =
+            [&flow.verification.routes.verified, &flow.verification.routes.agent, &flow.verification.routes.rejected];
         for target in routes.into_iter().flatten() {
             if !flow.steps.contains_key(target) {
                 self.err(0, format!("verification.routes: step `{target}` does not exist"), "name one of the steps");
@@ -186,7 +191,11 @@ impl Checker<'_> {
         }
         for (name, step) in &flow.steps {
             if !seen.contains(name) {
-                self.err(step.referenced.line(), format!("step `{name}` cannot be reached"), "lead to it from another step, or remove it");
+                self.err(
+                    step.referenced.line(),
+                    format!("step `{name}` cannot be reached"),
+                    "lead to it from another step, or remove it",
+                );
             }
         }
     }
@@ -198,7 +207,11 @@ impl Checker<'_> {
             let max = if interactive { INTERACTIVE_BODY } else { TEXT_BODY };
             self.localized(line, &format!("step `{name}` text"), text, max);
         } else if interactive {
-            self.err(line, format!("step `{name}` has buttons, a list or a link but no `text`"), "WhatsApp needs a body text");
+            self.err(
+                line,
+                format!("step `{name}` has buttons, a list or a link but no `text`"),
+                "WhatsApp needs a body text",
+            );
         }
         if let Some(footer) = &step.footer {
             self.localized(line, &format!("step `{name}` footer"), footer, FOOTER);
@@ -207,17 +220,29 @@ impl Checker<'_> {
             self.err(line, format!("step `{name}` has more than one of buttons, list and link"), "keep one per step");
         }
         if step.buttons.len() > BUTTONS {
-            self.err(line, format!("step `{name}` has {} buttons; WhatsApp allows {BUTTONS}", step.buttons.len()), "use a `list` for more choices");
+            self.err(
+                line,
+                format!("step `{name}` has {} buttons; WhatsApp allows {BUTTONS}", step.buttons.len()),
+                "use a `list` for more choices",
+            );
         }
         self.choices(name, line, &step.buttons, BUTTON_TITLE, BUTTON_ID, "button");
         if let Some(list) = &step.list {
             self.localized(line, &format!("step `{name}` list button"), &list.button, LIST_BUTTON);
             let rows: Vec<Choice> = list.sections.iter().flat_map(|s| s.rows.iter().cloned()).collect();
             if rows.len() > LIST_ROWS {
-                self.err(line, format!("step `{name}` list has {} rows; WhatsApp allows {LIST_ROWS} in all", rows.len()), "split the choice in two steps");
+                self.err(
+                    line,
+                    format!("step `{name}` list has {} rows; WhatsApp allows {LIST_ROWS} in all", rows.len()),
+                    "split the choice in two steps",
+                );
             }
             if list.sections.len() > LIST_SECTIONS {
-                self.err(line, format!("step `{name}` list has {} sections; WhatsApp allows {LIST_SECTIONS}", list.sections.len()), "merge sections");
+                self.err(
+                    line,
+                    format!("step `{name}` list has {} sections; WhatsApp allows {LIST_SECTIONS}", list.sections.len()),
+                    "merge sections",
+                );
             }
             for section in &list.sections {
                 if let Some(title) = &section.title {
@@ -239,18 +264,30 @@ impl Checker<'_> {
             self.localized(line, &format!("step `{name}` reminder"), &reminder.text, TEXT_BODY);
         }
         match expect {
-            Expect::Choice if step.buttons.is_empty() && step.list.is_none() => {
-                self.err(line, format!("step `{name}` expects a choice but offers no buttons or list"), "add buttons or a list")
+            Expect::Choice if step.buttons.is_empty() && step.list.is_none() => self.err(
+                line,
+                format!("step `{name}` expects a choice but offers no buttons or list"),
+                "add buttons or a list",
+            ),
+            Expect::Text | Expect::Image | Expect::ImageOrDocument | Expect::None
+                if !step.buttons.is_empty() || step.list.is_some() =>
+            {
+                self.err(
+                    line,
+                    format!("step `{name}` offers choices but expects {expect:?}"),
+                    "remove `expect` or the choices",
+                )
             }
-            Expect::Text | Expect::Image | Expect::ImageOrDocument | Expect::None if !step.buttons.is_empty() || step.list.is_some() => {
-                self.err(line, format!("step `{name}` offers choices but expects {expect:?}"), "remove `expect` or the choices")
-            }
-            Expect::Image | Expect::ImageOrDocument if step.slot.is_none() => {
-                self.err(line, format!("step `{name}` collects a photo but names no `slot`"), "add `slot: front` (or back, selfie...)")
-            }
-            Expect::Text | Expect::Image | Expect::ImageOrDocument if step.next.is_none() => {
-                self.err(line, format!("step `{name}` waits for an answer but has no `next`"), "say where the answer leads")
-            }
+            Expect::Image | Expect::ImageOrDocument if step.slot.is_none() => self.err(
+                line,
+                format!("step `{name}` collects a photo but names no `slot`"),
+                "add `slot: front` (or back, selfie...)",
+            ),
+            Expect::Text | Expect::Image | Expect::ImageOrDocument if step.next.is_none() => self.err(
+                line,
+                format!("step `{name}` waits for an answer but has no `next`"),
+                "say where the answer leads",
+            ),
             _ => {}
         }
         if let Some(pattern) = &step.pattern
@@ -259,15 +296,28 @@ impl Checker<'_> {
             self.err(line, format!("step `{name}` pattern does not compile: {e}"), "fix the regular expression");
         }
         if expect == Expect::Text && step.save_as.is_none() {
-            self.problems.push(Problem::warning(self.path, line, format!("step `{name}` asks for text but keeps it nowhere"), "add `save_as`"));
+            self.problems.push(Problem::warning(
+                self.path,
+                line,
+                format!("step `{name}` asks for text but keeps it nowhere"),
+                "add `save_as`",
+            ));
         }
         // A dead end: nothing to wait for, nowhere to go, and no action that ends or hands over.
         let ends = matches!(step.action, Some(Action::Finish | Action::Handoff | Action::Verify));
         if expect == Expect::None && step.next.is_none() && !ends && step.link.is_none() {
-            self.err(line, format!("step `{name}` is a dead end: it waits for nothing and leads nowhere"), "add `next`, or `action: finish`");
+            self.err(
+                line,
+                format!("step `{name}` is a dead end: it waits for nothing and leads nowhere"),
+                "add `next`, or `action: finish`",
+            );
         }
         if step.action == Some(Action::Verify) && self.flow.verification.routes.verified.is_none() {
-            self.err(line, format!("step `{name}` verifies but `verification.routes.verified` is not set"), "say where a verified user goes");
+            self.err(
+                line,
+                format!("step `{name}` verifies but `verification.routes.verified` is not set"),
+                "say where a verified user goes",
+            );
         }
     }
 
@@ -275,10 +325,18 @@ impl Checker<'_> {
         let mut ids = BTreeSet::new();
         for choice in choices {
             if !ids.insert(choice.id.as_str()) {
-                self.err(line, format!("step `{name}`: {what} id `{}` is used twice", choice.id), "ids must be unique in a step");
+                self.err(
+                    line,
+                    format!("step `{name}`: {what} id `{}` is used twice", choice.id),
+                    "ids must be unique in a step",
+                );
             }
             if choice.id.chars().count() > max_id || choice.id.is_empty() {
-                self.err(line, format!("step `{name}`: {what} id `{}` must be 1 to {max_id} characters", choice.id), "");
+                self.err(
+                    line,
+                    format!("step `{name}`: {what} id `{}` must be 1 to {max_id} characters", choice.id),
+                    "",
+                );
             }
             self.localized(line, &format!("step `{name}` {what} `{}` title", choice.id), &choice.title, max_title);
             if let Some(d) = &choice.description {
@@ -287,7 +345,11 @@ impl Checker<'_> {
             for (var, value) in &choice.set {
                 let docs = &self.flow.verification.documents;
                 if var == "document" && !docs.is_empty() && !docs.contains_key(value) {
-                    self.err(line, format!("step `{name}`: document `{value}` has no entry in verification.documents"), "add it there");
+                    self.err(
+                        line,
+                        format!("step `{name}`: document `{value}` has no entry in verification.documents"),
+                        "add it there",
+                    );
                 }
             }
         }
@@ -298,7 +360,11 @@ impl Checker<'_> {
                 if let Some(title) = choice.title.get(lang)
                     && !titles.insert(title.as_str())
                 {
-                    self.err(line, format!("step `{name}`: {what} title \"{title}\" ({lang}) is used twice"), "titles must be unique");
+                    self.err(
+                        line,
+                        format!("step `{name}`: {what} title \"{title}\" ({lang}) is used twice"),
+                        "titles must be unique",
+                    );
                 }
             }
         }
@@ -309,7 +375,11 @@ impl Checker<'_> {
             match self.flow.texts.get(*key) {
                 None => self.err(0, format!("texts.{key} is missing"), "the engine sends it; see flows/kyc_latam.yaml"),
                 Some(text) => {
-                    let max = if *key == "agent_link_label" || key.starts_with("stop_y") || *key == "stop_no" { BUTTON_TITLE } else { INTERACTIVE_BODY };
+                    let max = if *key == "agent_link_label" || key.starts_with("stop_y") || *key == "stop_no" {
+                        BUTTON_TITLE
+                    } else {
+                        INTERACTIVE_BODY
+                    };
                     self.localized(0, &format!("texts.{key}"), text, max);
                 }
             }
@@ -319,7 +389,12 @@ impl Checker<'_> {
                 self.localized(0, &format!("texts.{key}"), text, TEXT_BODY);
             }
         }
-        let commands = [("agent", &self.flow.commands.agent), ("restart", &self.flow.commands.restart), ("help", &self.flow.commands.help), ("stop", &self.flow.commands.stop)];
+        let commands = [
+            ("agent", &self.flow.commands.agent),
+            ("restart", &self.flow.commands.restart),
+            ("help", &self.flow.commands.help),
+            ("stop", &self.flow.commands.stop),
+        ];
         for (name, words) in commands {
             if !words.is_empty() {
                 self.localized(0, &format!("commands.{name}"), words, TEXT_BODY);
@@ -335,7 +410,11 @@ impl Checker<'_> {
         }
         for code in ReasonCode::ALL.iter().filter(|c| c.is_retakeable()) {
             match v.retake.get(code) {
-                None => self.err(0, format!("verification.retake: no text for reason `{code}`"), "every retakeable reason needs a retake text with concrete advice"),
+                None => self.err(
+                    0,
+                    format!("verification.retake: no text for reason `{code}`"),
+                    "every retakeable reason needs a retake text with concrete advice",
+                ),
                 Some(text) => self.localized(0, &format!("verification.retake.{code}"), text, TEXT_BODY),
             }
         }
@@ -349,7 +428,11 @@ impl Checker<'_> {
         for (doc, settings) in &v.documents {
             for side in &settings.sides {
                 if !slots.contains(side.as_str()) {
-                    self.err(0, format!("verification.documents.{doc}: side `{side}` is not collected by any step"), "add a step with that `slot`");
+                    self.err(
+                        0,
+                        format!("verification.documents.{doc}: side `{side}` is not collected by any step"),
+                        "add a step with that `slot`",
+                    );
                 }
             }
         }
@@ -380,5 +463,9 @@ pub fn targets(step: &Step) -> Vec<&str> {
 }
 
 fn shorten(text: &str) -> String {
-    if text.chars().count() <= 40 { text.to_owned() } else { format!("{}…", text.chars().take(40).collect::<String>()) }
+    if text.chars().count() <= 40 {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    }
 }

@@ -112,7 +112,12 @@ impl<'a> Run<'a> {
     }
 
     fn text(&self, key: &str) -> String {
-        self.flow.file.texts.get(key).map(|t| self.fill(i18n::pick(t, self.lang(), &self.flow.file.fallback_language))).unwrap_or_default()
+        self.flow
+            .file
+            .texts
+            .get(key)
+            .map(|t| self.fill(i18n::pick(t, self.lang(), &self.flow.file.fallback_language)))
+            .unwrap_or_default()
     }
 
     fn fill(&self, template: &str) -> String {
@@ -147,7 +152,9 @@ impl<'a> Run<'a> {
         match event {
             Event::Message { message, .. } => self.on_message(&message),
             Event::VerificationFinished { submission, result } => self.on_verification(&submission, result),
-            Event::MediaUnavailable { submission, slot, detail } => self.on_media_unavailable(&submission, &slot, &detail),
+            Event::MediaUnavailable { submission, slot, detail } => {
+                self.on_media_unavailable(&submission, &slot, &detail)
+            }
             Event::ReminderDue { step, visit } => self.on_reminder(&step, visit),
             Event::ExpiryDue => self.on_expiry(),
             Event::VerificationTimeout { submission } => {
@@ -159,7 +166,11 @@ impl<'a> Run<'a> {
             }
             Event::AgentOutcome { decision } => self.on_agent(decision),
             Event::DeliveryStatus { message_id, status, error_code } => {
-                self.note(format!("delivery of {message_id}: {}{}", status.as_str(), error_code.map(|c| format!(" (error {c})")).unwrap_or_default()));
+                self.note(format!(
+                    "delivery of {message_id}: {}{}",
+                    status.as_str(),
+                    error_code.map(|c| format!(" (error {c})")).unwrap_or_default()
+                ));
             }
         }
     }
@@ -190,7 +201,8 @@ impl<'a> Run<'a> {
         match &input {
             Input::Ignorable(kind) => return self.note(format!("{kind} recorded; nothing to answer")),
             Input::Text(_) | Input::Choice(_) if stale => {
-                return self.note(format!("{} older than one already applied: recorded, not acted upon", input.label()));
+                return self
+                    .note(format!("{} older than one already applied: recorded, not acted upon", input.label()));
             }
             Input::Text(text) if self.command(text) => return,
             _ => {}
@@ -363,7 +375,9 @@ impl<'a> Run<'a> {
             Next::Step(name) => Some(name.clone()),
             Next::Branches(branches) => branches
                 .iter()
-                .find(|b| b.when.iter().all(|(var, values)| self.state.vars.get(var).is_some_and(|v| values.contains(v))))
+                .find(|b| {
+                    b.when.iter().all(|(var, values)| self.state.vars.get(var).is_some_and(|v| values.contains(v)))
+                })
                 .map(|b| b.goto.clone()),
         }
     }
@@ -387,14 +401,21 @@ impl<'a> Run<'a> {
         }
         if let Some(reminder) = &step.reminder {
             let at = self.envelope.now + reminder.after.seconds();
-            self.effects.push(Effect::Schedule { at, event: Event::ReminderDue { step: name.to_owned(), visit: self.state.visit } });
+            self.effects.push(Effect::Schedule {
+                at,
+                event: Event::ReminderDue { step: name.to_owned(), visit: self.state.visit },
+            });
         }
         match step.action {
             Some(Action::Verify) => self.verify(),
             Some(Action::Handoff) => {
                 let reason = self.state.vars.get("handoff_reason").cloned().unwrap_or_else(|| "flow".into());
                 self.state.phase = Phase::WithAgent { reason: reason.clone(), since: self.envelope.now };
-                self.effects.push(Effect::Handoff { reason, body: self.text("agent_link"), label: self.text("agent_link_label") });
+                self.effects.push(Effect::Handoff {
+                    reason,
+                    body: self.text("agent_link"),
+                    label: self.text("agent_link_label"),
+                });
             }
             Some(Action::Finish) => {
                 let outcome = step.outcome.clone().unwrap_or_else(|| name.to_owned());
@@ -407,7 +428,8 @@ impl<'a> Run<'a> {
     /// Sends the current step's message (text, buttons, list or link).
     fn prompt(&mut self) {
         if let Some(step) = self.current()
-            && let Some(reply) = reply::for_step(step, self.lang(), &self.flow.file.fallback_language, &|t| self.fill(t))
+            && let Some(reply) =
+                reply::for_step(step, self.lang(), &self.flow.file.fallback_language, &|t| self.fill(t))
         {
             self.send(reply);
         }
@@ -419,9 +441,17 @@ impl<'a> Run<'a> {
         let document = self.state.vars.get("document").cloned();
         let attempt = self.state.attempts.values().copied().max().unwrap_or(0) + 1;
         self.state.phase = Phase::Checking { submission: submission.clone(), since: self.envelope.now };
-        self.effects.push(Effect::Verify { submission: submission.clone(), document, media: self.state.media.clone(), attempt });
+        self.effects.push(Effect::Verify {
+            submission: submission.clone(),
+            document,
+            media: self.state.media.clone(),
+            attempt,
+        });
         let timeout = self.flow.file.verification.timeout.seconds();
-        self.effects.push(Effect::Schedule { at: self.envelope.now + timeout, event: Event::VerificationTimeout { submission } });
+        self.effects.push(Effect::Schedule {
+            at: self.envelope.now + timeout,
+            event: Event::VerificationTimeout { submission },
+        });
     }
 
     fn checking(&self, submission: &str) -> bool {
@@ -495,7 +525,11 @@ impl<'a> Run<'a> {
             Some(step) => self.enter(&step),
             None => {
                 self.state.phase = Phase::WithAgent { reason: reason.to_owned(), since: self.envelope.now };
-                self.effects.push(Effect::Handoff { reason: reason.to_owned(), body: self.text("agent_link"), label: self.text("agent_link_label") });
+                self.effects.push(Effect::Handoff {
+                    reason: reason.to_owned(),
+                    body: self.text("agent_link"),
+                    label: self.text("agent_link_label"),
+                });
             }
         }
     }

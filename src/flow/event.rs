@@ -28,17 +28,36 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         phone: Option<String>,
     },
-    VerificationFinished { submission: String, result: VerificationResult },
+    VerificationFinished {
+        submission: String,
+        result: VerificationResult,
+    },
     /// The photos of a submission could not be downloaded: the user is asked to send them again.
-    MediaUnavailable { submission: String, slot: String, detail: String },
-    ReminderDue { step: String, visit: u64 },
+    MediaUnavailable {
+        submission: String,
+        slot: String,
+        detail: String,
+    },
+    ReminderDue {
+        step: String,
+        visit: u64,
+    },
     /// The conversation may have been idle for longer than the flow allows.
     ExpiryDue,
     /// A verification has taken longer than the flow allows.
-    VerificationTimeout { submission: String },
-    AgentOutcome { decision: AgentDecision },
+    VerificationTimeout {
+        submission: String,
+    },
+    AgentOutcome {
+        decision: AgentDecision,
+    },
     /// A delivery status of one of our messages.
-    DeliveryStatus { message_id: String, status: StatusKind, #[serde(default)] error_code: Option<i64> },
+    DeliveryStatus {
+        message_id: String,
+        status: StatusKind,
+        #[serde(default)]
+        error_code: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,27 +89,65 @@ pub enum AgentDecision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    Send { reply: Reply },
+    Send {
+        reply: Reply,
+    },
     /// Mark the user's message read and show the typing indicator while the bot works.
-    MarkRead { message_id: String },
-    Verify { submission: String, document: Option<String>, media: BTreeMap<String, MediaRef>, attempt: u32 },
+    MarkRead {
+        message_id: String,
+    },
+    Verify {
+        submission: String,
+        document: Option<String>,
+        media: BTreeMap<String, MediaRef>,
+        attempt: u32,
+    },
     /// Send the live-agent link: the runner signs it; `reason` is shown to the agent.
-    Handoff { reason: String, body: String, label: String },
-    Schedule { at: u64, event: Event },
+    Handoff {
+        reason: String,
+        body: String,
+        label: String,
+    },
+    Schedule {
+        at: u64,
+        event: Event,
+    },
     /// A deliberate silence or a decision worth keeping in the audit log.
-    Note { text: String },
+    Note {
+        text: String,
+    },
     /// The conversation is over; `erase_data` deletes what the user sent (photos, answers).
-    End { outcome: String, erase_data: bool },
+    End {
+        outcome: String,
+        erase_data: bool,
+    },
 }
 
 /// A message for the user, already in their language.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reply {
-    Text { body: String },
-    Buttons { body: String, #[serde(default)] footer: Option<String>, buttons: Vec<Button> },
-    List { body: String, #[serde(default)] footer: Option<String>, button: String, sections: Vec<ListSection> },
-    Link { body: String, label: String, url: String },
+    Text {
+        body: String,
+    },
+    Buttons {
+        body: String,
+        #[serde(default)]
+        footer: Option<String>,
+        buttons: Vec<Button>,
+    },
+    List {
+        body: String,
+        #[serde(default)]
+        footer: Option<String>,
+        button: String,
+        sections: Vec<ListSection>,
+    },
+    Link {
+        body: String,
+        label: String,
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,9 +174,10 @@ pub struct Row {
 impl Reply {
     pub fn body(&self) -> &str {
         match self {
-            Reply::Text { body } | Reply::Buttons { body, .. } | Reply::List { body, .. } | Reply::Link { body, .. } => {
-                body
-            }
+            Reply::Text { body }
+            | Reply::Buttons { body, .. }
+            | Reply::List { body, .. }
+            | Reply::Link { body, .. } => body,
         }
     }
 

@@ -37,7 +37,9 @@ fn edges(flow: &Flow) -> Vec<(String, String, String)> {
         }
         if step.action == Some(Action::Verify) {
             let routes = &flow.file.verification.routes;
-            for (label, target) in [("verified", &routes.verified), ("agent", &routes.agent), ("rejected", &routes.rejected)] {
+            for (label, target) in
+                [("verified", &routes.verified), ("agent", &routes.agent), ("rejected", &routes.rejected)]
+            {
                 if let Some(t) = target {
                     add(name, &Next::Step(t.clone()), label.into());
                 }
@@ -93,7 +95,8 @@ pub fn render(flow: &Flow, format: Format) -> String {
             }
         }
         Format::Dot => {
-            let _ = writeln!(out, "digraph \"{}\" {{\n    rankdir=TB;\n    node [shape=box, style=rounded];", flow.id());
+            let _ =
+                writeln!(out, "digraph \"{}\" {{\n    rankdir=TB;\n    node [shape=box, style=rounded];", flow.id());
             for (name, step) in &flow.file.steps {
                 let shape = match step.value.action {
                     Some(Action::Finish) => ", shape=oval",

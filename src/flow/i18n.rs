@@ -49,9 +49,12 @@ pub fn matches_command(typed: &str, words: &Localized) -> bool {
         return false;
     }
     let padded = format!(" {typed} ");
-    words.values().flat_map(|w| w.split(',')).map(normalize).filter(|w| !w.is_empty()).any(|w| {
-        w == typed || (w.contains(' ') && padded.contains(&format!(" {w} ")))
-    })
+    words
+        .values()
+        .flat_map(|w| w.split(','))
+        .map(normalize)
+        .filter(|w| !w.is_empty())
+        .any(|w| w == typed || (w.contains(' ') && padded.contains(&format!(" {w} "))))
 }
 
 /// Replaces `{name}` placeholders with values; unknown placeholders stay as they are.
@@ -71,7 +74,9 @@ mod tests {
     fn typed_commands_match_loosely() {
         let words: Localized =
             [("es".into(), "agente, asesor, hablar con una persona".into()), ("pt".into(), "atendente".into())].into();
-        for typed in ["Agente", "  ASESOR!", "hablar con una persona", "Atendente", "Quiero hablar con una persona, porfa"] {
+        for typed in
+            ["Agente", "  ASESOR!", "hablar con una persona", "Atendente", "Quiero hablar con una persona, porfa"]
+        {
             assert!(matches_command(typed, &words), "{typed}");
         }
         for typed in ["", "agentes", "quiero un agente ahora"] {

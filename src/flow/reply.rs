@@ -22,7 +22,11 @@ pub fn for_step(step: &Step, lang: &str, fallback: &str, fill: &dyn Fn(&str) -> 
                 rows: s
                     .rows
                     .iter()
-                    .map(|r| Row { id: r.id.clone(), title: text(&r.title), description: r.description.as_ref().map(text) })
+                    .map(|r| Row {
+                        id: r.id.clone(),
+                        title: text(&r.title),
+                        description: r.description.as_ref().map(text),
+                    })
                     .collect(),
             })
             .collect();

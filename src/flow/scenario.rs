@@ -295,20 +295,33 @@ fn replies(effects: &[Effect]) -> Vec<Reply> {
         .collect()
 }
 
-fn check_step(index: usize, step: &ScenarioStep, effects: &[Effect], state: Option<&ConversationState>) -> Result<(), String> {
+fn check_step(
+    index: usize,
+    step: &ScenarioStep,
+    effects: &[Effect],
+    state: Option<&ConversationState>,
+) -> Result<(), String> {
     let got = replies(effects);
     let mut problems = Vec::new();
     if let Some(expected) = &step.bot {
         let matches = expected.len() == got.len()
             && expected.iter().zip(&got).all(|(e, g)| {
                 e.text.as_ref().is_none_or(|t| g.body().contains(t.as_str()))
-                    && e.buttons.as_ref().is_none_or(|ids| g.choice_ids() == ids.iter().map(String::as_str).collect::<Vec<_>>())
+                    && e.buttons
+                        .as_ref()
+                        .is_none_or(|ids| g.choice_ids() == ids.iter().map(String::as_str).collect::<Vec<_>>())
                     && (!e.link || matches!(g, Reply::Link { .. }))
             });
         if !matches {
             let mut diff = String::from("    expected replies:\n");
             for e in expected {
-                let _ = writeln!(diff, "      - text contains {:?}, buttons {:?}{}", e.text, e.buttons, if e.link { ", a link" } else { "" });
+                let _ = writeln!(
+                    diff,
+                    "      - text contains {:?}, buttons {:?}{}",
+                    e.text,
+                    e.buttons,
+                    if e.link { ", a link" } else { "" }
+                );
             }
             if expected.is_empty() {
                 diff.push_str("      (silence)\n");
@@ -343,7 +356,9 @@ fn check_step(index: usize, step: &ScenarioStep, effects: &[Effect], state: Opti
     }
     if let Some(expected) = &step.verify {
         let requested = effects.iter().find_map(|e| match e {
-            Effect::Verify { media, .. } => Some(media.iter().map(|(k, v)| (k.clone(), v.media_id.clone())).collect::<BTreeMap<_, _>>()),
+            Effect::Verify { media, .. } => {
+                Some(media.iter().map(|(k, v)| (k.clone(), v.media_id.clone())).collect::<BTreeMap<_, _>>())
+            }
             _ => None,
         });
         if requested.as_ref() != Some(expected) {
@@ -363,11 +378,7 @@ fn check_step(index: usize, step: &ScenarioStep, effects: &[Effect], state: Opti
             problems.push(format!("    expected data erased: {expected}, got: {erased}\n"));
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("  step {index}: {}\n{}", describe(step), problems.concat()))
-    }
+    if problems.is_empty() { Ok(()) } else { Err(format!("  step {index}: {}\n{}", describe(step), problems.concat())) }
 }
 
 fn describe(step: &ScenarioStep) -> String {

@@ -18,7 +18,14 @@ pub struct Addressee {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundJob {
-    Send { to: Addressee, conversation_id: String, reply: Reply },
+    Send {
+        to: Addressee,
+        conversation_id: String,
+        reply: Reply,
+    },
     /// Mark the user's message read and show the typing indicator.
-    MarkRead { phone_number_id: String, message_id: String },
+    MarkRead {
+        phone_number_id: String,
+        message_id: String,
+    },
 }

@@ -67,8 +67,13 @@ pub trait ConversationStore: Send + Sync + 'static {
 
     /// Writes `stored` if the current version is still `expected` (0: no document yet), and appends `audit`
     /// in the same atomic step.
-    async fn save(&self, user: &UserKey, expected: u64, stored: &Stored, audit: &[AuditRecord])
-    -> Result<Saved, StoreError>;
+    async fn save(
+        &self,
+        user: &UserKey,
+        expected: u64,
+        stored: &Stored,
+        audit: &[AuditRecord],
+    ) -> Result<Saved, StoreError>;
 
     /// Drops the outbox entry of `event_key` if the document is still at `version` (its effects were enqueued).
     async fn clear_outbox(&self, user: &UserKey, version: u64, event_key: &str) -> Result<(), StoreError>;

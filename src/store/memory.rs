@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptPayload, StoreError};
 use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
+use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptPayload, StoreError};
 use crate::flow::state::UserKey;
 use crate::jobs::inbound::InboundJob;
 use crate::jobs::queue::memory::MemoryQueue;
@@ -99,7 +99,13 @@ impl ConversationStore for MemoryConversations {
         Ok(self.lock().docs.get(user).map(|(version, stored)| Versioned { version: *version, stored: stored.clone() }))
     }
 
-    async fn save(&self, user: &UserKey, expected: u64, stored: &Stored, audit: &[AuditRecord]) -> Result<Saved, StoreError> {
+    async fn save(
+        &self,
+        user: &UserKey,
+        expected: u64,
+        stored: &Stored,
+        audit: &[AuditRecord],
+    ) -> Result<Saved, StoreError> {
         let mut inner = self.lock();
         let current = inner.docs.get(user).map_or(0, |(v, _)| *v);
         if current != expected {

@@ -14,8 +14,8 @@ use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
 use redis::aio::ConnectionManagerConfig;
 
-use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload, StoreError};
 use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
+use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload, StoreError};
 use crate::flow::state::UserKey;
 use crate::jobs::inbound::InboundJob;
 use crate::jobs::queue::redis::{RedisQueue, queue_config};
@@ -221,14 +221,21 @@ impl ConversationStore for RedisConversations {
             .map_err(unavailable)?;
         match (version, doc) {
             (Some(version), Some(doc)) => {
-                let stored = serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(format!("conversation: {e}")))?;
+                let stored =
+                    serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(format!("conversation: {e}")))?;
                 Ok(Some(Versioned { version, stored }))
             }
             _ => Ok(None),
         }
     }
 
-    async fn save(&self, user: &UserKey, expected: u64, stored: &Stored, audit: &[AuditRecord]) -> Result<Saved, StoreError> {
+    async fn save(
+        &self,
+        user: &UserKey,
+        expected: u64,
+        stored: &Stored,
+        audit: &[AuditRecord],
+    ) -> Result<Saved, StoreError> {
         let mut invocation = self.save.key(self.doc_key(user));
         invocation.key(self.audit_key(user)).arg(expected).arg(to_json(stored)?).arg(AUDIT_CAP);
         for record in audit {
@@ -261,7 +268,15 @@ impl ConversationStore for RedisConversations {
     async fn append_audit(&self, user: &UserKey, audit: &[AuditRecord]) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
         for record in audit {
-            pipe.cmd("XADD").arg(self.audit_key(user)).arg("MAXLEN").arg("~").arg(AUDIT_CAP).arg("*").arg("r").arg(to_json(record)?).ignore();
+            pipe.cmd("XADD")
+                .arg(self.audit_key(user))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(AUDIT_CAP)
+                .arg("*")
+                .arg("r")
+                .arg(to_json(record)?)
+                .ignore();
         }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn).await.map_err(unavailable)

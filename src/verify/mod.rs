@@ -1,3 +1,5 @@
 //! Verification: photo quality, reading the document, providers, and the decision.
 
+pub mod document;
+pub mod providers;
 pub mod reason;

@@ -81,7 +81,11 @@ pub async fn open_backend(backend: Backend, name: &str) -> (wa_onboard::backend:
     open_backend_at(backend, name, &redis_url()).await
 }
 
-pub async fn open_backend_at(backend: Backend, name: &str, url: &str) -> (wa_onboard::backend::Backend, Option<RedisKeys>) {
+pub async fn open_backend_at(
+    backend: Backend,
+    name: &str,
+    url: &str,
+) -> (wa_onboard::backend::Backend, Option<RedisKeys>) {
     match backend {
         Backend::Memory => (wa_onboard::backend::Backend::memory(DEDUPE_TTL), None),
         Backend::Redis => {

@@ -30,7 +30,11 @@ pub struct Taken<J> {
 
 impl<J: Job> MemoryQueue<J> {
     pub fn new(key_ttl: Duration) -> Self {
-        Self { key_ttl, inner: Mutex::new(Inner { claims: HashMap::new(), jobs: VecDeque::new() }), notify: Notify::new() }
+        Self {
+            key_ttl,
+            inner: Mutex::new(Inner { claims: HashMap::new(), jobs: VecDeque::new() }),
+            notify: Notify::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<J>> {

@@ -1,0 +1,242 @@
+//! Which provider serves which capability in which country, as written in a flow file:
+//!
+//! ```yaml
+//! providers:
+//!   acme:
+//!     kind: http
+//!     base_url: https://api.acme.example
+//!     secret_env: PROVIDER_ACME_SECRET   # the secret itself lives in the environment, never in the flow file
+//!     timeout_ms: 8000
+//!     retries: 1
+//!     breaker: { failure_threshold: 5, cooldown_ms: 30000 }
+//!   dev:
+//!     kind: local
+//! routes:
+//!   - { capability: registry, countries: [AR, CL], provider: acme }
+//!   - { capability: document, countries: ["*"], provider: dev }
+//! ```
+//!
+//! The first route matching the capability and country wins; `countries` empty or `"*"` matches any country.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::breaker::{BreakerConfig, Clock, SystemClock};
+use super::http::{HttpProvider, HttpProviderConfig};
+use super::local::LocalProvider;
+use super::{Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, RegistryChecker};
+use crate::config::{Env, Secret};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Http,
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The environment variable holding the shared secret (requests and callbacks are signed with it).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Per attempt.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Further attempts on 5xx, 429, timeouts and connection errors.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_retries() -> u32 {
+    1
+}
+
+fn default_backoff_ms() -> u64 {
+    200
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub capability: Capability,
+    /// ISO 3166-1 alpha-2 codes; empty or `"*"`: any country.
+    #[serde(default)]
+    pub countries: Vec<String>,
+    pub provider: String,
+}
+
+impl RouteSpec {
+    fn matches(&self, capability: Capability, country: &str) -> bool {
+        self.capability == capability
+            && (self.countries.is_empty() || self.countries.iter().any(|c| c == "*" || c.eq_ignore_ascii_case(country)))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersConfig {
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSpec>,
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProvidersConfigError {
+    #[error("route {index} ({capability}) names provider `{provider}`, which is not defined under `providers`")]
+    UnknownProvider { index: usize, capability: Capability, provider: String },
+    #[error("provider `{provider}`: {problem}")]
+    Invalid { provider: String, problem: String },
+    #[error("provider `{provider}`: environment variable {var} (its secret) is not set")]
+    MissingSecret { provider: String, var: String },
+}
+
+impl ProvidersConfig {
+    /// Every problem a flow file can have on its own (secrets are checked by [`ProvidersConfig::build`]).
+    pub fn validate(&self) -> Vec<ProvidersConfigError> {
+        let mut problems = Vec::new();
+        for (name, spec) in &self.providers {
+            let invalid =
+                |problem: &str| ProvidersConfigError::Invalid { provider: name.clone(), problem: problem.to_owned() };
+            if spec.kind == ProviderKind::Http {
+                match spec.base_url.as_deref().map(url::Url::parse) {
+                    None => problems.push(invalid("an http provider needs base_url")),
+                    Some(Err(_)) => problems.push(invalid("base_url is not a URL")),
+                    Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => {
+                        problems.push(invalid("base_url must be http or https"))
+                    }
+                    Some(Ok(_)) => {}
+                }
+                if spec.secret_env.as_deref().is_none_or(str::is_empty) {
+                    problems.push(invalid("an http provider needs secret_env (the name of an environment variable)"));
+                }
+                if spec.timeout_ms == 0 {
+                    problems.push(invalid("timeout_ms must be above 0"));
+                }
+            }
+        }
+        for (index, route) in self.routes.iter().enumerate() {
+            if !self.providers.contains_key(&route.provider) {
+                problems.push(ProvidersConfigError::UnknownProvider {
+                    index,
+                    capability: route.capability,
+                    provider: route.provider.clone(),
+                });
+            }
+        }
+        problems
+    }
+
+    /// The name of the provider serving `capability` in `country`: the first matching route.
+    pub fn provider_name_for(&self, capability: Capability, country: &str) -> Option<&str> {
+        self.routes.iter().find(|r| r.matches(capability, country)).map(|r| r.provider.as_str())
+    }
+
+    /// Builds every provider, reading secrets from `env`.
+    pub fn build(&self, env: &Env) -> Result<Providers, Vec<ProvidersConfigError>> {
+        self.build_with_clock(env, Arc::new(SystemClock))
+    }
+
+    pub fn build_with_clock(&self, env: &Env, clock: Arc<dyn Clock>) -> Result<Providers, Vec<ProvidersConfigError>> {
+        let mut problems = self.validate();
+        let mut by_name: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        let mut secrets = HashMap::new();
+        for (name, spec) in &self.providers {
+            match spec.kind {
+                ProviderKind::Local => {
+                    by_name.insert(name.clone(), Arc::new(LocalProvider::new(name.clone())));
+                }
+                ProviderKind::Http => {
+                    let (Some(base_url), Some(var)) = (&spec.base_url, &spec.secret_env) else { continue };
+                    let Some(secret) = env.get(var).filter(|s| !s.is_empty()) else {
+                        problems.push(ProvidersConfigError::MissingSecret { provider: name.clone(), var: var.clone() });
+                        continue;
+                    };
+                    let secret = Secret::new(secret);
+                    let config = HttpProviderConfig {
+                        name: name.clone(),
+                        base_url: base_url.clone(),
+                        secret: secret.clone(),
+                        timeout: Duration::from_millis(spec.timeout_ms),
+                        retries: spec.retries,
+                        retry_backoff: Duration::from_millis(spec.retry_backoff_ms),
+                        breaker: spec.breaker,
+                    };
+                    match HttpProvider::with_clock(config, clock.clone()) {
+                        Ok(p) => {
+                            by_name.insert(name.clone(), Arc::new(p));
+                            secrets.insert(name.clone(), secret);
+                        }
+                        Err(e) => problems.push(ProvidersConfigError::Invalid {
+                            provider: name.clone(),
+                            problem: format!("HTTP client: {e}"),
+                        }),
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Providers { config: self.clone(), by_name, secrets })
+    }
+}
+
+/// The built providers and their routes.
+#[derive(Clone)]
+pub struct Providers {
+    config: ProvidersConfig,
+    by_name: BTreeMap<String, Arc<dyn Provider>>,
+    secrets: HashMap<String, Secret>,
+}
+
+impl std::fmt::Debug for Providers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers").field("names", &self.by_name.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Providers {
+    /// The provider serving `capability` in `country`, `None` when no route matches (the flow should then
+    /// route to a person, or skip the check if it is optional).
+    pub fn provider_for(&self, capability: Capability, country: &str) -> Option<Arc<dyn Provider>> {
+        self.config.provider_name_for(capability, country).and_then(|name| self.by_name.get(name).cloned())
+    }
+
+    pub fn document_reader(&self, country: &str) -> Option<Arc<dyn DocumentReader>> {
+        self.provider_for(Capability::Document, country).map(|p| p as Arc<dyn DocumentReader>)
+    }
+
+    pub fn liveness_checker(&self, country: &str) -> Option<Arc<dyn LivenessChecker>> {
+        self.provider_for(Capability::Liveness, country).map(|p| p as Arc<dyn LivenessChecker>)
+    }
+
+    pub fn face_matcher(&self, country: &str) -> Option<Arc<dyn FaceMatcher>> {
+        self.provider_for(Capability::FaceMatch, country).map(|p| p as Arc<dyn FaceMatcher>)
+    }
+
+    pub fn registry_checker(&self, country: &str) -> Option<Arc<dyn RegistryChecker>> {
+        self.provider_for(Capability::Registry, country).map(|p| p as Arc<dyn RegistryChecker>)
+    }
+
+    /// Secrets of the http providers by name, for [`super::callback::callback_router`].
+    pub fn callback_secrets(&self) -> HashMap<String, Secret> {
+        self.secrets.clone()
+    }
+}
