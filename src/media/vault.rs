@@ -127,11 +127,13 @@ pub trait MediaVault: Send + Sync + 'static {
     async fn delete_conversation(&self, conversation: &str) -> Result<(), VaultError>;
 }
 
+/// (conversation, name) → (meta, sealed blob, expiry).
+type Items = HashMap<(String, String), (MediaMeta, Vec<u8>, Instant)>;
+
 pub struct MemoryVault {
     cipher: MediaCipher,
     retention: Duration,
-    /// (conversation, name) → (meta, sealed blob, expiry).
-    items: Mutex<HashMap<(String, String), (MediaMeta, Vec<u8>, Instant)>>,
+    items: Mutex<Items>,
 }
 
 impl MemoryVault {
@@ -139,7 +141,7 @@ impl MemoryVault {
         Self { cipher, retention, items: Mutex::new(HashMap::new()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (MediaMeta, Vec<u8>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Items> {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         items.retain(|_, (_, _, expires)| *expires > now);

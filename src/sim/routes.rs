@@ -46,12 +46,13 @@ impl SimError {
     }
 }
 
-fn authorized(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal when the bearer token is missing or wrong.
+fn unauthorized(state: &SimState, headers: &HeaderMap) -> Option<Response> {
     let expected = format!("Bearer {}", state.access_token());
     match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(v) if v == expected => Ok(()),
-        Some(_) => Err(error(401, 190, "Invalid OAuth access token - Cannot parse access token", None)),
-        None => Err(error(
+        Some(v) if v == expected => None,
+        Some(_) => Some(error(401, 190, "Invalid OAuth access token - Cannot parse access token", None)),
+        None => Some(error(
             401,
             2500,
             "An active access token must be used to query information about the current user.",
@@ -115,7 +116,7 @@ async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorized(&state, &headers) {
+    if let Some(r) = unauthorized(&state, &headers) {
         return r;
     }
     if let Err(r) = play_failure(&state, Endpoint::Messages).await {
@@ -190,7 +191,7 @@ async fn lookup(
     Path((_version, media_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorized(&state, &headers) {
+    if let Some(r) = unauthorized(&state, &headers) {
         return r;
     }
     if let Err(r) = play_failure(&state, Endpoint::MediaLookup).await {
@@ -217,7 +218,7 @@ async fn lookup(
 }
 
 async fn download(State(state): State<Arc<SimState>>, Path(token): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&state, &headers) {
+    if let Some(r) = unauthorized(&state, &headers) {
         return r;
     }
     let failure = match play_failure(&state, Endpoint::MediaDownload).await {

@@ -115,9 +115,12 @@ pub trait DeliveryLog: Send + Sync + 'static {
 /// Default retention of delivery states: Meta reports statuses for up to 30 days.
 pub const DEFAULT_DELIVERY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// wamid → (fields, expiry).
+type States = HashMap<String, (HashMap<String, String>, Instant)>;
+
 pub struct MemoryDeliveryLog {
     ttl: Duration,
-    states: Mutex<HashMap<String, (HashMap<String, String>, Instant)>>,
+    states: Mutex<States>,
 }
 
 impl MemoryDeliveryLog {

@@ -45,7 +45,7 @@ struct Envelope {
 pub enum GraphError {
     /// Meta answered with an error object.
     #[error("Graph API error {} (HTTP {status}): {}{}", error.code, error.message, details(error))]
-    Api { status: u16, error: ApiErrorBody },
+    Api { status: u16, error: Box<ApiErrorBody> },
     /// A non-success HTTP status without a readable error object.
     #[error("Graph API answered HTTP {status}: {body}")]
     Http { status: u16, body: String },
@@ -148,7 +148,7 @@ impl GraphError {
     /// Reads an error answer: the `{"error":{...}}` object when there is one, else the status and body.
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<Envelope>(body) {
-            Ok(envelope) => Self::Api { status, error: envelope.error },
+            Ok(envelope) => Self::Api { status, error: Box::new(envelope.error) },
             Err(_) => Self::Http { status, body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned() },
         }
     }
