@@ -140,8 +140,10 @@ async fn a_jpeg_that_is_not_one_is_the_wrong_type() {
 async fn unknown_media_is_not_found() {
     let sim = Simulator::start().await.unwrap();
     let api = sim_api(&sim);
-    let e = fetch_media(&api, &limits(), "nope", None, MediaKind::Image).await.unwrap_err();
-    assert_eq!(e, MediaError::NotFound);
+    for id in ["nope", "../messages", "a/b", ""] {
+        let e = fetch_media(&api, &limits(), id, None, MediaKind::Image).await.unwrap_err();
+        assert_eq!(e, MediaError::NotFound, "{id}");
+    }
     sim.register_media("media-1", jpeg(100), "image/jpeg");
     sim.fail(Failure::MediaNotFound);
     let e = fetch_media(&api, &limits(), "media-1", None, MediaKind::Image).await.unwrap_err();

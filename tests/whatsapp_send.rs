@@ -87,6 +87,9 @@ async fn mark_read_with_typing_indicator() {
     assert!(reads[0].typing_indicator);
     assert!(!reads[1].typing_indicator);
     assert!(sim.messages().is_empty(), "a read receipt is not a message");
+    let listed: Vec<Value> =
+        reqwest::get(format!("{}/_admin/reads", sim.base_url)).await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["message_id"], "wamid.in.1");
 }
 
 /// The simulator checks requests like Meta: raw JSON that breaks a limit is refused with Meta's error.

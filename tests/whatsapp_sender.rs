@@ -35,7 +35,8 @@ async fn sent_logs(name: &str) -> Vec<(Arc<dyn SentLog>, Option<RedisKeys>)> {
     ]
 }
 
-/// Records like the real log, then fails as if the worker died right after: the job system sees an error.
+/// Records like the real log, then fails as if the worker died right after (while armed): the job system sees
+/// an error although the wamid is recorded.
 struct DiesAfterRecording {
     inner: Arc<dyn SentLog>,
     armed: std::sync::atomic::AtomicBool,
@@ -49,7 +50,7 @@ impl SentLog for DiesAfterRecording {
 
     async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
         self.inner.record(key, record).await?;
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Unavailable("the worker died".into()));
         }
         Ok(true)
@@ -60,15 +61,17 @@ impl SentLog for DiesAfterRecording {
 async fn a_job_that_dies_after_meta_accepted_is_retried_without_a_second_message() {
     for (log, _keys) in sent_logs("sender-idem").await {
         let sim = Simulator::start().await.unwrap();
-        let dying: Arc<dyn SentLog> =
+        let dying =
             Arc::new(DiesAfterRecording { inner: log.clone(), armed: std::sync::atomic::AtomicBool::new(true) });
-        let deps = SenderDeps::new(sim_api(&sim), dying);
+        let deps = SenderDeps::new(sim_api(&sim), dying.clone());
         let mut job = job("evt-1:0");
 
         let first = deliver(&job, &deps).await;
         assert!(matches!(first, Err(DeliveryFailure::Retry { .. })), "{first:?}");
         assert_eq!(sim.messages().len(), 1, "Meta accepted the message once");
 
+        // The worker restarts; the job system runs the job again.
+        dying.armed.store(false, std::sync::atomic::Ordering::SeqCst);
         job.attempt += 1;
         let retried = deliver(&job, &deps).await.unwrap();
         assert!(retried.already_sent);

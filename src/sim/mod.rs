@@ -265,8 +265,8 @@ impl Drop for SimHandle {
 }
 
 impl SimHandle {
-    /// Stops serving and waits until the port is released.
-    pub async fn stop(self) {
+    /// Stops serving (also done on drop).
+    pub fn stop(self) {
         self.task.abort();
     }
 }

@@ -41,6 +41,17 @@ impl Default for LimiterSettings {
 }
 
 impl LimiterSettings {
+    /// From `WHATSAPP_SEND_RATE`, `WHATSAPP_USER_INTERVAL_MS` and `WHATSAPP_USER_BURST`; the number's burst is one
+    /// second's worth.
+    pub fn from_config(config: &crate::config::SendRateConfig) -> Self {
+        Self {
+            per_number_per_second: config.per_number_per_second,
+            per_number_burst: config.per_number_per_second,
+            per_user_interval: config.per_user_interval,
+            per_user_burst: config.per_user_burst,
+        }
+    }
+
     fn number_interval_us(&self) -> u64 {
         1_000_000 / u64::from(self.per_number_per_second.max(1))
     }

@@ -48,6 +48,15 @@ impl Default for MediaLimits {
 }
 
 impl MediaLimits {
+    /// The caps from `MEDIA_MAX_IMAGE_BYTES` / `MEDIA_MAX_DOCUMENT_BYTES`, the rest by default.
+    pub fn from_config(config: &crate::config::MediaConfig) -> Self {
+        Self {
+            max_image_bytes: config.max_image_bytes,
+            max_document_bytes: config.max_document_bytes,
+            ..Self::default()
+        }
+    }
+
     pub fn cap(&self, kind: MediaKind) -> u64 {
         match kind {
             MediaKind::Image => self.max_image_bytes,
@@ -281,13 +290,17 @@ fn sniff_names() -> [&'static str; 4] {
 }
 
 async fn lookup(api: &CloudApi, media_id: &str) -> Result<Lookup, Attempt> {
-    let id: String = media_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).collect();
-    if id.is_empty() {
+    // Media ids are digits in practice; anything that could change the request path is refused as unknown.
+    let id = media_id;
+    if id.is_empty()
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        || id.starts_with('.')
+    {
         return Err(Attempt::Final(MediaError::NotFound));
     }
     let response = api
         .http()
-        .get(api.url(&id))
+        .get(api.url(id))
         .header(reqwest::header::AUTHORIZATION, api.bearer())
         .send()
         .await
