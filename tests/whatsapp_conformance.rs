@@ -118,6 +118,7 @@ async fn the_redis_limiter_is_shared_between_processes() {
     // Keys live under the prefix, with one hash tag per business number, and expire by themselves.
     let keys = _keys.keys();
     assert!(keys.iter().all(|k| k.starts_with(&format!("{prefix}:ratelimit:{{n1}}:"))), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains("ana")), "user ids are hashed in key names: {keys:?}");
 }
 
 // ---------------------------------------------------------------- delivery

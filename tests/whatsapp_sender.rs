@@ -182,3 +182,13 @@ async fn the_limiter_paces_sends_to_one_user() {
     assert!(matches!(failure, DeliveryFailure::Retry { after, .. } if after > Duration::from_secs(25)), "{failure:?}");
     assert_eq!(sim.messages().len(), 2);
 }
+
+#[test]
+fn a_send_job_survives_the_job_queue() {
+    let mut job = job("evt-7:0");
+    job.to = Recipient::UserId("US.1349".into());
+    job.fallback_template = Some(OutboundMessage::template("kyc_resume", "es_MX", vec![]).unwrap());
+    job.attempt = 3;
+    let json = serde_json::to_string(&job).unwrap();
+    assert_eq!(serde_json::from_str::<SendJob>(&json).unwrap(), job);
+}

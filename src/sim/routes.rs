@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::validate::{SimError, validate_send};
 use super::{Endpoint, Failure, Media, RecordedMessage, RecordedRead, SimState, base64_std, lock};
+use crate::whatsapp::message::{OutboundMessage, Recipient, log_line};
 
 /// The simulator's routes, to serve alone or to mount (`nest`) inside another router.
 pub fn router(state: Arc<SimState>) -> Router {
@@ -162,6 +163,13 @@ async fn send(
         phone_number_id,
         received_at_ms: crate::store::now_ms(),
     };
+    if let Ok(message) = serde_json::from_value::<OutboundMessage>(recorded.body.clone()) {
+        let to = match (&recorded.to, &recorded.recipient) {
+            (Some(to), _) => Recipient::Phone(to.clone()),
+            (None, user) => Recipient::UserId(user.clone().unwrap_or_default()),
+        };
+        tracing::info!(target: "wa_onboard::sim", "{}", log_line(&to, &message));
+    }
     lock(&state.inner).messages.push(recorded);
     axum::Json(json!({"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]}))
         .into_response()

@@ -4,7 +4,7 @@
 //!
 //! Both limits are GCRA (generic cell rate algorithm, a token bucket stored as one timestamp): a request is
 //! admitted only when *both* allow it, and then both are charged, atomically. [`RedisLimiter`] runs that as one
-//! Lua script keyed `<prefix>:ratelimit:{<number>}:...` (one hash tag per business number, so both keys share a
+//! Lua script keyed `<prefix>:ratelimit:{<number>}:...` (the user as a hash) (one hash tag per business number, so both keys share a
 //! Redis Cluster slot), shared by every process; [`MemoryLimiter`] does the same under a lock, for one process.
 
 use std::collections::HashMap;
@@ -199,6 +199,8 @@ impl RedisLimiter {
 
     fn keys(&self, number: &str, user: &str) -> (String, String) {
         let number = number.replace(['{', '}'], "");
+        // The user's phone number stays out of key names (they show in monitoring tools): a short hash instead.
+        let user = &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(user.as_bytes()))[..20];
         (
             format!("{}:ratelimit:{{{number}}}:number", self.prefix),
             format!("{}:ratelimit:{{{number}}}:user:{user}", self.prefix),
