@@ -43,6 +43,59 @@ impl fmt::Display for Secret {
     }
 }
 
+/// The 32-byte AES-256-GCM key that encrypts stored media. `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MediaKey([u8; 32]);
+
+impl MediaKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A key written as base64 (44 characters) or hex (64 characters).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        use base64::Engine as _;
+        let value = value.trim();
+        let bytes = if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(value).map_err(|e| e.to_string())?
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .map_err(|_| "must be 32 bytes written as base64 or as 64 hex digits".to_owned())?
+        };
+        let len = bytes.len();
+        bytes.try_into().map(Self).map_err(|_| format!("must be 32 bytes, got {len}"))
+    }
+
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MediaKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Media downloads and storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// `None`: a random key per process (development; stored media is unreadable after a restart).
+    pub encryption_key: Option<MediaKey>,
+    pub retention: Duration,
+    pub max_image_bytes: u64,
+    pub max_document_bytes: u64,
+}
+
+/// Outbound send rates (see `whatsapp::limiter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRateConfig {
+    pub per_number_per_second: u32,
+    pub per_user_interval: Duration,
+    pub per_user_burst: u32,
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is required but not set: {hint}")]
@@ -79,6 +132,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub dedupe_ttl: Duration,
     pub log_format: LogFormat,
+    pub media: MediaConfig,
+    pub send_rate: SendRateConfig,
     /// True when started with `serve --dev`: loopback only, development secrets allowed.
     pub dev_mode: bool,
     pub flows_dir: std::path::PathBuf,
@@ -147,6 +202,9 @@ pub const DEFAULT_KEY_PREFIX: &str = "wa-onboard";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Meta redelivers for up to 7 days; one more day of margin.
 pub const DEFAULT_DEDUPE_TTL_SECS: u64 = 8 * 24 * 3600;
+pub const DEFAULT_MEDIA_RETENTION_HOURS: u64 = 72;
+pub const DEFAULT_MEDIA_MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
+pub const DEFAULT_MEDIA_MAX_DOCUMENT_BYTES: u64 = 20 * 1024 * 1024;
 
 impl Config {
     /// Builds the configuration. `dev_mode` allows the development secrets and insists on a loopback address.
@@ -258,6 +316,44 @@ impl Config {
         }
         let concurrency: usize = env.parse("WORKER_CONCURRENCY", 32)?;
         let poll_ms: u64 = env.parse("WORKER_POLL_MS", 200)?;
+        let encryption_key = match env.get("MEDIA_ENCRYPTION_KEY") {
+            None => None,
+            Some(raw) => Some(MediaKey::parse(raw).map_err(|reason| ConfigError::Invalid {
+                name: "MEDIA_ENCRYPTION_KEY",
+                value: "***".into(),
+                reason,
+            })?),
+        };
+        let retention_hours: u64 = env.parse("MEDIA_RETENTION_HOURS", DEFAULT_MEDIA_RETENTION_HOURS)?;
+        if retention_hours == 0 {
+            return Err(ConfigError::Invalid {
+                name: "MEDIA_RETENTION_HOURS",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        let media = MediaConfig {
+            encryption_key,
+            retention: Duration::from_secs(retention_hours * 3600),
+            max_image_bytes: env.parse("MEDIA_MAX_IMAGE_BYTES", DEFAULT_MEDIA_MAX_IMAGE_BYTES)?,
+            max_document_bytes: env.parse("MEDIA_MAX_DOCUMENT_BYTES", DEFAULT_MEDIA_MAX_DOCUMENT_BYTES)?,
+        };
+        let per_number_per_second: u32 = env.parse("WHATSAPP_SEND_RATE", 80)?;
+        let per_user_interval_ms: u64 = env.parse("WHATSAPP_USER_INTERVAL_MS", 6000)?;
+        let per_user_burst: u32 = env.parse("WHATSAPP_USER_BURST", 10)?;
+        if per_number_per_second == 0 || per_user_burst == 0 || per_user_interval_ms == 0 {
+            return Err(ConfigError::Invalid {
+                name: "WHATSAPP_SEND_RATE",
+                value: format!("{per_number_per_second}/{per_user_interval_ms}/{per_user_burst}"),
+                reason: "WHATSAPP_SEND_RATE, WHATSAPP_USER_INTERVAL_MS and WHATSAPP_USER_BURST must be at least 1"
+                    .into(),
+            });
+        }
+        let send_rate = SendRateConfig {
+            per_number_per_second,
+            per_user_interval: Duration::from_millis(per_user_interval_ms),
+            per_user_burst,
+        };
         Ok(Self {
             flows_dir: env.get("FLOWS_DIR").unwrap_or("flows").into(),
             default_flow: env.get("DEFAULT_FLOW").unwrap_or("kyc_latam").to_owned(),
@@ -282,6 +378,8 @@ impl Config {
             max_body_bytes,
             dedupe_ttl: Duration::from_secs(dedupe_ttl_secs),
             log_format,
+            media,
+            send_rate,
             dev_mode,
         })
     }
@@ -342,6 +440,8 @@ mod tests {
             ("DEDUPE_TTL_SECS", "60"),
             ("GRAPH_API_URL", "graph.facebook.com"),
             ("REDIS_URL", "localhost:6379"),
+            ("MEDIA_RETENTION_HOURS", "0"),
+            ("MEDIA_MAX_IMAGE_BYTES", "big"),
         ];
         for (name, value) in cases {
             let mut pairs = base();
@@ -358,6 +458,29 @@ mod tests {
         assert_eq!(config.verify_token.expose(), DEV_VERIFY_TOKEN);
         let err = Config::from_env(&Env::from_pairs([("BIND_ADDR", "0.0.0.0:8080")]), true).unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn media_key_in_base64_or_hex_never_printed() {
+        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let b64_key = "ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7v8=";
+        for key in [hex_key, b64_key] {
+            let mut pairs = base();
+            pairs.push(("MEDIA_ENCRYPTION_KEY", key));
+            let config = Config::from_env(&Env::from_pairs(pairs), false).unwrap();
+            let parsed = config.media.encryption_key.clone().unwrap();
+            assert_eq!(hex::encode(parsed.expose()), hex_key);
+            assert!(!format!("{config:?}").contains(&key[..20]));
+        }
+        let mut pairs = base();
+        pairs.push(("MEDIA_ENCRYPTION_KEY", "c2hvcnQ="));
+        let err = Config::from_env(&Env::from_pairs(pairs), false).unwrap_err();
+        assert!(err.to_string().starts_with("MEDIA_ENCRYPTION_KEY"), "{err}");
+        assert!(!err.to_string().contains("c2hvcnQ"), "{err}");
+        let config = Config::from_env(&Env::from_pairs(base()), false).unwrap();
+        assert_eq!(config.media.encryption_key, None);
+        assert_eq!(config.media.retention, Duration::from_secs(72 * 3600));
+        assert_eq!(config.send_rate.per_number_per_second, 80);
     }
 
     #[test]

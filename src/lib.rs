@@ -1,6 +1,8 @@
 //! wa-onboard: identity verification (KYC) inside a WhatsApp chat.
 //!
-//! Data flows from the webhook ([`webhook`]) into durable inbound jobs ([`jobs`], [`store`]).
+//! Data flows from the webhook ([`webhook`]) into durable inbound jobs ([`jobs`], [`store`]); the Cloud API side
+//! (sending, media, rate limits, delivery state) is in [`whatsapp`], stored media in [`media`], and a local Graph
+//! API for development and tests in [`sim`].
 
 pub mod agent;
 pub mod app;
@@ -9,11 +11,14 @@ pub mod config;
 pub mod conversation;
 pub mod flow;
 pub mod jobs;
+pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod replay;
+pub mod sim;
 pub mod store;
 pub mod telemetry;
 pub mod verify;
 pub mod webhook;
+pub mod whatsapp;
 pub mod workers;

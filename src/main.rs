@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use wa_onboard::app::{App, Workers, shutdown_signal};
 use wa_onboard::config::{self, Config, Env, StoreConfig};
-use wa_onboard::{replay, store, telemetry};
+use wa_onboard::{replay, sim, store, telemetry};
 
 #[derive(Parser)]
 #[command(name = "wa-onboard", version, about = "Identity verification (KYC) inside a WhatsApp chat")]
@@ -58,6 +58,12 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Run a local Graph API simulator: serves media, records sent messages, fails on demand (see docs/whatsapp.md).
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +104,7 @@ async fn main() -> ExitCode {
         Command::Replay { path, url } => replay_fixtures(&env, &path, url).await,
         Command::Kept { limit } => print_kept(&env, limit).await,
         Command::Flow { command } => flow_command(&env, command),
+        Command::Sim { bind } => run_sim(&env, bind).await,
     };
     match result {
         Ok(code) => code,
@@ -275,4 +282,24 @@ fn flow_command(env: &Env, command: FlowCommand) -> anyhow::Result<ExitCode> {
 fn problems_error(problems: Vec<wa_onboard::flow::check::Problem>) -> anyhow::Error {
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
     anyhow::anyhow!("the flows have problems:\n{}", text.join("\n"))
+}
+
+async fn run_sim(env: &Env, bind: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+    let config = sim::SimConfig {
+        access_token: env.get("WHATSAPP_ACCESS_TOKEN").unwrap_or(sim::SIM_ACCESS_TOKEN).to_owned(),
+        phone_number_id: env.get("WHATSAPP_PHONE_NUMBER_ID").map(str::to_owned),
+        ..sim::SimConfig::default()
+    };
+    let token_is_default = config.access_token == sim::SIM_ACCESS_TOKEN;
+    let handle = sim::Simulator::start_with(config, bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    println!("Graph API simulator on {}", handle.base_url);
+    println!("  GRAPH_API_URL={}", handle.base_url);
+    if token_is_default {
+        println!("  WHATSAPP_ACCESS_TOKEN={}", sim::SIM_ACCESS_TOKEN);
+    } else {
+        println!("  bearer token: the WHATSAPP_ACCESS_TOKEN of this environment");
+    }
+    println!("  sent messages: GET {}/messages", handle.base_url);
+    shutdown_signal().await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -240,3 +240,24 @@ impl CuttableProxy {
         }
     }
 }
+
+/// A Redis connection for the stores that take one.
+pub async fn redis_conn() -> redis::aio::ConnectionManager {
+    redis::Client::open(redis_url())
+        .expect("valid Redis URL")
+        .get_connection_manager()
+        .await
+        .expect("Redis must be running for the tests (see README)")
+}
+
+/// A Cloud API client pointed at a simulator.
+pub fn sim_api(sim: &wa_onboard::sim::SimHandle) -> wa_onboard::whatsapp::CloudApi {
+    let mut settings = wa_onboard::whatsapp::CloudApiSettings::new(
+        &sim.base_url,
+        "v23.0",
+        "106540352242922",
+        wa_onboard::config::Secret::new(wa_onboard::sim::SIM_ACCESS_TOKEN),
+    );
+    settings.timeout = Duration::from_secs(5);
+    wa_onboard::whatsapp::CloudApi::new(settings).expect("client builds")
+}

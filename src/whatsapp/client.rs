@@ -1,0 +1,206 @@
+//! The Cloud API client: sends messages, marks them read, and is the one place that holds the access token.
+//!
+//! A `190` (token expired) answer sets a flag shared by every clone of the client: from then on sends fail fast
+//! with [`GraphError::TokenExpired`] without calling Meta, and [`CloudApi::token_expired`] reports it to
+//! `/readyz` and metrics. The flag is cleared by [`CloudApi::reset_token_expired`] once the token is replaced.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::GraphError;
+use super::message::{OutboundMessage, Recipient, log_line, mark_read_wire};
+use crate::config::{Config, Secret};
+
+/// Where and how to reach the Graph API.
+#[derive(Debug, Clone)]
+pub struct CloudApiSettings {
+    /// e.g. `https://graph.facebook.com`, or a simulator's base URL.
+    pub base_url: String,
+    /// e.g. `v23.0`.
+    pub version: String,
+    pub phone_number_id: String,
+    pub access_token: Secret,
+    /// Whole-request timeout for sends and media lookups (media downloads set their own).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl CloudApiSettings {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    pub fn new(base_url: &str, version: &str, phone_number_id: &str, access_token: Secret) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            version: version.to_owned(),
+            phone_number_id: phone_number_id.to_owned(),
+            access_token,
+            timeout: Self::DEFAULT_TIMEOUT,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// From the service configuration: needs `WHATSAPP_ACCESS_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let token = config.access_token.clone().ok_or_else(|| {
+            anyhow::anyhow!("WHATSAPP_ACCESS_TOKEN is not set: it is needed to send messages and download media")
+        })?;
+        let phone = config.phone_number_id.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("WHATSAPP_PHONE_NUMBER_ID is not set: the business phone number id that sends messages")
+        })?;
+        Ok(Self::new(&config.graph_api_url, &config.graph_api_version, phone, token))
+    }
+}
+
+/// Meta accepted the message (not yet delivered: delivery arrives as status webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub wamid: String,
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    #[serde(default)]
+    messages: Vec<MessageId>,
+}
+
+#[derive(Deserialize)]
+struct MessageId {
+    id: String,
+}
+
+#[derive(Clone)]
+pub struct CloudApi {
+    http: reqwest::Client,
+    settings: Arc<CloudApiSettings>,
+    token_expired: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for CloudApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudApi")
+            .field("settings", &self.settings)
+            .field("token_expired", &self.token_expired())
+            .finish()
+    }
+}
+
+impl CloudApi {
+    pub fn new(settings: CloudApiSettings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("wa-onboard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, settings: Arc::new(settings), token_expired: Arc::new(AtomicBool::new(false)) })
+    }
+
+    pub fn settings(&self) -> &CloudApiSettings {
+        &self.settings
+    }
+
+    pub fn phone_number_id(&self) -> &str {
+        &self.settings.phone_number_id
+    }
+
+    /// True once Meta answered 190: no message is sent until the token is replaced.
+    pub fn token_expired(&self) -> bool {
+        self.token_expired.load(Ordering::Relaxed)
+    }
+
+    /// The shared flag itself, for health checks and metrics that outlive this handle.
+    pub fn token_expired_flag(&self) -> Arc<AtomicBool> {
+        self.token_expired.clone()
+    }
+
+    /// After the token was replaced (and the process restarted or the client rebuilt): allow sends again.
+    pub fn reset_token_expired(&self) {
+        self.token_expired.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn bearer(&self) -> String {
+        format!("Bearer {}", self.settings.access_token.expose())
+    }
+
+    /// `{base}/{version}/{path}`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}/{}/{}", self.settings.base_url, self.settings.version, path.trim_start_matches('/'))
+    }
+
+    /// Fails fast when the token is known to be expired.
+    pub(crate) fn check_token(&self) -> Result<(), GraphError> {
+        if self.token_expired() { Err(GraphError::TokenExpired) } else { Ok(()) }
+    }
+
+    /// Looks at an error answer: a 190 raises the shared flag and an error-level log line.
+    pub(crate) fn note_error(&self, error: &GraphError) {
+        if error.is_token_expired() && !matches!(error, GraphError::TokenExpired) {
+            let first = !self.token_expired.swap(true, Ordering::Relaxed);
+            if first {
+                tracing::error!(
+                    code = ?error.code(),
+                    http_status = ?error.http_status(),
+                    %error,
+                    "WHATSAPP ACCESS TOKEN EXPIRED OR INVALID: all sending is STOPPED until WHATSAPP_ACCESS_TOKEN \
+                     is replaced and the service restarted"
+                );
+            }
+        }
+    }
+
+    /// Sends a message. The message is checked against WhatsApp's limits first.
+    pub async fn send(&self, to: &Recipient, message: &OutboundMessage) -> Result<Sent, GraphError> {
+        self.check_token()?;
+        message.validate()?;
+        // Debug level: the text may carry personal data (a name); the recipient is masked.
+        tracing::debug!(kind = message.label(), "{}", log_line(to, message));
+        let body = self.post_messages(&message.to_wire(to)).await?;
+        let parsed: SendResponse = serde_json::from_slice(&body)
+            .map_err(|e| GraphError::UnexpectedResponse(format!("send answer is not the expected JSON: {e}")))?;
+        match parsed.messages.into_iter().next() {
+            Some(MessageId { id }) if !id.is_empty() => Ok(Sent { wamid: id }),
+            _ => Err(GraphError::UnexpectedResponse("send answer has no message id".into())),
+        }
+    }
+
+    /// Marks a received message as read, optionally showing a typing indicator to the user.
+    pub async fn mark_read(&self, wamid: &str, typing: bool) -> Result<(), GraphError> {
+        self.check_token()?;
+        self.post_messages(&mark_read_wire(wamid, typing)).await.map(drop)
+    }
+
+    async fn post_messages(&self, body: &Value) -> Result<bytes::Bytes, GraphError> {
+        let url = self.url(&format!("{}/messages", self.settings.phone_number_id));
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::AUTHORIZATION, self.bearer())
+            .json(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(network)?;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let error = GraphError::from_response(status.as_u16(), &bytes);
+        self.note_error(&error);
+        tracing::warn!(%error, "send failed");
+        Err(error)
+    }
+}
+
+pub(crate) fn network(e: reqwest::Error) -> GraphError {
+    // Without the URL: it may carry a signed media link.
+    GraphError::Network(e.without_url().to_string())
+}

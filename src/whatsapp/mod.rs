@@ -1,0 +1,15 @@
+//! The WhatsApp Cloud API side: outbound messages within WhatsApp's limits ([`message`]), errors and their retry
+//! policy ([`error`]), the HTTP client ([`client`]), idempotent delivery of send jobs ([`sender`]), send rate
+//! limits ([`limiter`]), delivery state from status webhooks ([`delivery`]) and media downloads ([`media`]).
+
+pub mod client;
+pub mod delivery;
+pub mod error;
+pub mod limiter;
+pub mod media;
+pub mod message;
+pub mod sender;
+
+pub use client::{CloudApi, CloudApiSettings, Sent};
+pub use error::{GraphError, Permanent, Retry};
+pub use message::{MessageLimitError, OutboundMessage, Recipient};

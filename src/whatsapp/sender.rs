@@ -1,0 +1,320 @@
+//! Delivering one outbound job: idempotent, rate limited, with the template fallback when the 24-hour window has
+//! closed, and a retry decision for the job system.
+//!
+//! Idempotency: before sending, the job's key is looked up in the [`SentLog`]; when it is there, the recorded
+//! outcome is returned and nothing is sent. Right after Meta accepts a message its wamid is recorded
+//! (`SET key value NX EX ttl`). So a job that dies after the wamid was recorded is retried without a second
+//! message. What remains is the short gap between Meta's answer and the record: a crash exactly there sends the
+//! message again on retry (at least once, never silently lost).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::client::CloudApi;
+use super::error::{GraphError, Permanent, Retry};
+use super::limiter::{LimitError, RateLimiter};
+use super::message::{OutboundMessage, Recipient};
+use crate::store::StoreError;
+
+/// One message to send, as it travels through the job queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendJob {
+    /// Unique per message to send (e.g. the event id and the effect index): a retried job reuses it.
+    pub idempotency_key: String,
+    pub to: Recipient,
+    pub message: OutboundMessage,
+    /// Sent instead when the 24-hour window has closed (131047). Must be a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_template: Option<OutboundMessage>,
+    /// How many attempts failed before this one (0 on the first run).
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// What happened to a job's message, as recorded under its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SentRecord {
+    Sent {
+        wamid: String,
+        /// True when the fallback template went out instead of the message.
+        #[serde(default)]
+        via_template: bool,
+    },
+    Undeliverable {
+        reason: Permanent,
+    },
+}
+
+/// Remembers what each job did, so that a retried job does not send twice.
+#[async_trait]
+pub trait SentLog: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError>;
+    /// Records the outcome unless one is recorded already (the first one wins); answers whether it was new.
+    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError>;
+}
+
+/// Default: longer than any job retry schedule.
+pub const DEFAULT_SENT_LOG_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
+
+pub struct MemorySentLog {
+    ttl: Duration,
+    records: Mutex<HashMap<String, (SentRecord, Instant)>>,
+}
+
+impl MemorySentLog {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, records: Mutex::new(HashMap::new()) }
+    }
+}
+
+#[async_trait]
+impl SentLog for MemorySentLog {
+    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
+        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(records.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(r, _)| r.clone()))
+    }
+
+    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        records.retain(|_, (_, expires)| *expires > now);
+        if records.contains_key(key) {
+            return Ok(false);
+        }
+        records.insert(key.to_owned(), (record.clone(), now + self.ttl));
+        Ok(true)
+    }
+}
+
+/// `<prefix>:sent:<key>` → the record as JSON, `SET NX EX ttl`.
+#[derive(Clone)]
+pub struct RedisSentLog {
+    conn: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+}
+
+impl RedisSentLog {
+    pub fn new(conn: ConnectionManager, key_prefix: &str, ttl: Duration) -> Self {
+        Self { conn, prefix: key_prefix.to_owned(), ttl }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:sent:{key}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl SentLog for RedisSentLog {
+    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let value: Option<String> = redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        value
+            .map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("sent record: {e}"))))
+            .transpose()
+    }
+
+    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
+        let value = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("EX")
+            .arg(self.ttl.as_secs().max(1))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(set.is_some())
+    }
+}
+
+/// What [`deliver`] needs.
+#[derive(Clone)]
+pub struct SenderDeps {
+    pub api: CloudApi,
+    pub sent_log: Arc<dyn SentLog>,
+    /// When set, every send first takes a token for the business number and the user.
+    pub limiter: Option<Arc<dyn RateLimiter>>,
+    /// How long a send may wait for the limiter in place before handing the job back with a delay.
+    pub max_limiter_wait: Duration,
+    /// Past this many attempts a retryable failure becomes [`DeliveryFailure::Undeliverable`].
+    pub max_attempts: u32,
+}
+
+impl SenderDeps {
+    pub fn new(api: CloudApi, sent_log: Arc<dyn SentLog>) -> Self {
+        Self { api, sent_log, limiter: None, max_limiter_wait: Duration::from_secs(2), max_attempts: 12 }
+    }
+
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+}
+
+/// The message went out (now or on an earlier attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub wamid: String,
+    /// The fallback template was sent instead of the message (the window had closed).
+    pub via_template: bool,
+    /// It had gone out on an earlier attempt: nothing was sent this time.
+    pub already_sent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeliveryFailure {
+    /// Run the job again after `after`, with `attempt + 1`.
+    #[error("retry in {after:?}: {reason}")]
+    Retry { after: Duration, reason: String },
+    /// Will never go through (recorded: a retry answers the same without sending).
+    #[error("undeliverable ({}): {}", reason.category, reason.message)]
+    Undeliverable { reason: Permanent },
+    /// The access token expired: stop sending, alert, keep the job for after the token is replaced.
+    #[error("the WhatsApp access token has expired")]
+    TokenExpired,
+}
+
+fn retry_after(after: Duration, reason: impl Into<String>) -> DeliveryFailure {
+    DeliveryFailure::Retry { after, reason: reason.into() }
+}
+
+/// Short waits for the idempotency store: it is the one thing that stands between a retry and a duplicate.
+const STORE_RETRY: Duration = Duration::from_secs(2);
+
+async fn record_outcome(deps: &SenderDeps, key: &str, record: &SentRecord) -> Result<(), DeliveryFailure> {
+    // The message is out: try hard to remember it before giving the job back.
+    let mut last = None;
+    for pause in [0u64, 50, 200] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        match deps.sent_log.record(key, record).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.map(|e| e.to_string()).unwrap_or_default();
+    tracing::error!(error = %e, "message sent but its idempotency record could not be written: a retry may send it twice");
+    Err(retry_after(STORE_RETRY, format!("cannot record the sent message: {e}")))
+}
+
+/// Sends one job's message, at most once per idempotency key (see the module docs).
+pub async fn deliver(job: &SendJob, deps: &SenderDeps) -> Result<Delivered, DeliveryFailure> {
+    let key = job.idempotency_key.as_str();
+    match deps.sent_log.get(key).await {
+        Ok(Some(SentRecord::Sent { wamid, via_template })) => {
+            tracing::debug!(%wamid, "already sent: nothing to do");
+            return Ok(Delivered { wamid, via_template, already_sent: true });
+        }
+        Ok(Some(SentRecord::Undeliverable { reason })) => return Err(DeliveryFailure::Undeliverable { reason }),
+        Ok(None) => {}
+        Err(e) => return Err(retry_after(STORE_RETRY, format!("cannot read the idempotency record: {e}"))),
+    }
+    if deps.api.token_expired() {
+        return Err(DeliveryFailure::TokenExpired);
+    }
+    if let Some(limiter) = &deps.limiter {
+        match limiter.acquire_within(deps.api.phone_number_id(), job.to.id(), deps.max_limiter_wait).await {
+            Ok(()) => {}
+            Err(LimitError::Wait(wait)) => return Err(retry_after(wait, "rate limited before sending")),
+            // Without the shared limiter, Meta's own limits still protect the number: send anyway.
+            Err(LimitError::Unavailable(e)) => tracing::warn!(error = %e, "rate limiter unavailable: sending anyway"),
+        }
+    }
+    let error = match deps.api.send(&job.to, &job.message).await {
+        Ok(sent) => {
+            record_outcome(deps, key, &SentRecord::Sent { wamid: sent.wamid.clone(), via_template: false }).await?;
+            return Ok(Delivered { wamid: sent.wamid, via_template: false, already_sent: false });
+        }
+        Err(e) => e,
+    };
+    match decide(&error, job, deps) {
+        Decision::WindowClosed => match &job.fallback_template {
+            Some(template) if !job.message.is_template() => send_fallback(job, template, deps).await,
+            _ => {
+                let reason = Permanent {
+                    code: Some(131047),
+                    category: "window_closed".into(),
+                    message: "outside the 24-hour window and no template to fall back on".into(),
+                };
+                undeliverable(deps, key, reason).await
+            }
+        },
+        Decision::Done(failure) => match failure {
+            DeliveryFailure::Undeliverable { reason } => undeliverable(deps, key, reason).await,
+            other => Err(other),
+        },
+    }
+}
+
+enum Decision {
+    WindowClosed,
+    Done(DeliveryFailure),
+}
+
+fn decide(error: &GraphError, job: &SendJob, deps: &SenderDeps) -> Decision {
+    Decision::Done(match error.retry_policy(job.attempt) {
+        Retry::WindowClosed => return Decision::WindowClosed,
+        Retry::TokenExpired => DeliveryFailure::TokenExpired,
+        Retry::Never(reason) => DeliveryFailure::Undeliverable { reason },
+        Retry::After(_) if job.attempt + 1 >= deps.max_attempts => DeliveryFailure::Undeliverable {
+            reason: Permanent {
+                code: error.code(),
+                category: "gave_up".into(),
+                message: format!("gave up after {} attempts: {error}", job.attempt + 1),
+            },
+        },
+        Retry::After(after) => retry_after(after, error.to_string()),
+    })
+}
+
+async fn send_fallback(
+    job: &SendJob,
+    template: &OutboundMessage,
+    deps: &SenderDeps,
+) -> Result<Delivered, DeliveryFailure> {
+    tracing::info!("outside the 24-hour window: sending the fallback template");
+    match deps.api.send(&job.to, template).await {
+        Ok(sent) => {
+            let record = SentRecord::Sent { wamid: sent.wamid.clone(), via_template: true };
+            record_outcome(deps, &job.idempotency_key, &record).await?;
+            Ok(Delivered { wamid: sent.wamid, via_template: true, already_sent: false })
+        }
+        Err(error) => match decide(&error, job, deps) {
+            Decision::WindowClosed => {
+                let reason = Permanent {
+                    code: Some(131047),
+                    category: "window_closed".into(),
+                    message: "the fallback template was refused as outside the window".into(),
+                };
+                undeliverable(deps, &job.idempotency_key, reason).await
+            }
+            Decision::Done(DeliveryFailure::Undeliverable { reason }) => {
+                undeliverable(deps, &job.idempotency_key, reason).await
+            }
+            Decision::Done(other) => Err(other),
+        },
+    }
+}
+
+async fn undeliverable(deps: &SenderDeps, key: &str, reason: Permanent) -> Result<Delivered, DeliveryFailure> {
+    tracing::warn!(code = ?reason.code, category = %reason.category, "message undeliverable: {}", reason.message);
+    let record = SentRecord::Undeliverable { reason: reason.clone() };
+    if let Err(e) = deps.sent_log.record(key, &record).await {
+        // Nothing was sent, so a retry that does not find the record only tries again: safe.
+        tracing::warn!(error = %e, "cannot record an undeliverable message");
+    }
+    Err(DeliveryFailure::Undeliverable { reason })
+}

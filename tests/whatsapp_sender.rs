@@ -1,0 +1,194 @@
+//! Delivering send jobs against the simulator: idempotency across a job that dies after Meta accepted, the
+//! template fallback when the window closed, and the retry decisions handed back to the job system.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::*;
+use wa_onboard::sim::{Failure, Simulator};
+use wa_onboard::store::StoreError;
+use wa_onboard::whatsapp::limiter::{LimiterSettings, MemoryLimiter};
+use wa_onboard::whatsapp::sender::{
+    DEFAULT_SENT_LOG_TTL, DeliveryFailure, MemorySentLog, RedisSentLog, SendJob, SenderDeps, SentLog, SentRecord,
+    deliver,
+};
+use wa_onboard::whatsapp::{OutboundMessage, Recipient};
+
+fn job(key: &str) -> SendJob {
+    SendJob {
+        idempotency_key: key.into(),
+        to: Recipient::Phone("5215512345678".into()),
+        message: OutboundMessage::buttons("¿Aceptas?").button("y", "Acepto").button("n", "No").build().unwrap(),
+        fallback_template: None,
+        attempt: 0,
+    }
+}
+
+async fn sent_logs(name: &str) -> Vec<(Arc<dyn SentLog>, Option<RedisKeys>)> {
+    let prefix = unique_prefix(name);
+    vec![
+        (Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL)), None),
+        (Arc::new(RedisSentLog::new(redis_conn().await, &prefix, DEFAULT_SENT_LOG_TTL)), Some(RedisKeys { prefix })),
+    ]
+}
+
+/// Records like the real log, then fails as if the worker died right after (while armed): the job system sees
+/// an error although the wamid is recorded.
+struct DiesAfterRecording {
+    inner: Arc<dyn SentLog>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl SentLog for DiesAfterRecording {
+    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
+        self.inner.record(key, record).await?;
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the worker died".into()));
+        }
+        Ok(true)
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_dies_after_meta_accepted_is_retried_without_a_second_message() {
+    for (log, _keys) in sent_logs("sender-idem").await {
+        let sim = Simulator::start().await.unwrap();
+        let dying =
+            Arc::new(DiesAfterRecording { inner: log.clone(), armed: std::sync::atomic::AtomicBool::new(true) });
+        let deps = SenderDeps::new(sim_api(&sim), dying.clone());
+        let mut job = job("evt-1:0");
+
+        let first = deliver(&job, &deps).await;
+        assert!(matches!(first, Err(DeliveryFailure::Retry { .. })), "{first:?}");
+        assert_eq!(sim.messages().len(), 1, "Meta accepted the message once");
+
+        // The worker restarts; the job system runs the job again.
+        dying.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+        job.attempt += 1;
+        let retried = deliver(&job, &deps).await.unwrap();
+        assert!(retried.already_sent);
+        assert_eq!(retried.wamid, sim.messages()[0].wamid, "the recorded wamid is answered");
+        assert_eq!(sim.messages().len(), 1, "no second message");
+
+        // Any later run is just as quiet; another key sends.
+        assert!(deliver(&job, &deps).await.unwrap().already_sent);
+        let other = deliver(&self::job("evt-1:1"), &deps).await.unwrap();
+        assert!(!other.already_sent);
+        assert_eq!(sim.messages().len(), 2);
+        assert!(matches!(log.get("evt-1:1").await.unwrap(), Some(SentRecord::Sent { .. })));
+    }
+}
+
+#[tokio::test]
+async fn a_closed_window_falls_back_to_the_template() {
+    for (log, _keys) in sent_logs("sender-window").await {
+        let sim = Simulator::start().await.unwrap();
+        let deps = SenderDeps::new(sim_api(&sim), log.clone());
+        let mut job = job("evt-2:0");
+        job.fallback_template = Some(OutboundMessage::template("kyc_resume", "es_MX", vec![]).unwrap());
+        sim.fail(Failure::WindowClosed);
+        let delivered = deliver(&job, &deps).await.unwrap();
+        assert!(delivered.via_template);
+        let recorded = sim.messages();
+        assert_eq!(recorded.len(), 1, "only the template was accepted");
+        assert_eq!(recorded[0].kind, "template");
+        assert_eq!(recorded[0].body["template"]["name"], "kyc_resume");
+        assert_eq!(recorded[0].wamid, delivered.wamid);
+        // Retrying does not send the template again.
+        assert!(deliver(&job, &deps).await.unwrap().already_sent);
+        assert_eq!(sim.messages().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_closed_window_without_template_is_undeliverable_and_recorded() {
+    for (log, _keys) in sent_logs("sender-undeliverable").await {
+        let sim = Simulator::start().await.unwrap();
+        let deps = SenderDeps::new(sim_api(&sim), log.clone());
+        let job = job("evt-3:0");
+        sim.fail(Failure::WindowClosed);
+        let failure = deliver(&job, &deps).await.unwrap_err();
+        let DeliveryFailure::Undeliverable { reason } = &failure else { panic!("{failure:?}") };
+        assert_eq!(reason.code, Some(131047));
+        // Recorded: a retry answers the same without calling Meta (which would accept it now).
+        assert_eq!(deliver(&job, &deps).await.unwrap_err(), failure);
+        assert!(sim.messages().is_empty());
+        assert!(matches!(log.get("evt-3:0").await.unwrap(), Some(SentRecord::Undeliverable { .. })));
+    }
+}
+
+#[tokio::test]
+async fn retryable_errors_hand_the_job_back_with_a_delay() {
+    let sim = Simulator::start().await.unwrap();
+    let log: Arc<dyn SentLog> = Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL));
+    let mut deps = SenderDeps::new(sim_api(&sim), log);
+    deps.max_attempts = 3;
+    let mut job = job("evt-4:0");
+
+    sim.fail(Failure::PairRate);
+    let failure = deliver(&job, &deps).await.unwrap_err();
+    assert!(
+        matches!(&failure, DeliveryFailure::Retry { after, reason }
+            if *after == Duration::from_secs(4) && reason.contains("131056")),
+        "{failure:?}"
+    );
+    job.attempt = 1;
+    sim.fail(Failure::Throttled);
+    assert!(matches!(deliver(&job, &deps).await, Err(DeliveryFailure::Retry { .. })));
+    // The last allowed attempt gives up, and says so.
+    job.attempt = 2;
+    sim.fail(Failure::ServerError);
+    let failure = deliver(&job, &deps).await.unwrap_err();
+    assert!(
+        matches!(&failure, DeliveryFailure::Undeliverable { reason } if reason.category == "gave_up"),
+        "{failure:?}"
+    );
+    assert!(sim.messages().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_token_stops_delivery() {
+    let sim = Simulator::start().await.unwrap();
+    let log: Arc<dyn SentLog> = Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL));
+    let deps = SenderDeps::new(sim_api(&sim), log.clone());
+    sim.fail(Failure::TokenExpired);
+    assert_eq!(deliver(&job("evt-5:0"), &deps).await.unwrap_err(), DeliveryFailure::TokenExpired);
+    assert_eq!(deliver(&job("evt-5:1"), &deps).await.unwrap_err(), DeliveryFailure::TokenExpired);
+    assert!(sim.messages().is_empty());
+    assert_eq!(log.get("evt-5:0").await.unwrap(), None, "not recorded: it goes out once the token is replaced");
+    deps.api.reset_token_expired();
+    assert!(deliver(&job("evt-5:0"), &deps).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_limiter_paces_sends_to_one_user() {
+    let sim = Simulator::start().await.unwrap();
+    let log: Arc<dyn SentLog> = Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL));
+    let settings =
+        LimiterSettings { per_user_interval: Duration::from_secs(30), per_user_burst: 2, ..LimiterSettings::default() };
+    let mut deps = SenderDeps::new(sim_api(&sim), log).with_limiter(Arc::new(MemoryLimiter::new(settings)));
+    deps.max_limiter_wait = Duration::from_millis(50);
+    deliver(&job("evt-6:0"), &deps).await.unwrap();
+    deliver(&job("evt-6:1"), &deps).await.unwrap();
+    let failure = deliver(&job("evt-6:2"), &deps).await.unwrap_err();
+    assert!(matches!(failure, DeliveryFailure::Retry { after, .. } if after > Duration::from_secs(25)), "{failure:?}");
+    assert_eq!(sim.messages().len(), 2);
+}
+
+#[test]
+fn a_send_job_survives_the_job_queue() {
+    let mut job = job("evt-7:0");
+    job.to = Recipient::UserId("US.1349".into());
+    job.fallback_template = Some(OutboundMessage::template("kyc_resume", "es_MX", vec![]).unwrap());
+    job.attempt = 3;
+    let json = serde_json::to_string(&job).unwrap();
+    assert_eq!(serde_json::from_str::<SendJob>(&json).unwrap(), job);
+}
