@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -14,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::link::LinkSigner;
 use crate::backend::Backend;
+use crate::cloud::Cloud;
 use crate::config::{Config, StoreConfig};
 use crate::conversation::dispatch::Dispatcher;
 use crate::conversation::flows::FlowRegistry;
 use crate::conversation::handlers::{EventHandler, InboundHandler};
-use crate::conversation::outbound_log;
+use crate::conversation::outbound::OutboundHandler;
 use crate::conversation::runner::{Runner, system_clock};
-use crate::jobs::outbound::OutboundJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::Metrics;
@@ -30,7 +31,9 @@ use crate::{ops, webhook, workers};
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn IngressStore>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// Set once Meta refused the access token (190): /readyz reports it.
+    pub token_expired: Arc<AtomicBool>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -57,20 +60,10 @@ pub struct App {
     pub state: Arc<AppState>,
     pub backend: Backend,
     pub runner: Arc<Runner>,
+    pub cloud: Arc<Cloud>,
     listener: tokio::net::TcpListener,
     workers: Workers,
     shutdown: CancellationToken,
-}
-
-/// Logs each outbound message in a readable form (the Cloud API sender takes over when configured).
-struct LogOutbound;
-
-#[async_trait]
-impl Handler<OutboundJob> for LogOutbound {
-    async fn handle(&self, job: OutboundJob, _attempt: u32) -> Result<(), JobFailure> {
-        tracing::info!("{}", outbound_log::describe(&job));
-        Ok(())
-    }
 }
 
 /// Until a verifier is wired, a verification cannot run: say so loudly instead of pretending.
@@ -117,8 +110,14 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
-        let state = Arc::new(AppState { config, store: backend.ingress.clone(), metrics: Metrics::new() });
-        Ok(Self { state, backend, runner, listener, workers, shutdown: CancellationToken::new() })
+        let cloud = Arc::new(Cloud::new(&config, &backend, listener.local_addr()?)?);
+        let state = Arc::new(AppState {
+            config,
+            store: backend.ingress.clone(),
+            metrics: Arc::new(Metrics::new()),
+            token_expired: cloud.api.token_expired_flag(),
+        });
+        Ok(Self { state, backend, runner, cloud, listener, workers, shutdown: CancellationToken::new() })
     }
 
     /// Stops the workers started with [`App::spawn_workers`].
@@ -132,10 +131,19 @@ impl App {
 
     /// Starts the workers of this process.
     pub fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
+        let queues = self.backend.dispatch_queues();
         let handlers = workers::Handlers {
-            inbound: Arc::new(InboundHandler(self.runner.clone())),
+            inbound: Arc::new(InboundHandler {
+                runner: self.runner.clone(),
+                delivery: self.cloud.delivery.clone(),
+                metrics: self.state.metrics.clone(),
+            }),
             events: Arc::new(EventHandler(self.runner.clone())),
-            outbound: Arc::new(LogOutbound),
+            outbound: Arc::new(OutboundHandler {
+                sender: self.cloud.sender.clone(),
+                queue: queues.outbound,
+                metrics: self.state.metrics.clone(),
+            }),
             verify: Arc::new(NoVerifier),
         };
         workers::spawn(&self.backend.queues, handlers, &self.state.config.workers, &self.shutdown)
@@ -158,7 +166,11 @@ impl App {
         spawn_flow_reload(self.runner.flows.clone(), self.backend.clone(), self.shutdown.clone());
         tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
         let stop = self.shutdown.clone();
-        let served = axum::serve(self.listener, router(self.state.clone()))
+        let mut app = router(self.state.clone());
+        if let Some(sim) = &self.cloud.sim {
+            app = app.nest(crate::sim::MOUNT_PATH, sim.router.clone());
+        }
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 stop.cancel();

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use apalis_redis::ConnectionManager;
+
 use crate::config::StoreConfig;
 use crate::conversation::dispatch::Queues;
 use crate::jobs::event::EventJob;
@@ -44,6 +46,8 @@ pub struct Backend {
     pub ingress: Arc<dyn IngressStore>,
     pub conversations: Arc<dyn ConversationStore>,
     pub queues: QueueSet,
+    /// The Redis connection and key prefix, for the parts that pick a Redis or memory implementation.
+    pub redis: Option<(ConnectionManager, String)>,
 }
 
 impl Backend {
@@ -65,7 +69,7 @@ impl Backend {
             verify: Arc::new(MemoryQueue::new(EFFECT_KEY_TTL)),
             events: Arc::new(MemoryQueue::new(EFFECT_KEY_TTL)),
         };
-        Self { ingress: Arc::new(store), conversations: Arc::new(MemoryConversations::default()), queues }
+        Self { ingress: Arc::new(store), conversations: Arc::new(MemoryConversations::default()), queues, redis: None }
     }
 
     pub fn redis(store: RedisStore) -> Self {
@@ -78,7 +82,12 @@ impl Backend {
             verify: RedisQueue::new(conn.clone(), queue("verify")),
             events: RedisQueue::new(conn.clone(), queue("events")),
         }));
-        Self { conversations: Arc::new(RedisConversations::new(conn, &prefix)), ingress: Arc::new(store), queues }
+        Self {
+            conversations: Arc::new(RedisConversations::new(conn.clone(), &prefix)),
+            ingress: Arc::new(store),
+            queues,
+            redis: Some((conn, prefix)),
+        }
     }
 
     /// The queues as the dispatcher sees them.

@@ -57,6 +57,12 @@ pub struct Metrics {
     pub payloads_kept: Family<KindLabel, Counter>,
     /// 1 while the store answers, as last seen by /readyz.
     pub store_up: Gauge,
+    /// 1 once Meta answered 190 (access token expired): sending has stopped.
+    pub token_expired: Gauge,
+    pub messages_sent: Family<TypeLabel, Counter>,
+    pub messages_undeliverable: Family<ReasonLabel, Counter>,
+    /// Failed delivery statuses of our messages, by Meta error code.
+    pub delivery_failures: Family<StatusLabel, Counter>,
     pub request_duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -78,6 +84,10 @@ impl Metrics {
             statuses_recorded: Family::default(),
             payloads_kept: Family::default(),
             store_up: Gauge::default(),
+            token_expired: Gauge::default(),
+            messages_sent: Family::default(),
+            messages_undeliverable: Family::default(),
+            delivery_failures: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
         };
         registry.register(
@@ -111,6 +121,22 @@ impl Metrics {
             m.payloads_kept.clone(),
         );
         registry.register("store_up", "1 when the store answered the last readiness check", m.store_up.clone());
+        registry.register(
+            "whatsapp_token_expired",
+            "1 when Meta refused the access token (error 190): nothing is sent until it is replaced",
+            m.token_expired.clone(),
+        );
+        registry.register("messages_sent", "Messages accepted by the Cloud API, by kind", m.messages_sent.clone());
+        registry.register(
+            "messages_undeliverable",
+            "Messages given up (permanent Meta errors, or retries exhausted), by reason",
+            m.messages_undeliverable.clone(),
+        );
+        registry.register(
+            "delivery_failures",
+            "Failed delivery statuses reported by Meta for our messages, by error code",
+            m.delivery_failures.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency, by method, route and status",

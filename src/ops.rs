@@ -16,6 +16,15 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    let token_expired = app.token_expired.load(std::sync::atomic::Ordering::Relaxed);
+    app.metrics.token_expired.set(i64::from(token_expired));
+    if token_expired {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the WhatsApp access token expired (Meta error 190); replace WHATSAPP_ACCESS_TOKEN and restart\n",
+        )
+            .into_response();
+    }
     match app.store.ping().await {
         Ok(()) => {
             app.metrics.store_up.set(1);
@@ -30,6 +39,7 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    app.metrics.token_expired.set(i64::from(app.token_expired.load(std::sync::atomic::Ordering::Relaxed)));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render()).into_response()
 }
 

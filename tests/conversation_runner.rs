@@ -139,3 +139,46 @@ on_both_backends!(replies_are_queued_once_each_in_the_order_they_were_decided, |
     let audit = app.backend.conversations.audit(&user(), 100).await.unwrap();
     assert!(audit.last().unwrap().effects.iter().any(|e| e.contains("recorded, not acted upon")), "{audit:?}");
 });
+
+async fn sim_messages(app: &TestApp, at_least: usize) -> Vec<serde_json::Value> {
+    let started = Instant::now();
+    loop {
+        let messages: Vec<serde_json::Value> = app.get("/_sim/messages").await.json().await.unwrap();
+        if messages.len() >= at_least || started.elapsed() > Duration::from_secs(10) {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+on_both_backends!(a_replayed_fixture_gets_the_bot_answer_through_the_simulator, |backend, name| async move {
+    let app = spawn_running_app(backend, name).await;
+    assert_eq!(app.post_signed(fixture("message_text.json")).await.status(), 200);
+    let messages = sim_messages(&app, 1).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let body = &messages[0]["body"];
+    assert_eq!(body["to"], "5215512345678");
+    assert_eq!(body["type"], "interactive");
+    assert_eq!(body["interactive"]["type"], "button");
+    let ids: Vec<&str> = body["interactive"]["action"]["buttons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reply"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["lang_es", "lang_pt", "lang_en"]);
+
+    // A user with a username and no phone number is answered with `recipient`.
+    assert_eq!(app.post_signed(fixture("message_username_user.json")).await.status(), 200);
+    let messages = sim_messages(&app, 2).await;
+    let to_user = messages.iter().find(|m| m["body"].get("recipient").is_some()).expect("a message by recipient");
+    assert!(to_user["body"]["recipient"].as_str().unwrap().starts_with("CO."));
+    assert!(to_user["body"].get("to").is_none());
+    // The counter moves right after Meta's answer; give the worker a moment.
+    let started = Instant::now();
+    let series = "wa_onboard_messages_sent_total{type=\"buttons\"}";
+    while metric(&app.metrics().await, series) < 2.0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(metric(&app.metrics().await, series), 2.0);
+});

@@ -44,12 +44,14 @@ impl Dispatcher {
         for (index, effect) in entry.effects.iter().enumerate() {
             let key = format!("{}:{index}", entry.event_key);
             let send = |reply: Reply| OutboundJob::Send {
+                key: key.clone(),
                 to: addressee(state),
                 conversation_id: state.conversation_id.clone(),
                 reply,
+                attempt: 0,
             };
             match effect {
-                Effect::Send { reply } => outbound.push(Queued::now(key, send(reply.clone()))),
+                Effect::Send { reply } => outbound.push(Queued::now(key.clone(), send(reply.clone()))),
                 Effect::MarkRead { message_id } => outbound.push(Queued::now(
                     key,
                     OutboundJob::MarkRead {
@@ -59,8 +61,10 @@ impl Dispatcher {
                 )),
                 Effect::Handoff { body, label, .. } => {
                     let url = self.links.link(&state.conversation_id, now);
-                    outbound
-                        .push(Queued::now(key, send(Reply::Link { body: body.clone(), label: label.clone(), url })));
+                    outbound.push(Queued::now(
+                        key.clone(),
+                        send(Reply::Link { body: body.clone(), label: label.clone(), url }),
+                    ));
                 }
                 Effect::Verify { submission, document, media, attempt } => verify.push(Queued::now(
                     key,

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 
 use super::runner::{RunError, Runner};
 use crate::jobs::event::EventJob;
-use crate::jobs::inbound::InboundJob;
+use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::jobs::worker::{Handler, JobFailure};
+use crate::metrics::{Metrics, StatusLabel};
+use crate::whatsapp::delivery::DeliveryLog;
 
 fn failure(error: RunError) -> JobFailure {
     match error {
@@ -16,12 +18,24 @@ fn failure(error: RunError) -> JobFailure {
     }
 }
 
-pub struct InboundHandler(pub Arc<Runner>);
+pub struct InboundHandler {
+    pub runner: Arc<Runner>,
+    /// Delivery states of our messages, from status webhooks.
+    pub delivery: Arc<dyn DeliveryLog>,
+    pub metrics: Arc<Metrics>,
+}
 
 #[async_trait]
 impl Handler<InboundJob> for InboundHandler {
     async fn handle(&self, job: InboundJob, _attempt: u32) -> Result<(), JobFailure> {
-        let applied = self.0.inbound(&job).await.map_err(failure)?;
+        if let InboundEvent::Status { status, .. } = &job.event {
+            self.delivery.apply(status).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+            if let Some(error) = status.errors.first() {
+                self.metrics.delivery_failures.get_or_create(&StatusLabel { status: error.code.to_string() }).inc();
+                tracing::warn!(code = error.code, title = %error.title, "a message of ours failed to deliver");
+            }
+        }
+        let applied = self.runner.inbound(&job).await.map_err(failure)?;
         tracing::debug!(key = %job.key, ?applied, "inbound job done");
         Ok(())
     }

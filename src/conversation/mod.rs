@@ -3,5 +3,6 @@
 pub mod dispatch;
 pub mod flows;
 pub mod handlers;
+pub mod outbound;
 pub mod outbound_log;
 pub mod runner;

@@ -19,13 +19,15 @@ pub struct Addressee {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundJob {
     Send {
+        /// The idempotency key of this message: a retried or rescheduled job reuses it and never sends twice.
+        key: String,
         to: Addressee,
         conversation_id: String,
         reply: Reply,
+        /// Tries made so far (a rescheduled retry carries it on).
+        #[serde(default)]
+        attempt: u32,
     },
     /// Mark the user's message read and show the typing indicator.
-    MarkRead {
-        phone_number_id: String,
-        message_id: String,
-    },
+    MarkRead { phone_number_id: String, message_id: String },
 }
