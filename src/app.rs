@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +22,10 @@ use crate::conversation::flows::FlowRegistry;
 use crate::conversation::handlers::{EventHandler, InboundHandler};
 use crate::conversation::outbound::OutboundHandler;
 use crate::conversation::runner::{Runner, system_clock};
+use crate::jobs::event::EventJob;
+use crate::jobs::queue::JobQueue;
 use crate::jobs::verify::VerifyJob;
+use crate::store::conversation::ConversationStore;
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::Metrics;
 use crate::store::IngressStore;
@@ -34,6 +37,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Set once Meta refused the access token (190): /readyz reports it.
     pub token_expired: Arc<AtomicBool>,
+    pub links: LinkSigner,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub events: Arc<dyn JobQueue<EventJob>>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -42,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/agent/outcome", post(crate::agent::outcome::receive))
         // route_layer: runs after routing, so the route template is known; 413s are counted too.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_latency))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -104,7 +111,7 @@ impl App {
         let runner = Arc::new(Runner {
             flows,
             store: backend.conversations.clone(),
-            dispatcher: Dispatcher { queues: backend.dispatch_queues(), links },
+            dispatcher: Dispatcher { queues: backend.dispatch_queues(), links: links.clone() },
             clock: system_clock,
         });
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
@@ -116,6 +123,9 @@ impl App {
             store: backend.ingress.clone(),
             metrics: Arc::new(Metrics::new()),
             token_expired: cloud.api.token_expired_flag(),
+            links,
+            conversations: backend.conversations.clone(),
+            events: backend.dispatch_queues().events,
         });
         Ok(Self { state, backend, runner, cloud, listener, workers, shutdown: CancellationToken::new() })
     }

@@ -129,6 +129,10 @@ impl Runner {
             let state = previous.as_ref().map(|p| &p.state);
             let flow = self.flow_for(state, &envelope.event, envelope.now).await?;
             let Some(outcome) = engine::step(&flow, state, user, &envelope) else { return Ok(Applied::Ignored) };
+            if state.map(|s| &s.conversation_id) != Some(&outcome.state.conversation_id) {
+                // A new conversation: agents' outcomes will name it.
+                self.store.index_conversation(&outcome.state.conversation_id, user).await?;
+            }
 
             let audit = audit_record(&envelope, actor, state, &outcome.state, &outcome.effects);
             let entry = OutboxEntry { event_key: envelope.key.clone(), effects: outcome.effects };

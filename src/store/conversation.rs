@@ -88,4 +88,12 @@ pub trait ConversationStore: Send + Sync + 'static {
     async fn keep_flow_source(&self, flow_id: &str, version: &str, source: &str) -> Result<(), StoreError>;
 
     async fn flow_source(&self, flow_id: &str, version: &str) -> Result<Option<String>, StoreError>;
+
+    /// Remembers whose a conversation is, so that an agent's outcome (which names the conversation) finds it.
+    async fn index_conversation(&self, conversation_id: &str, user: &UserKey) -> Result<(), StoreError>;
+
+    async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError>;
 }
+
+/// How long the conversation index is kept: longer than any agent takes to decide.
+pub const CONVERSATION_INDEX_TTL_SECS: u64 = 30 * 24 * 3600;

@@ -85,6 +85,7 @@ struct Conversations {
     docs: std::collections::HashMap<UserKey, (u64, Stored)>,
     audit: std::collections::HashMap<UserKey, Vec<AuditRecord>>,
     flows: std::collections::HashMap<(String, String), String>,
+    index: std::collections::HashMap<String, UserKey>,
 }
 
 impl MemoryConversations {
@@ -143,5 +144,14 @@ impl ConversationStore for MemoryConversations {
 
     async fn flow_source(&self, flow_id: &str, version: &str) -> Result<Option<String>, StoreError> {
         Ok(self.lock().flows.get(&(flow_id.to_owned(), version.to_owned())).cloned())
+    }
+
+    async fn index_conversation(&self, conversation_id: &str, user: &UserKey) -> Result<(), StoreError> {
+        self.lock().index.insert(conversation_id.to_owned(), user.clone());
+        Ok(())
+    }
+
+    async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError> {
+        Ok(self.lock().index.get(conversation_id).cloned())
     }
 }

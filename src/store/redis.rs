@@ -322,4 +322,27 @@ impl ConversationStore for RedisConversations {
             .await
             .map_err(unavailable)
     }
+
+    async fn index_conversation(&self, conversation_id: &str, user: &UserKey) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(format!("{}:convidx:{conversation_id}", self.prefix))
+            .arg(to_json(user)?)
+            .arg("EX")
+            .arg(super::conversation::CONVERSATION_INDEX_TTL_SECS)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(format!("{}:convidx:{conversation_id}", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        raw.map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("conversation index: {e}"))))
+            .transpose()
+    }
 }
