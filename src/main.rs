@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use wa_onboard::app::{App, shutdown_signal};
 use wa_onboard::config::{self, Config, Env, StoreConfig};
+use wa_onboard::verify::quality::{self, Kind, Thresholds};
 use wa_onboard::{replay, store, telemetry};
 
 #[derive(Parser)]
@@ -38,6 +39,21 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Run the local photo quality checks on a file and print one JSON object: verdict, reasons, measurements.
+    /// Exits 0 whenever the check ran, whatever the verdict.
+    CheckImage {
+        /// A photo (JPEG, PNG or WebP; anything else is reported as `unreadable_file`).
+        file: PathBuf,
+        /// What the photo should show.
+        #[arg(long, value_enum, default_value_t = KindArg::Document)]
+        kind: KindArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Document,
+    Selfie,
 }
 
 #[tokio::main]
@@ -49,6 +65,7 @@ async fn main() -> ExitCode {
         Command::Serve { dev } => serve(&env, dev).await,
         Command::Replay { path, url } => replay_fixtures(&env, &path, url).await,
         Command::Kept { limit } => print_kept(&env, limit).await,
+        Command::CheckImage { file, kind } => check_image(&file, kind).await,
     };
     match result {
         Ok(code) => code,
@@ -115,5 +132,18 @@ async fn print_kept(env: &Env, limit: usize) -> anyhow::Result<ExitCode> {
             }))?
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check_image(file: &std::path::Path, kind: KindArg) -> anyhow::Result<ExitCode> {
+    let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
+    let kind = match kind {
+        KindArg::Document => Kind::Document,
+        KindArg::Selfie => Kind::Selfie,
+    };
+    // The calibrated defaults; a flow's own thresholds go here.
+    let thresholds = Thresholds::default();
+    let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &thresholds)).await?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }
