@@ -1,4 +1,4 @@
 //! Verification: photo quality, reading the document, providers, and the decision.
 
-pub mod reason;
 pub mod quality;
+pub mod reason;

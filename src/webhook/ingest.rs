@@ -38,7 +38,8 @@ impl Batch {
                 };
                 for message in value.messages {
                     let contact = contact_of(&message, &value.contacts);
-                    let event = InboundEvent::Message { business: value.metadata.clone(), contact, message: Box::new(message) };
+                    let event =
+                        InboundEvent::Message { business: value.metadata.clone(), contact, message: Box::new(message) };
                     batch.jobs.push(InboundJob::new(event, received_at_ms));
                 }
                 for status in value.statuses {

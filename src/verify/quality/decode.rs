@@ -158,14 +158,14 @@ fn decode_with_image(bytes: &[u8], format: ImageFormat) -> Result<(GrayImage, u3
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
+    // The header alone first, so that an oversized photo is refused with its size and before any allocation.
+    let mut header = ImageReader::with_format(Cursor::new(bytes), format);
+    header.no_limits();
+    let (width, height) = header.into_dimensions().map_err(corrupt)?;
+    check_size(width.into(), height.into())?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| match e {
-        image::ImageError::Limits(_) => DecodeError::TooLarge { width: 0, height: 0 },
-        e => corrupt(e),
-    })?;
-    let (width, height) = decoder.dimensions();
-    check_size(width.into(), height.into())?;
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     Ok((image.into_luma8(), width, height, orientation))

@@ -61,7 +61,8 @@ pub fn find(work: &GrayImage, scale: f64, t: &DocumentThresholds) -> Found {
         return not_found;
     }
     let k = f64::from(DETECT_LONG_SIDE.min(long)) / f64::from(long);
-    let (dw, dh) = (((f64::from(work.width()) * k).round() as u32).max(1), ((f64::from(work.height()) * k).round() as u32).max(1));
+    let (dw, dh) =
+        (((f64::from(work.width()) * k).round() as u32).max(1), ((f64::from(work.height()) * k).round() as u32).max(1));
     let small = box_blur3(&resize_area(work, dw, dh));
     let threshold = otsu(&small);
     let (w, h) = (dw as usize, dh as usize);
@@ -101,12 +102,11 @@ pub fn find(work: &GrayImage, scale: f64, t: &DocumentThresholds) -> Found {
     let (long_side, short_side) = (2.0 * rect.half_u.max(rect.half_v), 2.0 * rect.half_u.min(rect.half_v));
     let (fw, fh) = (f64::from(work.width()), f64::from(work.height()));
     let slack = margin as f64 * to_work;
-    let corners_in_frame = rect
-        .corners()
-        .iter()
-        .filter(|(x, y)| *x > slack && *y > slack && *x < fw - slack && *y < fh - slack)
-        .count() as u8;
-    let mut angle = if rect.half_u >= rect.half_v { rect.uy.atan2(rect.ux) } else { rect.ux.atan2(-rect.uy) }.to_degrees();
+    let corners_in_frame =
+        rect.corners().iter().filter(|(x, y)| *x > slack && *y > slack && *x < fw - slack && *y < fh - slack).count()
+            as u8;
+    let mut angle =
+        if rect.half_u >= rect.half_v { rect.uy.atan2(rect.ux) } else { rect.ux.atan2(-rect.uy) }.to_degrees();
     angle = (angle + 45.0).rem_euclid(90.0) - 45.0;
     let [bx0, by0, bx1, by1] = c.bbox;
     let px = |v: usize| (v as f64 * to_original).round() as u32;
@@ -241,12 +241,28 @@ fn describe(pixels: &[usize], w: usize, h: usize, margin: usize) -> Option<Candi
     // Local mask with a one-pixel frame, flood the outside from the frame: what is not reached is the filled
     // region.
     let (bw, bh) = (x1 - x0 + 3, y1 - y0 + 3);
-    let mut local = vec![0u8; bw * bh]; // 0 empty, 1 region, 2 outside
+    let mut local = vec![0u8; bw * bh]; // 0 empty, 1 region, 2 outside, 3 beyond the image
     for &i in pixels {
         local[(i / w - y0 + 1) * bw + (i % w - x0 + 1)] = 1;
     }
-    let mut stack = vec![0usize];
-    local[0] = 2;
+    // The frame cells beyond the image border are walls (3): a region cut by the border (a card running off the
+    // frame, its text lines with it) still has its holes filled. The flood starts from the other frame cells.
+    let mut stack = Vec::new();
+    for ly in 0..bh {
+        for lx in 0..bw {
+            if lx != 0 && ly != 0 && lx != bw - 1 && ly != bh - 1 {
+                continue;
+            }
+            let (ix, iy) = ((x0 + lx) as isize - 1, (y0 + ly) as isize - 1);
+            let i = ly * bw + lx;
+            if ix < 0 || iy < 0 || ix >= w as isize || iy >= h as isize {
+                local[i] = 3;
+            } else if local[i] == 0 {
+                local[i] = 2;
+                stack.push(i);
+            }
+        }
+    }
     while let Some(i) = stack.pop() {
         let (x, y) = (i % bw, i / bw);
         let neighbours = [
@@ -265,7 +281,7 @@ fn describe(pixels: &[usize], w: usize, h: usize, margin: usize) -> Option<Candi
     // Moments of the filled region (the erosion took one pixel off every side: give it back).
     let (mut n, mut sx, mut sy) = (0f64, 0f64, 0f64);
     for (i, &v) in local.iter().enumerate() {
-        if v != 2 {
+        if v < 2 {
             n += 1.0;
             sx += (i % bw) as f64;
             sy += (i / bw) as f64;
@@ -277,7 +293,7 @@ fn describe(pixels: &[usize], w: usize, h: usize, margin: usize) -> Option<Candi
     let (mx, my) = (sx / n, sy / n);
     let (mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64);
     for (i, &v) in local.iter().enumerate() {
-        if v != 2 {
+        if v < 2 {
             let (dx, dy) = ((i % bw) as f64 - mx, (i / bw) as f64 - my);
             sxx += dx * dx;
             syy += dy * dy;
@@ -288,7 +304,7 @@ fn describe(pixels: &[usize], w: usize, h: usize, margin: usize) -> Option<Candi
     let (ux, uy) = (theta.cos(), theta.sin());
     let (mut umin, mut umax, mut vmin, mut vmax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (i, &v) in local.iter().enumerate() {
-        if v != 2 {
+        if v < 2 {
             let (dx, dy) = ((i % bw) as f64 - mx, (i / bw) as f64 - my);
             let (u, vv) = (dx * ux + dy * uy, -dx * uy + dy * ux);
             (umin, umax, vmin, vmax) = (umin.min(u), umax.max(u), vmin.min(vv), vmax.max(vv));
@@ -321,8 +337,17 @@ mod tests {
             let (dx, dy) = (x as f64 - cx, y as f64 - cy);
             let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
             let inside = u.abs() <= cw / 2.0 && v.abs() <= ch / 2.0;
-            let text = inside && (v / 8.0).floor() as i64 % 3 == 0 && u < cw / 4.0;
-            image::Luma([if text { 40 } else if inside { 220 } else { 90 + ((x * 7 + y * 13) % 23) as u8 }])
+            let text = inside
+                && (v / 8.0).floor() as i64 % 3 == 0
+                && v.abs() < ch / 2.0 - 40.0
+                && (-cw / 2.0 + 60.0..cw / 4.0).contains(&u);
+            image::Luma([if text {
+                40
+            } else if inside {
+                220
+            } else {
+                90 + ((x * 7 + y * 13) % 23) as u8
+            }])
         })
     }
 

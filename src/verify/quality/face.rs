@@ -74,7 +74,7 @@ pub fn detect(work: &GrayImage, min_score: f64) -> Vec<Face> {
             }
         })
         .collect();
-    out.sort_by(|a, b| (b.width * b.height).cmp(&(a.width * a.height)));
+    out.sort_by_key(|f| std::cmp::Reverse(u64::from(f.width) * u64::from(f.height)));
     out
 }
 

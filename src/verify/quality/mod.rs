@@ -190,7 +190,8 @@ fn selfie_reasons(d: &decode::Decoded, t: &SelfieThresholds, m: &mut Measurement
     let gray = &d.gray;
     let faces = face::detect(gray, t.min_face_score);
     let (gw, gh) = (f64::from(gray.width()), f64::from(gray.height()));
-    let mut fm = FaceMeasurements { count: faces.len(), scores: faces.iter().map(|f| f.score).collect(), ..Default::default() };
+    let mut fm =
+        FaceMeasurements { count: faces.len(), scores: faces.iter().map(|f| f.score).collect(), ..Default::default() };
     let region = match faces.first() {
         Some(f) => {
             let back = 1.0 / d.scale;
