@@ -81,6 +81,21 @@ fn a_sharp_well_lit_tilted_card_on_a_wood_table_passes_and_its_blurred_twin_does
 }
 
 #[test]
+fn good_photos_pass_across_fills_tilts_and_positions() {
+    // (share of the frame, tilt in degrees, centre x, centre y): a false retake loses a real customer.
+    for (fill, tilt, cx, cy) in
+        [(0.33, -8.0, 0.5, 0.5), (0.5, 3.0, 0.45, 0.55), (0.7, 0.0, 0.5, 0.5), (0.4, 10.0, 0.55, 0.45)]
+    {
+        let scene =
+            Scene { card_fill: fill, tilt_deg: tilt, card_cx: cx, card_cy: cy, ..Scene::phone() }.sized(2000, 1500);
+        let report = check_document(&photos::jpeg(&photos::render(&scene), 88));
+        assert_ok(&report);
+        let doc = report.measurements.document.as_ref().unwrap();
+        assert!((doc.tilt_deg - tilt).abs() < 1.5 && (doc.fill_ratio - fill).abs() < 0.06, "{}", explain(&report));
+    }
+}
+
+#[test]
 fn slightly_soft_still_passes() {
     // A little softness (hand shake at 4000 px) must not cost a customer.
     assert_ok(&check_document(&photos::jpeg(&photos::blurred(small_scene(), 0.8), 85)));
