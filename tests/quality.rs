@@ -151,9 +151,19 @@ fn a_table_without_a_card_has_no_document() {
 }
 
 #[test]
-fn png_photos_are_accepted() {
-    let scene = Scene::phone().sized(2000, 1500);
-    assert_ok(&check_document(&photos::png(&photos::render(&scene))));
+fn png_and_webp_photos_are_accepted() {
+    let image = photos::render(&Scene::phone().sized(2000, 1500));
+    let png = check_document(&photos::png(&image));
+    assert_ok(&png);
+    assert_eq!(png.measurements.format, Some("png"));
+    let mut webp = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut webp), image::ImageFormat::WebP).unwrap();
+    let webp = check_document(&webp);
+    assert_ok(&webp);
+    assert_eq!(webp.measurements.format, Some("webp"));
+    // The same photo refused for the same reason whatever the format.
+    let blurred = photos::blurred(&image, 4.0);
+    assert_retake(&check_document(&photos::png(&blurred)), Blurry);
 }
 
 // ---- files that are not photos ----
@@ -300,4 +310,41 @@ fn thresholds_are_the_callers() {
     lenient.document.min_document_px = 100;
     let small = photos::jpeg(&photos::render(&Scene::phone().sized(1000, 750)), 92);
     assert_ok(&check(&small, Kind::Document, &lenient));
+}
+
+// ---- the command line ----
+
+#[test]
+fn check_image_prints_one_json_object_and_exits_0_whatever_the_verdict() {
+    let dir = std::env::temp_dir().join(format!("wa-onboard-check-image-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let selfie = dir.join("selfie.jpg");
+    std::fs::write(&selfie, include_bytes!("data/astronaut.jpg")).unwrap();
+    let not_a_photo = dir.join("id.jpg");
+    std::fs::write(&not_a_photo, b"%PDF-1.4\n").unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wa-onboard")).arg("check-image").args(args).output().unwrap()
+    };
+
+    let out = run(&[selfie.as_os_str(), "--kind".as_ref(), "selfie".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "ok", "{json}");
+    assert_eq!(json["measurements"]["faces"]["count"], 1, "{json}");
+
+    let out = run(&[selfie.as_os_str()]); // a document by default: a portrait is no document
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "retake");
+    assert_eq!(json["reasons"], serde_json::json!(["no_document"]), "{json}");
+
+    let out = run(&[not_a_photo.as_os_str()]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["reasons"], serde_json::json!(["unreadable_file"]), "{json}");
+
+    let out = run(&[dir.join("missing.jpg").as_os_str()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
