@@ -13,16 +13,17 @@ use wa_onboard::verify::reason::ReasonCode::{self, *};
 
 use photos::Scene;
 
-/// The sharp, well-lit 4000x3000 scene, drawn once for all tests.
+/// The sharp, well-lit 4000x3000 scene, drawn once for all tests (at 2000x1500 then scaled up: drawing 12
+/// megapixels in a debug build takes seconds; the benchmark draws it natively).
 fn phone_scene() -> &'static RgbImage {
     static SCENE: OnceLock<RgbImage> = OnceLock::new();
-    SCENE.get_or_init(|| photos::render(&Scene::phone()))
+    SCENE.get_or_init(|| photos::render_upscaled(&Scene::phone(), 2))
 }
 
 /// The same at 2000x1500 (an older phone), cheaper to vary in debug builds.
 fn small_scene() -> &'static RgbImage {
     static SCENE: OnceLock<RgbImage> = OnceLock::new();
-    SCENE.get_or_init(|| photos::render(&Scene::phone().sized(2000, 1500)))
+    SCENE.get_or_init(|| photos::render_upscaled(&Scene::phone().sized(2000, 1500), 2))
 }
 
 fn check_document(bytes: &[u8]) -> QualityReport {
@@ -54,7 +55,12 @@ fn astronaut() -> RgbImage {
 }
 
 fn canvas(width: u32, height: u32) -> RgbImage {
-    photos::render(&Scene { card: false, ..Scene::phone().sized(width, height) })
+    draw(&Scene { card: false, ..Scene::phone().sized(width, height) })
+}
+
+/// Scenes of 2000 px and more are drawn at half size and scaled up, to keep debug test runs short.
+fn draw(scene: &Scene) -> RgbImage {
+    if scene.width.max(scene.height) >= 2000 { photos::render_upscaled(scene, 2) } else { photos::render(scene) }
 }
 
 // ---- documents ----
@@ -88,7 +94,7 @@ fn good_photos_pass_across_fills_tilts_and_positions() {
     {
         let scene =
             Scene { card_fill: fill, tilt_deg: tilt, card_cx: cx, card_cy: cy, ..Scene::phone() }.sized(2000, 1500);
-        let report = check_document(&photos::jpeg(&photos::render(&scene), 88));
+        let report = check_document(&photos::jpeg(&draw(&scene), 88));
         assert_ok(&report);
         let doc = report.measurements.document.as_ref().unwrap();
         assert!((doc.tilt_deg - tilt).abs() < 1.5 && (doc.fill_ratio - fill).abs() < 0.06, "{}", explain(&report));
@@ -124,23 +130,23 @@ fn dark_and_overexposed_photos_are_refused() {
 #[test]
 fn a_card_running_off_the_edge_is_cropped() {
     let scene = Scene { card_cx: 0.8, tilt_deg: 2.0, ..Scene::phone() }.sized(2000, 1500);
-    let report = check_document(&photos::jpeg(&photos::render(&scene), 90));
+    let report = check_document(&photos::jpeg(&draw(&scene), 90));
     assert_retake(&report, Cropped);
     let doc = report.measurements.document.as_ref().unwrap();
     assert!(doc.touches_edge && doc.corners_in_frame < 4, "{}", explain(&report));
     // The same card, fully in the frame, passes.
     let inside = Scene { card_cx: 0.5, ..scene };
-    assert_ok(&check_document(&photos::jpeg(&photos::render(&inside), 90)));
+    assert_ok(&check_document(&photos::jpeg(&draw(&inside), 90)));
 }
 
 #[test]
 fn a_card_spanning_too_few_pixels_is_low_resolution() {
-    let small = check_document(&photos::jpeg(&photos::render(&Scene::phone().sized(1000, 750)), 92));
+    let small = check_document(&photos::jpeg(&draw(&Scene::phone().sized(1000, 750)), 92));
     assert_retake(&small, LowResolution);
     assert!(small.measurements.document.as_ref().unwrap().long_side_px < 1000, "{}", explain(&small));
     // A WhatsApp-sized photo (1600x1200) with the card filling half the frame is enough.
     let whatsapp = Scene { card_fill: 0.5, ..Scene::phone() }.sized(1600, 1200);
-    assert_ok(&check_document(&photos::jpeg(&photos::render(&whatsapp), 85)));
+    assert_ok(&check_document(&photos::jpeg(&draw(&whatsapp), 85)));
 }
 
 #[test]
@@ -152,7 +158,7 @@ fn a_table_without_a_card_has_no_document() {
 
 #[test]
 fn png_and_webp_photos_are_accepted() {
-    let image = photos::render(&Scene::phone().sized(2000, 1500));
+    let image = draw(&Scene::phone().sized(2000, 1500));
     let png = check_document(&photos::png(&image));
     assert_ok(&png);
     assert_eq!(png.measurements.format, Some("png"));
@@ -192,7 +198,7 @@ fn a_100_megapixel_header_is_refused_before_decoding() {
 
 #[test]
 fn truncated_jpegs_pdfs_heic_and_text_are_unreadable_but_a_whole_jpeg_is_not() {
-    let whole = photos::jpeg(&photos::render(&Scene::phone().sized(1600, 1200)), 90);
+    let whole = photos::jpeg(&draw(&Scene::phone().sized(1600, 1200)), 90);
     assert_ne!(check_document(&whole).reasons, vec![UnreadableFile]);
     let truncated = &whole[..whole.len() * 6 / 10];
     let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
@@ -215,7 +221,7 @@ fn truncated_jpegs_pdfs_heic_and_text_are_unreadable_but_a_whole_jpeg_is_not() {
 
 #[test]
 fn garbage_never_panics() {
-    let whole = photos::jpeg(&canvas(320, 240), 80);
+    let whole = photos::jpeg(&canvas(160, 120), 80);
     let png = photos::png(&canvas(64, 48));
     let mut seed = 12345u32;
     for i in 0..300 {
@@ -280,7 +286,7 @@ fn a_tiny_face_is_too_small() {
 #[test]
 fn a_card_or_a_table_has_no_face() {
     assert_retake(&check_selfie(&photos::jpeg(&canvas(1600, 1200), 85)), NoFace);
-    let card = photos::render(&Scene::phone().sized(1600, 1200));
+    let card = draw(&Scene::phone().sized(1600, 1200));
     assert_retake(&check_selfie(&photos::jpeg(&card, 85)), NoFace);
 }
 
@@ -308,7 +314,7 @@ fn thresholds_are_the_callers() {
     assert_retake(&check(bytes, Kind::Selfie, &strict), FaceTooSmall);
     let mut lenient = Thresholds::default();
     lenient.document.min_document_px = 100;
-    let small = photos::jpeg(&photos::render(&Scene::phone().sized(1000, 750)), 92);
+    let small = photos::jpeg(&draw(&Scene::phone().sized(1000, 750)), 92);
     assert_ok(&check(&small, Kind::Document, &lenient));
 }
 

@@ -100,6 +100,17 @@ fn card_luma(u: f64, v: f64, aspect: f64) -> f64 {
     222.0 + guilloche
 }
 
+/// The scene drawn at 1/`factor` of its size, then scaled up (bilinear): much cheaper to draw in unoptimised
+/// test builds, and still sharp once the checks decode it at 1000 px.
+pub fn render_upscaled(scene: &Scene, factor: u32) -> RgbImage {
+    let small = render(&Scene { width: scene.width / factor, height: scene.height / factor, ..*scene });
+    // Through `DynamicImage`: its methods are compiled (optimised) in `image`, where the generic functions would be
+    // instantiated here, unoptimised in debug builds.
+    image::DynamicImage::ImageRgb8(small)
+        .resize_exact(scene.width, scene.height, image::imageops::FilterType::Triangle)
+        .into_rgb8()
+}
+
 pub fn jpeg(image: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(Cursor::new(&mut out), quality).encode_image(image).expect("encode JPEG");
@@ -114,7 +125,7 @@ pub fn png(image: &RgbImage) -> Vec<u8> {
 
 /// A blurred copy (Gaussian-like, sigma in pixels of the frame).
 pub fn blurred(image: &RgbImage, sigma: f32) -> RgbImage {
-    image::imageops::fast_blur(image, sigma)
+    image::DynamicImage::ImageRgb8(image.clone()).fast_blur(sigma).into_rgb8()
 }
 
 /// A saturated blob of light, as from a lamp or the sun on a laminated card.
