@@ -10,8 +10,11 @@ use super::thresholds::DocumentThresholds;
 
 /// Long side of the image the document is looked for on.
 const DETECT_LONG_SIDE: u32 = 250;
-/// A region counts as a rectangle when it fills at least this share of its oriented bounding rectangle.
-const MIN_RECTANGULARITY: f64 = 0.80;
+/// A region counts as a rectangle when its convex hull fills at least this share of its smallest enclosing
+/// rectangle (a rectangle with rounded corners or seen at an angle: above 0.9; an ellipse: 0.785).
+const MIN_RECTANGULARITY: f64 = 0.85;
+/// ... and the region fills at least this share of its hull (dark print reaching the card's edge notches it).
+const MIN_SOLIDITY: f64 = 0.5;
 
 /// What was found, in the coordinates of the original photo.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -33,7 +36,7 @@ pub struct DocumentMeasurements {
     pub aspect: f64,
     /// Angle of the long side to the nearest image axis, in degrees (-45 to 45).
     pub tilt_deg: f64,
-    /// Share of the oriented rectangle the region fills (1 for a perfect rectangle).
+    /// Share of its smallest enclosing rectangle the document's convex outline fills (1 for a perfect rectangle).
     pub rectangularity: f64,
 }
 
@@ -49,6 +52,7 @@ struct Candidate {
     rect: RotatedRect,
     area: usize,
     rectangularity: f64,
+    solidity: f64,
     bbox: [usize; 4],
     touches: [bool; 4],
 }
@@ -75,7 +79,7 @@ pub fn find(work: &GrayImage, scale: f64, t: &DocumentThresholds) -> Found {
         let mask = erode(&mask, w, h);
         for component in components(&mask, w, h, min_area / 2) {
             let Some(c) = describe(&component, w, h, margin) else { continue };
-            if c.area < min_area || c.rectangularity < MIN_RECTANGULARITY {
+            if c.area < min_area || c.rectangularity < MIN_RECTANGULARITY || c.solidity < MIN_SOLIDITY {
                 continue;
             }
             let [left, top, right, bottom] = c.touches;
@@ -278,53 +282,99 @@ fn describe(pixels: &[usize], w: usize, h: usize, margin: usize) -> Option<Candi
             }
         }
     }
-    // Moments of the filled region (the erosion took one pixel off every side: give it back).
-    let (mut n, mut sx, mut sy) = (0f64, 0f64, 0f64);
-    for (i, &v) in local.iter().enumerate() {
-        if v < 2 {
-            n += 1.0;
-            sx += (i % bw) as f64;
-            sy += (i / bw) as f64;
+    // The outline: on each row, the outer corners of the first and last pixel of the filled region.
+    let mut points = Vec::new();
+    let mut filled = 0usize;
+    for ly in 0..bh {
+        let row = &local[ly * bw..(ly + 1) * bw];
+        filled += row.iter().filter(|&&v| v < 2).count();
+        if let (Some(a), Some(b)) = (row.iter().position(|&v| v < 2), row.iter().rposition(|&v| v < 2)) {
+            for (x, y) in [(a, ly), (a, ly + 1), (b + 1, ly), (b + 1, ly + 1)] {
+                points.push((x as f64, y as f64));
+            }
         }
     }
-    if n < 4.0 {
+    let hull = convex_hull(points);
+    if filled < 4 || hull.len() < 3 {
         return None;
     }
-    let (mx, my) = (sx / n, sy / n);
-    let (mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64);
-    for (i, &v) in local.iter().enumerate() {
-        if v < 2 {
-            let (dx, dy) = ((i % bw) as f64 - mx, (i / bw) as f64 - my);
-            sxx += dx * dx;
-            syy += dy * dy;
-            sxy += dx * dy;
+    let hull_area = polygon_area(&hull);
+    // The smallest rectangle around a convex polygon has a side along one of its edges (rotating calipers). The
+    // hull rather than the pixels: a dark photo or text line reaching the card's edge leaves a notch in the
+    // region, not in its hull.
+    let mut best: Option<[f64; 7]> = None; // area, ux, uy, umin, umax, vmin, vmax
+    for (i, &(px, py)) in hull.iter().enumerate() {
+        let (qx, qy) = hull[(i + 1) % hull.len()];
+        let len = (qx - px).hypot(qy - py);
+        if len < 1e-9 {
+            continue;
+        }
+        let (ux, uy) = ((qx - px) / len, (qy - py) / len);
+        let (mut umin, mut umax, mut vmin, mut vmax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in &hull {
+            let (u, v) = (x * ux + y * uy, -x * uy + y * ux);
+            (umin, umax, vmin, vmax) = (umin.min(u), umax.max(u), vmin.min(v), vmax.max(v));
+        }
+        let area = (umax - umin) * (vmax - vmin);
+        if best.is_none_or(|b| area < b[0]) {
+            best = Some([area, ux, uy, umin, umax, vmin, vmax]);
         }
     }
-    let theta = 0.5 * (2.0 * sxy).atan2(sxx - syy);
-    let (ux, uy) = (theta.cos(), theta.sin());
-    let (mut umin, mut umax, mut vmin, mut vmax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (i, &v) in local.iter().enumerate() {
-        if v < 2 {
-            let (dx, dy) = ((i % bw) as f64 - mx, (i / bw) as f64 - my);
-            let (u, vv) = (dx * ux + dy * uy, -dx * uy + dy * ux);
-            (umin, umax, vmin, vmax) = (umin.min(u), umax.max(u), vmin.min(vv), vmax.max(vv));
-        }
-    }
-    // Pixel centres span side - 1; one more for the pixels' own extent, two for the erosion.
-    let (lu, lv) = (umax - umin + 3.0, vmax - vmin + 3.0);
-    let area = n + 2.0 * (lu + lv); // the eroded rim given back
-    let rectangularity = (area / (lu * lv)).min(1.0);
+    let [rect_area, ux, uy, umin, umax, vmin, vmax] = best?;
+    let rectangularity = (hull_area / rect_area).min(1.0);
+    let solidity = (filled as f64 / hull_area).min(1.0);
+    // The erosion took one pixel off every side: give it back.
+    let (lu, lv) = (umax - umin + 2.0, vmax - vmin + 2.0);
+    let area = hull_area * lu * lv / rect_area;
     let (cu, cv) = ((umin + umax) / 2.0, (vmin + vmax) / 2.0);
-    let cx = mx + cu * ux - cv * uy + x0 as f64 - 1.0 + 0.5;
-    let cy = my + cu * uy + cv * ux + y0 as f64 - 1.0 + 0.5;
+    let cx = cu * ux - cv * uy + x0 as f64 - 1.0;
+    let cy = cu * uy + cv * ux + y0 as f64 - 1.0;
     let touches = [x0 < margin + 1, y0 < margin + 1, x1 + margin + 1 >= w, y1 + margin + 1 >= h];
     Some(Candidate {
         rect: RotatedRect { cx, cy, ux, uy, half_u: lu / 2.0, half_v: lv / 2.0 },
         area: area as usize,
         rectangularity,
+        solidity,
         bbox: [x0.saturating_sub(1), y0.saturating_sub(1), (x1 + 1).min(w - 1), (y1 + 1).min(h - 1)],
         touches,
     })
+}
+
+/// Convex hull (Andrew's monotone chain), counter-clockwise in image coordinates, without repeated points.
+fn convex_hull(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    points.dedup();
+    if points.len() < 3 {
+        return points;
+    }
+    let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0);
+    let mut hull: Vec<(f64, f64)> = Vec::with_capacity(2 * points.len());
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &(f64, f64)>> =
+            if pass == 0 { Box::new(points.iter()) } else { Box::new(points.iter().rev()) };
+        for &p in iter {
+            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop(); // the last point of each half is the first of the other
+    }
+    hull
+}
+
+/// Area of a simple polygon (shoelace formula).
+fn polygon_area(polygon: &[(f64, f64)]) -> f64 {
+    let n = polygon.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (polygon[i], polygon[(i + 1) % n]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum::<f64>()
+        .abs()
+        / 2.0
 }
 
 #[cfg(test)]
