@@ -416,10 +416,14 @@ mod tests {
     }
 
     #[test]
-    fn a_card_off_the_edge_touches_it_and_a_plain_texture_has_no_card() {
+    fn a_card_off_the_edge_touches_it_a_dark_card_is_found_and_a_plain_texture_has_no_card() {
         let image = card(1000, 750, 850.0, 380.0, 600.0, 600.0 / 1.586, 0.0);
         let m = find(&image, 0.25, &DocumentThresholds::default()).measurements;
         assert!(m.found && m.touches_edge, "{m:?}");
+        let mut dark_card = card(1000, 750, 480.0, 360.0, 640.0, 640.0 / 1.586, -4.0);
+        dark_card.pixels_mut().for_each(|p| p.0[0] = 255 - p.0[0]);
+        let m = find(&dark_card, 0.25, &DocumentThresholds::default()).measurements;
+        assert!(m.found && !m.touches_edge && (m.tilt_deg + 4.0).abs() < 1.5, "a dark card on a light table: {m:?}");
         let texture = GrayImage::from_fn(1000, 750, |x, y| image::Luma([90 + ((x * 7 + y * 13) % 23) as u8]));
         assert!(!find(&texture, 0.25, &DocumentThresholds::default()).measurements.found);
     }
