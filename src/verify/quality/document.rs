@@ -73,9 +73,16 @@ pub fn find(work: &GrayImage, scale: f64, t: &DocumentThresholds) -> Found {
     let margin = ((t.edge_margin_ratio * w.max(h) as f64).ceil() as usize).max(1);
     let min_area = (t.min_fill_ratio * (w * h) as f64) as usize;
 
+    // Print, bands and photos narrower than the closing window merge into the document around them, so that one
+    // reaching near the document's edge does not cut the edge off (closing for a light document, opening for a
+    // dark one).
+    let r = CLOSING_RADIUS.min(w.min(h) / 8);
+    let closed = min_filter(&max_filter(&small, r), r);
+    let opened = max_filter(&min_filter(&small, r), r);
     let mut best: Option<Candidate> = None;
     for bright in [true, false] {
-        let mask: Vec<bool> = small.as_raw().iter().map(|&p| (p > threshold) == bright).collect();
+        let source = if bright { &closed } else { &opened };
+        let mask: Vec<bool> = source.as_raw().iter().map(|&p| (p > threshold) == bright).collect();
         let mask = erode(&mask, w, h);
         for component in components(&mask, w, h, min_area / 2) {
             let Some(c) = describe(&component, w, h, margin) else { continue };
@@ -129,6 +136,42 @@ pub fn find(work: &GrayImage, scale: f64, t: &DocumentThresholds) -> Found {
         },
         rect: Some(rect),
     }
+}
+
+/// Half-width of the closing window on the 250 px image, in pixels (a band up to 2r+1 px wide is bridged).
+const CLOSING_RADIUS: usize = 5;
+
+/// Maximum (dilation) over a (2r+1) x (2r+1) square, separable.
+fn max_filter(image: &GrayImage, r: usize) -> GrayImage {
+    rank_filter(image, r, u8::max)
+}
+
+/// Minimum (erosion) over a (2r+1) x (2r+1) square, separable.
+fn min_filter(image: &GrayImage, r: usize) -> GrayImage {
+    rank_filter(image, r, u8::min)
+}
+
+fn rank_filter(image: &GrayImage, r: usize, pick: fn(u8, u8) -> u8) -> GrayImage {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let src = image.as_raw();
+    let mut tmp = vec![0u8; w * h];
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        for x in 0..w {
+            tmp[y * w + x] = row[x.saturating_sub(r)..(x + r + 1).min(w)].iter().copied().reduce(pick).unwrap_or(0);
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut v = tmp[y.saturating_sub(r) * w + x];
+            for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                v = pick(v, tmp[yy * w + x]);
+            }
+            out[y * w + x] = v;
+        }
+    }
+    GrayImage::from_raw(image.width(), image.height(), out).expect("buffer of the right size")
 }
 
 /// Otsu's threshold: the level that best separates the histogram into two classes.
