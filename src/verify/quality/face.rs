@@ -2,6 +2,7 @@
 //! published crate) is compiled into the binary: nothing is fetched at run time.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use image::GrayImage;
 use rustface::{Detector, ImageData};
@@ -19,6 +20,9 @@ const FIRST_LONG_SIDE: u32 = 480;
 /// photo's long side are found (and then judged too small rather than missing).
 const SECOND_LONG_SIDE: u32 = 640;
 const MIN_WINDOW: u32 = 20;
+
+/// The model parsed once per process; each thread's detector gets a copy.
+static PARSED: OnceLock<rustface::Model> = OnceLock::new();
 
 thread_local! {
     // The detector keeps scratch buffers and is not `Sync`: one per thread (the blocking pool reuses threads).
@@ -60,8 +64,8 @@ fn detect_at(work: &GrayImage, min_score: f64, long_side: u32) -> Vec<Face> {
         let detector = match slot.as_mut() {
             Some(d) => d,
             None => {
-                let model = rustface::read_model(MODEL).expect("the model compiled into the binary is valid");
-                let mut d = rustface::create_detector_with_model(model);
+                let model = PARSED.get_or_init(|| rustface::read_model(MODEL).expect("the compiled-in model is valid"));
+                let mut d = rustface::create_detector_with_model(model.clone());
                 d.set_min_face_size(MIN_WINDOW);
                 d.set_pyramid_scale_factor(0.8);
                 d.set_slide_window_step(4, 4);
