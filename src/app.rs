@@ -25,10 +25,10 @@ use crate::conversation::runner::{Runner, system_clock};
 use crate::jobs::event::EventJob;
 use crate::jobs::queue::JobQueue;
 use crate::jobs::verify::VerifyJob;
-use crate::store::conversation::ConversationStore;
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::Metrics;
 use crate::store::IngressStore;
+use crate::store::conversation::ConversationStore;
 use crate::{ops, webhook, workers};
 
 pub struct AppState {

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use wa_onboard::app::{App, Workers, shutdown_signal};
 use wa_onboard::config::{self, Config, Env, StoreConfig};
+use wa_onboard::verify::quality::{self, Kind, Thresholds};
 use wa_onboard::{replay, sim, store, telemetry};
 
 #[derive(Parser)]
@@ -64,6 +65,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         bind: std::net::SocketAddr,
     },
+    /// Run the local photo quality checks on a file and print one JSON object: verdict, reasons, measurements.
+    /// Exits 0 whenever the check ran, whatever the verdict.
+    CheckImage {
+        /// A photo (JPEG, PNG or WebP; anything else is reported as `unreadable_file`).
+        file: PathBuf,
+        /// What the photo should show.
+        #[arg(long, value_enum, default_value_t = KindArg::Document)]
+        kind: KindArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +102,12 @@ enum FlowCommand {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Document,
+    Selfie,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let env = Env::from_process();
@@ -105,6 +121,7 @@ async fn main() -> ExitCode {
         Command::Kept { limit } => print_kept(&env, limit).await,
         Command::Flow { command } => flow_command(&env, command),
         Command::Sim { bind } => run_sim(&env, bind).await,
+        Command::CheckImage { file, kind } => check_image(&file, kind).await,
     };
     match result {
         Ok(code) => code,
@@ -301,5 +318,18 @@ async fn run_sim(env: &Env, bind: std::net::SocketAddr) -> anyhow::Result<ExitCo
     }
     println!("  sent messages: GET {}/messages", handle.base_url);
     shutdown_signal().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check_image(file: &std::path::Path, kind: KindArg) -> anyhow::Result<ExitCode> {
+    let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
+    let kind = match kind {
+        KindArg::Document => Kind::Document,
+        KindArg::Selfie => Kind::Selfie,
+    };
+    // The calibrated defaults; a flow's own thresholds go here.
+    let thresholds = Thresholds::default();
+    let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &thresholds)).await?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -2,4 +2,5 @@
 
 pub mod document;
 pub mod providers;
+pub mod quality;
 pub mod reason;

@@ -1,0 +1,107 @@
+//! Faces, with the SeetaFace frontal detector of the `rustface` crate. Its model (BSD 2-Clause, from the
+//! published crate) is compiled into the binary: nothing is fetched at run time.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use image::GrayImage;
+use rustface::{Detector, ImageData};
+use serde::Serialize;
+
+use super::measure::resize_area;
+
+/// The model file as shipped in the `rustface` crate (`model/seeta_fd_frontal_v1.0.bin`).
+static MODEL: &[u8] = include_bytes!("../../../assets/seeta_fd_frontal_v1.0.bin");
+
+/// Long side of the image faces are searched on first: a selfie's face is large, and this is about half the work
+/// of the second pass.
+const FIRST_LONG_SIDE: u32 = 480;
+/// When the first pass finds nothing: with the detector's smallest window of 20 px, faces down to about 3% of the
+/// photo's long side are found (and then judged too small rather than missing).
+const SECOND_LONG_SIDE: u32 = 640;
+const MIN_WINDOW: u32 = 20;
+
+/// The model parsed once per process; each thread's detector gets a copy.
+static PARSED: OnceLock<rustface::Model> = OnceLock::new();
+
+thread_local! {
+    // The detector keeps scratch buffers and is not `Sync`: one per thread (the blocking pool reuses threads).
+    static DETECTOR: RefCell<Option<Box<dyn Detector>>> = const { RefCell::new(None) };
+}
+
+/// A face, in the coordinates of the image it was searched on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Face {
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    pub score: f64,
+}
+
+/// Faces found on the working grayscale, largest first, in working-image coordinates.
+pub fn detect(work: &GrayImage, min_score: f64) -> Vec<Face> {
+    let faces = detect_at(work, min_score, FIRST_LONG_SIDE);
+    if faces.is_empty() && work.width().max(work.height()) > FIRST_LONG_SIDE {
+        return detect_at(work, min_score, SECOND_LONG_SIDE);
+    }
+    faces
+}
+
+fn detect_at(work: &GrayImage, min_score: f64, long_side: u32) -> Vec<Face> {
+    let long = work.width().max(work.height());
+    if work.width().min(work.height()) < MIN_WINDOW {
+        return Vec::new();
+    }
+    let k = f64::from(long_side.min(long)) / f64::from(long);
+    let (w, h) = (((f64::from(work.width()) * k).round() as u32), ((f64::from(work.height()) * k).round() as u32));
+    if w.min(h) < MIN_WINDOW {
+        return Vec::new();
+    }
+    let small = resize_area(work, w, h);
+    let faces = DETECTOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let detector = match slot.as_mut() {
+            Some(d) => d,
+            None => {
+                let model = PARSED.get_or_init(|| rustface::read_model(MODEL).expect("the compiled-in model is valid"));
+                let mut d = rustface::create_detector_with_model(model.clone());
+                d.set_min_face_size(MIN_WINDOW);
+                d.set_pyramid_scale_factor(0.8);
+                d.set_slide_window_step(4, 4);
+                slot.insert(d)
+            }
+        };
+        detector.set_score_thresh(min_score.max(0.01));
+        detector.detect(&ImageData::new(small.as_raw(), w, h))
+    });
+    let back = 1.0 / k;
+    let mut out: Vec<Face> = faces
+        .iter()
+        .map(|f| {
+            let b = f.bbox();
+            Face {
+                x: (f64::from(b.x()) * back).round() as i32,
+                y: (f64::from(b.y()) * back).round() as i32,
+                width: (f64::from(b.width()) * back).round() as u32,
+                height: (f64::from(b.height()) * back).round() as u32,
+                score: f.score(),
+            }
+        })
+        .collect();
+    out.sort_by_key(|f| std::cmp::Reverse(u64::from(f.width) * u64::from(f.height)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_model_loads_and_a_flat_image_has_no_face() {
+        let flat = GrayImage::from_pixel(300, 200, image::Luma([128]));
+        assert!(detect(&flat, 2.0).is_empty());
+        let tiny = GrayImage::from_pixel(10, 10, image::Luma([128]));
+        assert!(detect(&tiny, 2.0).is_empty());
+    }
+}
