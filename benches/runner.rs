@@ -90,6 +90,7 @@ async fn run() -> anyhow::Result<()> {
         dispatcher: Dispatcher {
             queues: backend.dispatch_queues(),
             links: LinkSigner::new("https://agents.example.com", Secret::new("bench"), 3600),
+            vault: None,
         },
         clock: system_clock,
     });

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -24,11 +23,10 @@ use crate::conversation::outbound::OutboundHandler;
 use crate::conversation::runner::{Runner, system_clock};
 use crate::jobs::event::EventJob;
 use crate::jobs::queue::JobQueue;
-use crate::jobs::verify::VerifyJob;
-use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::Metrics;
 use crate::store::IngressStore;
 use crate::store::conversation::ConversationStore;
+use crate::verify::job::Verifier;
 use crate::{ops, webhook, workers};
 
 pub struct AppState {
@@ -73,16 +71,6 @@ pub struct App {
     shutdown: CancellationToken,
 }
 
-/// Until a verifier is wired, a verification cannot run: say so loudly instead of pretending.
-struct NoVerifier;
-
-#[async_trait]
-impl Handler<VerifyJob> for NoVerifier {
-    async fn handle(&self, job: VerifyJob, _attempt: u32) -> Result<(), JobFailure> {
-        Err(JobFailure::Abort(format!("no verifier is configured for submission {}", job.submission)))
-    }
-}
-
 /// Loads the flows, failing with every problem found.
 pub fn load_flows(config: &Config) -> anyhow::Result<Arc<FlowRegistry>> {
     let registry = FlowRegistry::load(&config.flows_dir, &config.default_flow).map_err(|problems| {
@@ -108,16 +96,20 @@ impl App {
             config.agent_link.secret.clone(),
             config.agent_link.ttl_secs,
         );
-        let runner = Arc::new(Runner {
-            flows,
-            store: backend.conversations.clone(),
-            dispatcher: Dispatcher { queues: backend.dispatch_queues(), links: links.clone() },
-            clock: system_clock,
-        });
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
         let cloud = Arc::new(Cloud::new(&config, &backend, listener.local_addr()?)?);
+        let runner = Arc::new(Runner {
+            flows,
+            store: backend.conversations.clone(),
+            dispatcher: Dispatcher {
+                queues: backend.dispatch_queues(),
+                links: links.clone(),
+                vault: Some(cloud.vault.clone()),
+            },
+            clock: system_clock,
+        });
         let state = Arc::new(AppState {
             config,
             store: backend.ingress.clone(),
@@ -154,7 +146,14 @@ impl App {
                 queue: queues.outbound,
                 metrics: self.state.metrics.clone(),
             }),
-            verify: Arc::new(NoVerifier),
+            verify: Arc::new(Verifier {
+                api: self.cloud.api.clone(),
+                media_limits: self.cloud.media_limits.clone(),
+                vault: self.cloud.vault.clone(),
+                flows: self.runner.flows.clone(),
+                conversations: self.backend.conversations.clone(),
+                events: queues.events.clone(),
+            }),
         };
         workers::spawn(&self.backend.queues, handlers, &self.state.config.workers, &self.shutdown)
     }

@@ -10,6 +10,7 @@ use crate::jobs::event::EventJob;
 use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::verify::VerifyJob;
+use crate::media::vault::MediaVault;
 use crate::store::StoreError;
 use crate::store::conversation::OutboxEntry;
 
@@ -24,6 +25,8 @@ pub struct Queues {
 pub struct Dispatcher {
     pub queues: Queues,
     pub links: LinkSigner,
+    /// Where the user's photos are kept, to erase them when the user asks (stop, declined consent).
+    pub vault: Option<Arc<dyn MediaVault>>,
 }
 
 /// Who the bot writes to: the phone when known, else the business-scoped user id.
@@ -84,6 +87,14 @@ impl Dispatcher {
                     job: EventJob { user: state.user.clone(), key, event: event.clone() },
                     run_at: *at,
                 }),
+                Effect::End { erase_data: true, .. } => {
+                    if let Some(vault) = &self.vault {
+                        vault
+                            .delete_conversation(&state.conversation_id)
+                            .await
+                            .map_err(|e| StoreError::Unavailable(format!("erasing the photos: {e}")))?;
+                    }
+                }
                 // Recorded in the audit log with the transition; nothing to run.
                 Effect::Note { .. } | Effect::End { .. } => {}
             }

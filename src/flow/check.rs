@@ -439,6 +439,21 @@ impl Checker<'_> {
         if !(0.0..=1.0).contains(&v.agent_below_confidence) {
             self.err(0, "verification.agent_below_confidence must be between 0 and 1".into(), "");
         }
+        if !v.quality.is_null()
+            && let Err(e) = serde_json::from_value::<crate::verify::quality::Thresholds>(v.quality.clone())
+        {
+            self.err(0, format!("verification.quality: {e}"), "see the thresholds in docs/verification.md");
+        }
+        if !v.providers.is_null() {
+            match serde_json::from_value::<crate::verify::providers::config::ProvidersConfig>(v.providers.clone()) {
+                Err(e) => self.err(0, format!("verification.providers: {e}"), "see docs/providers.md"),
+                Ok(config) => {
+                    for problem in config.validate() {
+                        self.err(0, format!("verification.providers: {problem}"), "see docs/providers.md");
+                    }
+                }
+            }
+        }
         if v.max_attempts == 0 {
             self.err(0, "verification.max_attempts must be at least 1".into(), "");
         }

@@ -285,6 +285,10 @@ pub struct Verification {
     pub routes: Routes,
     /// Seconds the user waits in "checking..." before the conversation goes to an agent.
     pub timeout: Span,
+    /// Which provider serves which check and country (see docs/providers.md). Absent: the local checks only,
+    /// which are no identity check.
+    #[schemars(with = "serde_json::Value")]
+    pub providers: serde_json::Value,
 }
 
 impl Default for Verification {
@@ -298,6 +302,7 @@ impl Default for Verification {
             retake: BTreeMap::new(),
             routes: Routes::default(),
             timeout: Span(600),
+            providers: serde_json::Value::Null,
         }
     }
 }

@@ -75,13 +75,19 @@ pub enum DecodeError {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_to(bytes, WORK_LONG_SIDE)
+}
+
+/// Like [`decode`], to a grayscale whose longer side is at most `long_side` (reading barcodes wants more pixels
+/// than the quality metrics).
+pub fn decode_to(bytes: &[u8], long_side: u32) -> Result<Decoded, DecodeError> {
     let format = Format::sniff(bytes).ok_or(DecodeError::UnknownFormat)?;
     let (gray, width, height, orientation) = match format {
-        Format::Jpeg => decode_jpeg(bytes)?,
+        Format::Jpeg => decode_jpeg(bytes, long_side)?,
         Format::Png => decode_with_image(bytes, ImageFormat::Png)?,
         Format::WebP => decode_with_image(bytes, ImageFormat::WebP)?,
     };
-    let gray = to_work_size(gray);
+    let gray = to_work_size(gray, long_side);
     let gray = orient(gray, orientation);
     let (width, height) = match orientation {
         Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH => {
@@ -105,7 +111,7 @@ fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
 
 /// JPEG: header first, then a decode at 1/2, 1/4 or 1/8 scale in the DCT domain (the inverse DCT computes only
 /// the low frequencies), then luma.
-fn decode_jpeg(bytes: &[u8]) -> Result<(GrayImage, u32, u32, Orientation), DecodeError> {
+fn decode_jpeg(bytes: &[u8], long_side: u32) -> Result<(GrayImage, u32, u32, Orientation), DecodeError> {
     use jpeg_decoder::{Decoder, PixelFormat};
     let corrupt = |e: jpeg_decoder::Error| DecodeError::Corrupt(e.to_string());
     let mut decoder = Decoder::new(Cursor::new(bytes));
@@ -116,7 +122,7 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(GrayImage, u32, u32, Orientation), Decod
     let orientation = decoder.exif_data().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
     // The smallest DCT scale whose output still covers the working size.
     let long = width.max(height);
-    let ratio = f64::from(WORK_LONG_SIDE) / f64::from(long);
+    let ratio = f64::from(long_side) / f64::from(long);
     let req = |side: u32| ((f64::from(side) * ratio).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
     decoder.scale(req(width), req(height)).map_err(corrupt)?;
     decoder.set_max_decoding_buffer_size(MAX_ALLOC as usize);
@@ -171,13 +177,13 @@ fn decode_with_image(bytes: &[u8], format: ImageFormat) -> Result<(GrayImage, u3
     Ok((image.into_luma8(), width, height, orientation))
 }
 
-/// Scales down to [`WORK_LONG_SIDE`] by averaging boxes of pixels (never up).
-fn to_work_size(gray: GrayImage) -> GrayImage {
+/// Scales down to `long_side` by averaging boxes of pixels (never up).
+fn to_work_size(gray: GrayImage, long_side: u32) -> GrayImage {
     let long = gray.width().max(gray.height());
-    if long <= WORK_LONG_SIDE {
+    if long <= long_side {
         return gray;
     }
-    let ratio = f64::from(WORK_LONG_SIDE) / f64::from(long);
+    let ratio = f64::from(long_side) / f64::from(long);
     let w = ((f64::from(gray.width()) * ratio).round() as u32).max(1);
     let h = ((f64::from(gray.height()) * ratio).round() as u32).max(1);
     crate::verify::quality::measure::resize_area(&gray, w, h)

@@ -1,0 +1,285 @@
+//! The verification job: download the submission's photos (kept encrypted in the vault), check their quality,
+//! read the document, ask the configured providers, decide, and report back to the conversation as an event.
+//! Idempotent: a retried job finds its photos in the vault, and its result event has a fixed key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::decision::{Findings, decide};
+use super::document::{DocumentType, Side, read_document};
+use super::providers::config::{Providers, ProvidersConfig};
+use super::providers::local::LocalProvider;
+use super::providers::{Capability, Correlation, ImageContent, ImageRole, ProviderImage, ProviderRequest, check};
+use super::quality::{self, Kind, Thresholds, Verdict};
+use crate::config::Env;
+use crate::conversation::flows::FlowRegistry;
+use crate::flow::event::{Event, VerificationResult};
+use crate::flow::model::Check;
+use crate::flow::state::MediaRef;
+use crate::jobs::event::EventJob;
+use crate::jobs::queue::{JobQueue, Queued};
+use crate::jobs::verify::VerifyJob;
+use crate::jobs::worker::{Handler, JobFailure};
+use crate::media::vault::MediaVault;
+use crate::store::conversation::{AuditRecord, ConversationStore};
+use crate::store::now_ms;
+use crate::whatsapp::client::CloudApi;
+use crate::whatsapp::media::{MediaError, MediaKind, MediaLimits, fetch_media};
+
+/// Longer side of the grayscale barcodes are read on.
+const READING_LONG_SIDE: u32 = 2000;
+
+/// The order photos are checked in: the user fixes the first problem first.
+const SLOT_ORDER: &[&str] = &["front", "back", "selfie"];
+
+pub struct Verifier {
+    pub api: CloudApi,
+    pub media_limits: MediaLimits,
+    pub vault: Arc<dyn MediaVault>,
+    pub flows: Arc<FlowRegistry>,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub events: Arc<dyn JobQueue<EventJob>>,
+}
+
+enum Step {
+    Result(VerificationResult),
+    MediaUnavailable { slot: String, detail: String },
+    Pending,
+}
+
+fn role_of(slot: &str) -> ImageRole {
+    match slot {
+        "selfie" => ImageRole::Selfie,
+        "back" => ImageRole::DocumentBack,
+        _ => ImageRole::DocumentFront,
+    }
+}
+
+fn capability_of(check: Check) -> Option<Capability> {
+    match check {
+        Check::Ocr => Some(Capability::Document),
+        Check::Liveness => Some(Capability::Liveness),
+        Check::FaceMatch => Some(Capability::FaceMatch),
+        Check::Registry => Some(Capability::Registry),
+        Check::Quality | Check::Barcode | Check::Mrz => None,
+    }
+}
+
+impl Verifier {
+    fn ordered(job: &VerifyJob) -> Vec<(String, MediaRef)> {
+        let mut media: Vec<(String, MediaRef)> = job.media.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        media.sort_by_key(|(slot, _)| SLOT_ORDER.iter().position(|s| s == slot).unwrap_or(SLOT_ORDER.len()));
+        media
+    }
+
+    /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta and kept.
+    async fn bytes(&self, job: &VerifyJob, slot: &str, media: &MediaRef) -> Result<Result<Bytes, String>, JobFailure> {
+        let name = format!("{slot}-{}", media.media_id);
+        if let Ok(Some(stored)) = self.vault.get(&job.conversation_id, &name).await {
+            return Ok(Ok(Bytes::from(stored.bytes)));
+        }
+        let kind = if media.mime_type.starts_with("image/") { MediaKind::Image } else { MediaKind::Document };
+        match fetch_media(&self.api, &self.media_limits, &media.media_id, media.sha256.as_deref(), kind).await {
+            Ok(fetched) => {
+                if let Err(e) = self.vault.put(&job.conversation_id, &name, &fetched.bytes, &fetched.mime_type).await {
+                    return Err(JobFailure::Retry(format!("cannot keep the photo in the vault: {e}")));
+                }
+                Ok(Ok(fetched.bytes))
+            }
+            Err(MediaError::TokenExpired) => Err(JobFailure::Retry("the WhatsApp access token expired".into())),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    async fn run(&self, job: &VerifyJob, audit: &mut Vec<String>) -> Result<Step, JobFailure> {
+        let flow = self
+            .flows
+            .version(&job.flow_id, &job.flow_version, self.conversations.as_ref())
+            .await
+            .map_err(|e| JobFailure::Retry(e.to_string()))?
+            .ok_or_else(|| JobFailure::Abort(format!("flow {}@{} is not available", job.flow_id, job.flow_version)))?;
+        let settings = &flow.file.verification;
+        let thresholds: Thresholds = if settings.quality.is_null() {
+            Thresholds::default()
+        } else {
+            serde_json::from_value(settings.quality.clone())
+                .map_err(|e| JobFailure::Abort(format!("verification.quality of the flow: {e}")))?
+        };
+        let doc_type: Option<DocumentType> = job.document.as_deref().and_then(|d| d.parse().ok());
+        let checks = job
+            .document
+            .as_ref()
+            .and_then(|d| settings.documents.get(d))
+            .map(|d| d.checks.clone())
+            .unwrap_or_else(|| vec![Check::Quality]);
+
+        let mut photos = Vec::new();
+        for (slot, media) in Self::ordered(job) {
+            match self.bytes(job, &slot, &media).await? {
+                Ok(bytes) => photos.push((slot, media, bytes)),
+                Err(detail) => return Ok(Step::MediaUnavailable { slot, detail }),
+            }
+        }
+
+        let mut findings = Findings::default();
+        for (slot, _, bytes) in &photos {
+            if !checks.contains(&Check::Quality) {
+                break;
+            }
+            let kind = if slot == "selfie" { Kind::Selfie } else { Kind::Document };
+            let (bytes, t) = (bytes.clone(), thresholds.clone());
+            let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &t))
+                .await
+                .map_err(|e| JobFailure::Retry(format!("the photo check stopped: {e}")))?;
+            audit.push(format!(
+                "quality {slot}: {:?} {:?} (blur {:.0}, glare {:.3}, luma {:.0}, {:.0} ms)",
+                report.verdict,
+                report.reasons,
+                report.measurements.blur_variance,
+                report.measurements.glare_ratio,
+                report.measurements.mean_luma,
+                report.measurements.timings_ms.total
+            ));
+            if report.verdict == Verdict::Retake
+                && let Some(reason) = report.reasons.first()
+            {
+                findings.quality.push((slot.clone(), *reason));
+            }
+        }
+        if !findings.quality.is_empty() {
+            return Ok(decide(&findings, settings.agent_below_confidence).map_or(Step::Pending, Step::Result));
+        }
+
+        if let Some(doc) = doc_type.filter(|_| checks.contains(&Check::Barcode) || checks.contains(&Check::Mrz)) {
+            for (slot, _, bytes) in photos.iter().filter(|(slot, _, _)| slot != "selfie") {
+                let side = if slot == "back" { Side::Back } else { Side::Front };
+                let bytes = bytes.clone();
+                let reading = tokio::task::spawn_blocking(move || {
+                    quality::decode::decode_to(&bytes, READING_LONG_SIDE).map(|d| read_document(&d.gray, doc, side))
+                })
+                .await
+                .map_err(|e| JobFailure::Retry(format!("reading the document stopped: {e}")))?;
+                let Ok(reading) = reading else { continue };
+                audit.push(format!(
+                    "document {slot}: {} barcode(s), fields {:?}, reasons {:?}",
+                    reading.barcodes.len(),
+                    reading.fields.keys().collect::<Vec<_>>(),
+                    reading.reasons
+                ));
+                for reason in &reading.reasons {
+                    // An unread barcode alone is no reason to bother the user: photos that pass the quality checks
+                    // are often fine for a person or a provider. Contradictions are.
+                    if *reason != crate::verify::reason::ReasonCode::DocumentUnreadable {
+                        findings.document.push((slot.clone(), *reason));
+                    }
+                }
+                findings.fields.extend(reading.fields.into_iter().map(|(k, v)| (format!("{slot}_{k}"), v)));
+            }
+        }
+
+        let providers = self.providers(settings);
+        let country = doc_type.and_then(|d| d.country()).unwrap_or("*").to_owned();
+        let images: Vec<ProviderImage> = photos
+            .iter()
+            .map(|(slot, media, bytes)| ProviderImage {
+                role: role_of(slot),
+                content: ImageContent::Bytes { mime: media.mime_type.clone(), bytes: bytes.clone() },
+            })
+            .collect();
+        for capability in checks.iter().filter_map(|c| capability_of(*c)) {
+            let request = ProviderRequest {
+                correlation: Correlation { conversation_id: job.conversation_id.clone(), attempt: job.attempt },
+                country: country.clone(),
+                document_type: doc_type,
+                document_number: findings.fields.get("front_document_number").cloned(),
+                images: images.clone(),
+                fields: BTreeMap::new(),
+                callback_url: None,
+            };
+            let started = Instant::now();
+            let provider = providers.as_ref().and_then(|p| p.provider_for(capability, &country));
+            let outcome = match provider {
+                Some(provider) => check(provider.as_ref(), capability, &request).await,
+                None => check(&LocalProvider::new("local"), capability, &request).await,
+            };
+            audit.push(match &outcome {
+                Ok(a) => format!(
+                    "provider {} {}: {:?}, confidence {:.2}, {} ms",
+                    a.provider,
+                    capability.as_str(),
+                    a.status,
+                    a.confidence,
+                    started.elapsed().as_millis()
+                ),
+                Err(e) => format!("provider {}: {e} ({} ms)", capability.as_str(), started.elapsed().as_millis()),
+            });
+            if let Ok(answer) = &outcome {
+                findings.fields.extend(answer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            findings.providers.push((capability, outcome));
+        }
+        Ok(decide(&findings, settings.agent_below_confidence).map_or(Step::Pending, Step::Result))
+    }
+
+    fn providers(&self, settings: &crate::flow::model::Verification) -> Option<Providers> {
+        if settings.providers.is_null() {
+            return None;
+        }
+        let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).ok()?;
+        match config.build(&Env::from_process()) {
+            Ok(p) => Some(p),
+            Err(problems) => {
+                tracing::error!(?problems, "the flow's providers cannot be built: using the local checks only");
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Handler<VerifyJob> for Verifier {
+    async fn handle(&self, job: VerifyJob, _attempt: u32) -> Result<(), JobFailure> {
+        let started = Instant::now();
+        let mut notes = Vec::new();
+        let step = self.run(&job, &mut notes).await?;
+        let event = match step {
+            Step::Result(result) => Event::VerificationFinished { submission: job.submission.clone(), result },
+            Step::MediaUnavailable { slot, detail } => {
+                Event::MediaUnavailable { submission: job.submission.clone(), slot, detail }
+            }
+            Step::Pending => {
+                notes.push("waiting for a provider's callback".into());
+                self.audit(&job, notes, started).await;
+                return Ok(());
+            }
+        };
+        self.audit(&job, notes, started).await;
+        let key = format!("{}:result", job.submission);
+        let queued = Queued::now(key.clone(), EventJob { user: job.user.clone(), key, event });
+        self.events.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        Ok(())
+    }
+}
+
+impl Verifier {
+    /// Every check and provider call, with timing and without image bytes, in the conversation's audit log.
+    async fn audit(&self, job: &VerifyJob, notes: Vec<String>, started: Instant) {
+        let record = AuditRecord {
+            at: now_ms() / 1000,
+            conversation_id: job.conversation_id.clone(),
+            actor: "verifier".into(),
+            event: format!("verification {} ({} ms)", job.submission, started.elapsed().as_millis()),
+            event_key: format!("{}:verify", job.submission),
+            step_before: String::new(),
+            step_after: String::new(),
+            effects: notes,
+        };
+        if let Err(e) = self.conversations.append_audit(&job.user, &[record]).await {
+            tracing::warn!(error = %e, "verification not audited");
+        }
+    }
+}
