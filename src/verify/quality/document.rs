@@ -151,7 +151,7 @@ fn min_filter(image: &GrayImage, r: usize) -> GrayImage {
     rank_filter(image, r, u8::min)
 }
 
-fn rank_filter(image: &GrayImage, r: usize, pick: fn(u8, u8) -> u8) -> GrayImage {
+fn rank_filter(image: &GrayImage, r: usize, pick: impl Fn(u8, u8) -> u8 + Copy) -> GrayImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let src = image.as_raw();
     let mut tmp = vec![0u8; w * h];
@@ -161,14 +161,15 @@ fn rank_filter(image: &GrayImage, r: usize, pick: fn(u8, u8) -> u8) -> GrayImage
             tmp[y * w + x] = row[x.saturating_sub(r)..(x + r + 1).min(w)].iter().copied().reduce(pick).unwrap_or(0);
         }
     }
+    // Vertical pass row by row, so that the inner loop runs along contiguous rows.
     let mut out = vec![0u8; w * h];
     for y in 0..h {
-        for x in 0..w {
-            let mut v = tmp[y.saturating_sub(r) * w + x];
-            for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                v = pick(v, tmp[yy * w + x]);
+        let out_row = &mut out[y * w..(y + 1) * w];
+        out_row.copy_from_slice(&tmp[y.saturating_sub(r) * w..(y.saturating_sub(r) + 1) * w]);
+        for yy in y.saturating_sub(r) + 1..(y + r + 1).min(h) {
+            for (o, &t) in out_row.iter_mut().zip(&tmp[yy * w..(yy + 1) * w]) {
+                *o = pick(*o, t);
             }
-            out[y * w + x] = v;
         }
     }
     GrayImage::from_raw(image.width(), image.height(), out).expect("buffer of the right size")

@@ -24,7 +24,7 @@ use measure::{Region, laplacian_variance, mean_luma, saturated_ratio};
 pub use thresholds::{DocumentThresholds, SelfieThresholds, Thresholds};
 
 /// What the photo should show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Document,

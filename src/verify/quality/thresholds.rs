@@ -1,10 +1,11 @@
 //! The thresholds that turn measurements into reason codes. Every field has a unit and a calibrated default; flow
 //! files override them per flow (`#[serde(default)]`: a flow names only what it changes).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// All thresholds of the local photo checks, one set per kind of photo.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     pub document: DocumentThresholds,
@@ -12,7 +13,7 @@ pub struct Thresholds {
 }
 
 /// Thresholds for a photo of an identity document (ID card, passport page).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DocumentThresholds {
     /// Minimum length of the document's long side, in pixels of the original photo (`low_resolution` below).
@@ -56,7 +57,7 @@ impl Default for DocumentThresholds {
 }
 
 /// Thresholds for a selfie.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SelfieThresholds {
     /// Minimum size of the largest face: the side of its box over the shorter side of the photo, 0 to 1
@@ -100,5 +101,14 @@ mod tests {
         assert_eq!(t.selfie, SelfieThresholds::default());
         assert!(serde_json::from_str::<Thresholds>(r#"{"document": {"max_glare": 0.05}}"#).is_err());
         assert!(serde_json::from_str::<Thresholds>(r#"{"documents": {}}"#).is_err());
+    }
+
+    #[test]
+    fn the_schema_documents_every_field() {
+        let schema = serde_json::to_value(schemars::schema_for!(Thresholds)).unwrap().to_string();
+        for field in ["min_document_px", "max_glare_ratio", "min_face_ratio", "edge_margin_ratio"] {
+            assert!(schema.contains(field), "{field} missing from {schema}");
+        }
+        assert!(schema.contains("pixels of the original photo"), "doc comments become descriptions: {schema}");
     }
 }
