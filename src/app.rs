@@ -47,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/agent/outcome", post(crate::agent::outcome::receive))
+        .route("/agent/handoff", get(crate::agent::outcome::handoff_page))
         // route_layer: runs after routing, so the route template is known; 413s are counted too.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_latency))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -122,6 +123,11 @@ impl App {
         Ok(Self { state, backend, runner, cloud, listener, workers, shutdown: CancellationToken::new() })
     }
 
+    /// On SIGHUP, reloads the flows (see [`spawn_flow_reload`]).
+    pub fn reload_flows_on_hangup(&self) {
+        spawn_flow_reload(self.runner.flows.clone(), self.backend.clone(), self.shutdown.clone());
+    }
+
     /// Stops the workers started with [`App::spawn_workers`].
     pub fn stop(&self) {
         self.shutdown.cancel();
@@ -172,7 +178,7 @@ impl App {
             tracing::info!(flow = flow.id(), version = %flow.version, "flow loaded");
         }
         let workers = if self.workers == Workers::Run { self.spawn_workers() } else { Vec::new() };
-        spawn_flow_reload(self.runner.flows.clone(), self.backend.clone(), self.shutdown.clone());
+        self.reload_flows_on_hangup();
         tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
         let stop = self.shutdown.clone();
         let mut app = router(self.state.clone());

@@ -157,10 +157,17 @@ async fn worker(env: &Env) -> anyhow::Result<ExitCode> {
             "REDIS_URL is not set: a separate worker needs the shared Redis (in memory, `serve` runs the workers)"
         );
     }
+    if config.access_token.is_none() {
+        anyhow::bail!(
+            "WHATSAPP_ACCESS_TOKEN is not set: a separate worker sends through the real Cloud API (the built-in \
+             simulator lives inside `serve`)"
+        );
+    }
     let config = Config { bind_addr: "127.0.0.1:0".parse()?, ..config };
     let app = App::build(config, Workers::Run).await?;
-    tracing::info!(name = %app.state.config.workers.name, "worker running; Ctrl-C to stop");
+    tracing::info!(name = %app.state.config.workers.name, "worker running; SIGHUP reloads the flows; Ctrl-C stops");
     let handles = app.spawn_workers();
+    app.reload_flows_on_hangup();
     shutdown_signal().await;
     app.stop();
     for handle in handles {
@@ -267,7 +274,9 @@ fn flow_command(env: &Env, command: FlowCommand) -> anyhow::Result<ExitCode> {
         }
         FlowCommand::Schema => {
             let schema = schemars::schema_for!(wa_onboard::flow::model::FlowFile);
-            println!("{}", serde_json::to_string_pretty(&schema)?);
+            // Written without println!: a closed pipe (`| head`) is not an error worth a panic.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
         }
         FlowCommand::Graph { flow, format } => {

@@ -36,3 +36,19 @@ fn a_broken_scenario_fails_with_a_readable_diff() {
     assert!(diff.contains("text contains Some(\"Bonjour\")"), "{diff}");
     assert!(diff.contains("buttons [\"lang_es\", \"lang_pt\", \"lang_en\"]"), "{diff}");
 }
+
+#[test]
+fn a_step_that_waits_for_nothing_says_its_text_and_moves_on() {
+    let base = std::fs::read_to_string(root().join("flows/kyc_latam.yaml")).unwrap();
+    // Insert an informational step between consent and document.
+    let flow_text = base
+        .replace("        next: document\n      - id: consent_decline", "        next: intro\n      - id: consent_decline")
+        .replace(
+            "  declined:\n",
+            "  intro:\n    text: {es: \"Son 3 pasos.\", pt: \"São 3 passos.\", en: \"3 steps.\"}\n    next: document\n\n  declined:\n",
+        );
+    let flow = load::Flow::parse(&flow_text, Path::new("inline.yaml")).unwrap_or_else(|p| panic!("{p:?}"));
+    let text = "name: intro\nflow: kyc_latam\nsteps:\n  - user: hola\n  - tap: lang_es\n  - tap: consent_accept\n    bot:\n      - text: \"Son 3 pasos.\"\n      - text: \"¿Qué documento\"\n    step: document\n";
+    let scenario: scenario::Scenario = serde_saphyr::from_str(text).unwrap();
+    scenario::run(&scenario, &flow).unwrap_or_else(|diff| panic!("{diff}"));
+}

@@ -88,3 +88,30 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         Err(e) => answer(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct HandoffQuery {
+    t: Option<String>,
+}
+
+/// `GET /agent/handoff?t=...`: where the link points when `AGENT_LINK_BASE_URL` is not set (development). It
+/// checks the token and says what the agent system would do; production sets the base URL to the agent system.
+pub async fn handoff_page(
+    State(app): State<Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<HandoffQuery>,
+) -> Response {
+    let now = now_ms() / 1000;
+    match query.t.as_deref().map(|t| app.links.verify(t, now)) {
+        Some(Ok(conversation)) => (
+            StatusCode::OK,
+            format!(
+                "Live-agent handoff for conversation {conversation}: the link is valid.\n\
+                 Set AGENT_LINK_BASE_URL to your agent system; it reports decisions to POST /agent/outcome \
+                 (see docs/agents.md).\n"
+            ),
+        )
+            .into_response(),
+        Some(Err(e)) => (StatusCode::FORBIDDEN, format!("this link cannot be used: {e}\n")).into_response(),
+        None => (StatusCode::BAD_REQUEST, "missing the `t` parameter of the link\n").into_response(),
+    }
+}

@@ -60,7 +60,12 @@ struct Run<'a> {
     effects: Vec<Effect>,
     /// True once a fresh conversation has been started by this very event (its message is a greeting).
     fresh: bool,
+    /// Steps entered one after the other without waiting (see [`MAX_HOPS`]).
+    hops: u32,
 }
+
+/// The most steps one event may pass through without waiting for the user.
+const MAX_HOPS: u32 = 20;
 
 impl<'a> Run<'a> {
     fn start(flow: &'a Flow, user: &UserKey, envelope: &'a Envelope, previous: Option<&ConversationState>) -> Self {
@@ -94,7 +99,7 @@ impl<'a> Run<'a> {
             started_at: envelope.now,
             updated_at: envelope.now,
         };
-        let mut run = Run { flow, envelope, state, effects: Vec::new(), fresh: true };
+        let mut run = Run { flow, envelope, state, effects: Vec::new(), fresh: true, hops: 0 };
         if let Event::Message { message, .. } = &envelope.event {
             run.state.last_message_at = message.timestamp;
             run.effects.push(Effect::MarkRead { message_id: message.id.clone() });
@@ -104,7 +109,7 @@ impl<'a> Run<'a> {
     }
 
     fn resume(flow: &'a Flow, state: ConversationState, envelope: &'a Envelope) -> Self {
-        Run { flow, envelope, state, effects: Vec::new(), fresh: false }
+        Run { flow, envelope, state, effects: Vec::new(), fresh: false, hops: 0 }
     }
 
     fn lang(&self) -> &str {
@@ -192,6 +197,13 @@ impl<'a> Run<'a> {
         self.schedule_expiry();
 
         if let Phase::WithAgent { .. } = self.state.phase {
+            // The user can always ask to stop and have their data deleted, even while a person handles the case.
+            if let Input::Text(text) = &input
+                && i18n::matches_command(text, &self.flow.file.commands.stop)
+            {
+                self.ask_stop();
+                return;
+            }
             if let Input::Media(media) = &input {
                 self.state.extra_media.push(media.clone());
             }
@@ -420,6 +432,12 @@ impl<'a> Run<'a> {
             Some(Action::Finish) => {
                 let outcome = step.outcome.clone().unwrap_or_else(|| name.to_owned());
                 self.end(&outcome, step.erase_data);
+            }
+            // A step that waits for nothing says its text and moves on (a chain of them is cut short, so that a
+            // loop in a flow file cannot spin).
+            None if expect_of(step) == Expect::None && step.next.is_some() && self.hops < MAX_HOPS => {
+                self.hops += 1;
+                self.go(step.next.as_ref());
             }
             None => {}
         }

@@ -84,10 +84,18 @@ mod tests {
         use ReasonCode::*;
         let down = Err(ProviderError::CircuitOpen { provider: "acme".into() });
         let cases: Vec<(&str, Findings, Option<VerificationResult>)> = vec![
-            ("all good", Findings::default(), Some(VerificationResult::Verified { confidence: 1.0, fields: BTreeMap::new() })),
+            (
+                "all good",
+                Findings::default(),
+                Some(VerificationResult::Verified { confidence: 1.0, fields: BTreeMap::new() }),
+            ),
             (
                 "a blurry front comes first",
-                Findings { quality: vec![("front".into(), Blurry)], document: vec![("front".into(), Underage)], ..Default::default() },
+                Findings {
+                    quality: vec![("front".into(), Blurry)],
+                    document: vec![("front".into(), Underage)],
+                    ..Default::default()
+                },
                 Some(VerificationResult::Retake { slot: "front".into(), reason: Blurry }),
             ),
             (
@@ -112,22 +120,40 @@ mod tests {
             ),
             (
                 "liveness asks for a new selfie",
-                Findings { providers: vec![(Capability::Liveness, answer(AnswerStatus::Retry { reason: LivenessFailed }, 0.9))], ..Default::default() },
+                Findings {
+                    providers: vec![(
+                        Capability::Liveness,
+                        answer(AnswerStatus::Retry { reason: LivenessFailed }, 0.9),
+                    )],
+                    ..Default::default()
+                },
                 Some(VerificationResult::Retake { slot: "selfie".into(), reason: LivenessFailed }),
             ),
             (
                 "registry hit: review",
-                Findings { providers: vec![(Capability::Registry, answer(AnswerStatus::Fail { reason: RegistryHit }, 0.99))], ..Default::default() },
+                Findings {
+                    providers: vec![(Capability::Registry, answer(AnswerStatus::Fail { reason: RegistryHit }, 0.99))],
+                    ..Default::default()
+                },
                 Some(VerificationResult::Rejected { reason: RegistryHit }),
             ),
             (
                 "low confidence: an agent",
-                Findings { providers: vec![(Capability::FaceMatch, answer(AnswerStatus::Pass, 0.4))], ..Default::default() },
+                Findings {
+                    providers: vec![(Capability::FaceMatch, answer(AnswerStatus::Pass, 0.4))],
+                    ..Default::default()
+                },
                 Some(VerificationResult::Agent { reason: LowConfidence }),
             ),
             (
                 "pending: no result yet",
-                Findings { providers: vec![(Capability::Registry, answer(AnswerStatus::Pending { reference: "r1".into() }, 0.0))], ..Default::default() },
+                Findings {
+                    providers: vec![(
+                        Capability::Registry,
+                        answer(AnswerStatus::Pending { reference: "r1".into() }, 0.0),
+                    )],
+                    ..Default::default()
+                },
                 None,
             ),
             (

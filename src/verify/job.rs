@@ -10,10 +10,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::decision::{Findings, decide};
+use super::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
 use super::document::{DocumentType, Side, read_document};
 use super::providers::config::{Providers, ProvidersConfig};
 use super::providers::local::LocalProvider;
-use super::providers::{Capability, Correlation, ImageContent, ImageRole, ProviderImage, ProviderRequest, check};
+use super::providers::{
+    Capability, Correlation, ImageContent, ImageRole, ProviderError, ProviderImage, ProviderRequest, check,
+};
 use super::quality::{self, Kind, Thresholds, Verdict};
 use crate::config::Env;
 use crate::conversation::flows::FlowRegistry;
@@ -181,7 +184,30 @@ impl Verifier {
             }
         }
 
-        let providers = self.providers(settings);
+        if let Some(doc) = doc_type {
+            let policy = CrossCheckPolicy { min_age_years: settings.min_age };
+            let today = chrono::Utc::now().date_naive();
+            let local: BTreeMap<String, String> = findings
+                .fields
+                .iter()
+                .filter_map(|(k, v)| k.split_once('_').map(|(_, field)| (field.to_owned(), v.clone())))
+                .collect();
+            // No typed number in this flow; the barcode and MRZ readings are compared with each other.
+            for finding in cross_check_fields(doc, None, &local, &BTreeMap::new(), today, &policy) {
+                audit.push(format!("cross-check: {} ({})", finding.reason, finding.detail));
+                findings.document.push(("front".into(), finding.reason));
+            }
+        }
+        let providers = match self.providers(settings) {
+            Ok(providers) => providers,
+            Err(problem) => {
+                // Never pass a check silently because its provider cannot be built: a person looks instead.
+                audit.push(format!("providers unavailable: {problem}"));
+                return Ok(Step::Result(VerificationResult::Agent {
+                    reason: crate::verify::reason::ReasonCode::ProviderUnavailable,
+                }));
+            }
+        };
         let country = doc_type.and_then(|d| d.country()).unwrap_or("*").to_owned();
         let images: Vec<ProviderImage> = photos
             .iter()
@@ -201,10 +227,16 @@ impl Verifier {
                 callback_url: None,
             };
             let started = Instant::now();
-            let provider = providers.as_ref().and_then(|p| p.provider_for(capability, &country));
-            let outcome = match provider {
-                Some(provider) => check(provider.as_ref(), capability, &request).await,
+            let outcome = match &providers {
+                // No providers in the flow: the local checks (development; they say they are no identity check).
                 None => check(&LocalProvider::new("local"), capability, &request).await,
+                Some(p) => match p.provider_for(capability, &country) {
+                    Some(provider) => check(provider.as_ref(), capability, &request).await,
+                    None => Err(ProviderError::Unavailable {
+                        provider: "none".into(),
+                        detail: format!("no provider is routed for {} in {country}", capability.as_str()),
+                    }),
+                },
             };
             audit.push(match &outcome {
                 Ok(a) => format!(
@@ -225,18 +257,17 @@ impl Verifier {
         Ok(decide(&findings, settings.agent_below_confidence).map_or(Step::Pending, Step::Result))
     }
 
-    fn providers(&self, settings: &crate::flow::model::Verification) -> Option<Providers> {
+    /// The flow's providers; `None` when the flow names none (the local checks run instead).
+    fn providers(&self, settings: &crate::flow::model::Verification) -> Result<Option<Providers>, String> {
         if settings.providers.is_null() {
-            return None;
+            return Ok(None);
         }
-        let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).ok()?;
-        match config.build(&Env::from_process()) {
-            Ok(p) => Some(p),
-            Err(problems) => {
-                tracing::error!(?problems, "the flow's providers cannot be built: using the local checks only");
-                None
-            }
-        }
+        let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).map_err(|e| e.to_string())?;
+        config.build(&Env::from_process()).map(Some).map_err(|problems| {
+            let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            tracing::error!(%text, "the flow's providers cannot be built: submissions go to a live agent");
+            text
+        })
     }
 }
 
