@@ -154,7 +154,7 @@ impl App {
             }),
             verify: Arc::new(Verifier {
                 api: self.cloud.api.clone(),
-                media_limits: self.cloud.media_limits.clone(),
+                media_limits: self.cloud.media_limits,
                 vault: self.cloud.vault.clone(),
                 flows: self.runner.flows.clone(),
                 conversations: self.backend.conversations.clone(),

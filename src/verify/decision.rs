@@ -35,13 +35,13 @@ pub fn decide(findings: &Findings, agent_below_confidence: f32) -> Option<Verifi
     if let Some((slot, reason)) = findings.quality.first() {
         return Some(VerificationResult::Retake { slot: slot.clone(), reason: *reason });
     }
-    for (slot, reason) in &findings.document {
-        match reason {
-            ReasonCode::Underage => return Some(VerificationResult::Rejected { reason: *reason }),
-            ReasonCode::DocumentExpired => return Some(VerificationResult::Agent { reason: *reason }),
-            r if r.is_retakeable() => return Some(VerificationResult::Retake { slot: slot.clone(), reason: *r }),
-            r => return Some(VerificationResult::Agent { reason: *r }),
-        }
+    if let Some((slot, reason)) = findings.document.first() {
+        return Some(match reason {
+            ReasonCode::Underage => VerificationResult::Rejected { reason: *reason },
+            ReasonCode::DocumentExpired => VerificationResult::Agent { reason: *reason },
+            r if r.is_retakeable() => VerificationResult::Retake { slot: slot.clone(), reason: *r },
+            r => VerificationResult::Agent { reason: *r },
+        });
     }
     let mut confidence: f32 = 1.0;
     for (capability, outcome) in &findings.providers {
