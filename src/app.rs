@@ -92,14 +92,15 @@ impl App {
     pub async fn with_backend(config: Config, backend: Backend, workers: Workers) -> anyhow::Result<Self> {
         let flows = load_flows(&config)?;
         flows.publish(backend.conversations.as_ref()).await.context("cannot keep the flow versions in the store")?;
-        let links = LinkSigner::new(
-            config.agent_link.base_url.clone(),
-            config.agent_link.secret.clone(),
-            config.agent_link.ttl_secs,
-        );
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
+        let own_handoff = format!("http://{}/agent/handoff", listener.local_addr()?);
+        let links = LinkSigner::new(
+            config.agent_link.base_url.clone().unwrap_or(own_handoff),
+            config.agent_link.secret.clone(),
+            config.agent_link.ttl_secs,
+        );
         let cloud = Arc::new(Cloud::new(&config, &backend, listener.local_addr()?)?);
         let runner = Arc::new(Runner {
             flows,
@@ -151,6 +152,7 @@ impl App {
                 sender: self.cloud.sender.clone(),
                 queue: queues.outbound,
                 metrics: self.state.metrics.clone(),
+                recipients: Default::default(),
             }),
             verify: Arc::new(Verifier {
                 api: self.cloud.api.clone(),

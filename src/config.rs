@@ -154,7 +154,8 @@ pub struct WorkerConfig {
 
 #[derive(Debug, Clone)]
 pub struct AgentLinkConfig {
-    pub base_url: String,
+    /// Where handoff links point; unset: this service's own `/agent/handoff` (development).
+    pub base_url: Option<String>,
     pub secret: Secret,
     pub ttl_secs: u64,
 }
@@ -303,14 +304,13 @@ impl Config {
             // the agent system without sharing the Meta app secret.
             None => Secret::new(format!("agent-link:{}", app_secret.expose())),
         };
-        let agent_base = env
-            .get("AGENT_LINK_BASE_URL")
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("http://{bind_addr}/agent/handoff"));
-        if !(agent_base.starts_with("http://") || agent_base.starts_with("https://")) {
+        let agent_base = env.get("AGENT_LINK_BASE_URL").map(str::to_owned);
+        if let Some(base) = &agent_base
+            && !(base.starts_with("http://") || base.starts_with("https://"))
+        {
             return Err(ConfigError::Invalid {
                 name: "AGENT_LINK_BASE_URL",
-                value: agent_base,
+                value: base.clone(),
                 reason: "must start with http:// or https://".into(),
             });
         }
@@ -340,7 +340,7 @@ impl Config {
         };
         let per_number_per_second: u32 = env.parse("WHATSAPP_SEND_RATE", 80)?;
         let per_user_interval_ms: u64 = env.parse("WHATSAPP_USER_INTERVAL_MS", 6000)?;
-        let per_user_burst: u32 = env.parse("WHATSAPP_USER_BURST", 10)?;
+        let per_user_burst: u32 = env.parse("WHATSAPP_USER_BURST", 20)?;
         if per_number_per_second == 0 || per_user_burst == 0 || per_user_interval_ms == 0 {
             return Err(ConfigError::Invalid {
                 name: "WHATSAPP_SEND_RATE",

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod cloud;
 pub mod config;
 pub mod conversation;
+pub mod demo;
 pub mod flow;
 pub mod jobs;
 pub mod media;

@@ -65,6 +65,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         bind: std::net::SocketAddr,
     },
+    /// Show the whole path in one process: one user verified, another who sends blurry photos and gets a live agent.
+    Demo,
     /// Run the local photo quality checks on a file and print one JSON object: verdict, reasons, measurements.
     /// Exits 0 whenever the check ran, whatever the verdict.
     CheckImage {
@@ -122,6 +124,13 @@ async fn main() -> ExitCode {
         Command::Flow { command } => flow_command(&env, command),
         Command::Sim { bind } => run_sim(&env, bind).await,
         Command::CheckImage { file, kind } => check_image(&file, kind).await,
+        Command::Demo => {
+            let transcript = wa_onboard::demo::run().await;
+            transcript.map(|t| {
+                println!("{t}");
+                ExitCode::SUCCESS
+            })
+        }
     };
     match result {
         Ok(code) => code,

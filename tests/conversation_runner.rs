@@ -128,9 +128,9 @@ on_both_backends!(replies_are_queued_once_each_in_the_order_they_were_decided, |
     };
     let bodies: Vec<String> = pending
         .iter()
-        .filter_map(|j| match j {
-            OutboundJob::Send { reply, .. } => Some(reply.body().chars().take(30).collect()),
-            OutboundJob::MarkRead { .. } => None,
+        .flat_map(|j| match j {
+            OutboundJob::Send { replies, .. } => replies.iter().map(|r| r.body().chars().take(30).collect()).collect(),
+            OutboundJob::MarkRead { .. } => Vec::new(),
         })
         .collect();
     assert_eq!(bodies.len(), 3, "{bodies:?}");

@@ -44,17 +44,12 @@ impl Dispatcher {
         let mut outbound = Vec::new();
         let mut verify = Vec::new();
         let mut events = Vec::new();
+        // The messages of one event go out as one job, in order (several jobs could be sent in parallel).
+        let mut replies = Vec::new();
         for (index, effect) in entry.effects.iter().enumerate() {
             let key = format!("{}:{index}", entry.event_key);
-            let send = |reply: Reply| OutboundJob::Send {
-                key: key.clone(),
-                to: addressee(state),
-                conversation_id: state.conversation_id.clone(),
-                reply,
-                attempt: 0,
-            };
             match effect {
-                Effect::Send { reply } => outbound.push(Queued::now(key.clone(), send(reply.clone()))),
+                Effect::Send { reply } => replies.push(reply.clone()),
                 Effect::MarkRead { message_id } => outbound.push(Queued::now(
                     key,
                     OutboundJob::MarkRead {
@@ -64,10 +59,7 @@ impl Dispatcher {
                 )),
                 Effect::Handoff { body, label, .. } => {
                     let url = self.links.link(&state.conversation_id, now);
-                    outbound.push(Queued::now(
-                        key.clone(),
-                        send(Reply::Link { body: body.clone(), label: label.clone(), url }),
-                    ));
+                    replies.push(Reply::Link { body: body.clone(), label: label.clone(), url });
                 }
                 Effect::Verify { submission, document, media, attempt } => verify.push(Queued::now(
                     key,
@@ -98,6 +90,17 @@ impl Dispatcher {
                 // Recorded in the audit log with the transition; nothing to run.
                 Effect::Note { .. } | Effect::End { .. } => {}
             }
+        }
+        if !replies.is_empty() {
+            let key = format!("{}:send", entry.event_key);
+            let job = OutboundJob::Send {
+                key: key.clone(),
+                to: addressee(state),
+                conversation_id: state.conversation_id.clone(),
+                replies,
+                attempt: 0,
+            };
+            outbound.push(Queued::now(key, job));
         }
         if !outbound.is_empty() {
             self.queues.outbound.push(&outbound).await?;

@@ -1,5 +1,6 @@
 //! The outbound worker: the runner's replies become Cloud API messages, sent at most once each.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -60,6 +61,28 @@ pub struct OutboundHandler {
     /// To put a message back with Meta's own backoff (e.g. 4^n seconds on the pair rate).
     pub queue: Arc<dyn JobQueue<OutboundJob>>,
     pub metrics: Arc<Metrics>,
+    /// One lock per recipient: a user's messages leave this process one at a time, in the order they were taken.
+    pub recipients: RecipientLocks,
+}
+
+/// Serializes the sends to one recipient inside a process (entries are dropped when no one holds them).
+#[derive(Default)]
+pub struct RecipientLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl RecipientLocks {
+    fn lock_for(&self, recipient: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        map.entry(recipient.to_owned()).or_default().clone()
+    }
+}
+
+enum Sent {
+    All,
+    /// Put back to run at this time (Meta asked to wait); the messages already sent are skipped next time.
+    Deferred(u64, String),
 }
 
 #[async_trait]
@@ -73,52 +96,23 @@ impl Handler<OutboundJob> for OutboundHandler {
                 }
                 Ok(())
             }
-            OutboundJob::Send { key, to, reply, attempt, .. } => {
-                let message = to_message(reply).map_err(|e| {
-                    JobFailure::Abort(format!("the flow produced a message WhatsApp would refuse: {e}"))
-                })?;
-                let Some(to_recipient) = recipient(to) else {
+            OutboundJob::Send { key, to, replies, attempt, .. } => {
+                let Some(recipient) = recipient(to) else {
                     return Err(JobFailure::Abort("the conversation has neither a phone nor a user id".into()));
                 };
-                let send = SendJob {
-                    idempotency_key: key.clone(),
-                    to: to_recipient,
-                    message,
-                    fallback_template: None,
-                    attempt: *attempt,
-                };
-                match deliver(&send, &self.sender).await {
-                    Ok(delivered) => {
-                        if !delivered.already_sent {
-                            let kind = reply_kind(reply);
-                            self.metrics.messages_sent.get_or_create(&TypeLabel { r#type: kind.into() }).inc();
-                            tracing::info!(wamid = %delivered.wamid, "{}", outbound_log::describe(&job));
-                        }
-                        Ok(())
-                    }
-                    Err(DeliveryFailure::Retry { after, reason }) if *attempt + 1 < MAX_SEND_ATTEMPTS => {
-                        // Put it back at the time Meta's policy asks for; the same key keeps it single.
+                let lock = self.recipients.lock_for(recipient.id());
+                let _turn = lock.lock().await;
+                match self.send_all(key, &recipient, to, replies, *attempt).await? {
+                    Sent::All => Ok(()),
+                    Sent::Deferred(run_at, reason) => {
                         let mut again = job.clone();
                         if let OutboundJob::Send { attempt, .. } = &mut again {
                             *attempt += 1;
                         }
-                        let run_at = now_ms() / 1000 + after.as_secs().max(1);
                         let queued = Queued { key: format!("{key}:retry{}", attempt + 1), job: again, run_at };
                         self.queue.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
-                        tracing::warn!(%reason, ?after, "send deferred");
+                        tracing::warn!(%reason, "send deferred");
                         Ok(())
-                    }
-                    Err(DeliveryFailure::Retry { reason, .. }) => {
-                        self.undeliverable("gave_up", &reason);
-                        Ok(())
-                    }
-                    Err(DeliveryFailure::Undeliverable { reason }) => {
-                        self.undeliverable("permanent", &format!("{}: {}", reason.category, reason.message));
-                        Ok(())
-                    }
-                    // Stop sending: the job stays queued for after the token is replaced.
-                    Err(DeliveryFailure::TokenExpired) => {
-                        Err(JobFailure::Retry("the WhatsApp access token expired".into()))
                     }
                 }
             }
@@ -127,6 +121,49 @@ impl Handler<OutboundJob> for OutboundHandler {
 }
 
 impl OutboundHandler {
+    /// Sends each reply in order, each at most once (its own idempotency key).
+    async fn send_all(
+        &self,
+        key: &str,
+        recipient: &Recipient,
+        to: &Addressee,
+        replies: &[Reply],
+        attempt: u32,
+    ) -> Result<Sent, JobFailure> {
+        for (index, reply) in replies.iter().enumerate() {
+            let message = to_message(reply)
+                .map_err(|e| JobFailure::Abort(format!("the flow produced a message WhatsApp would refuse: {e}")))?;
+            let send = SendJob {
+                idempotency_key: format!("{key}:{index}"),
+                to: recipient.clone(),
+                message,
+                fallback_template: None,
+                attempt,
+            };
+            match deliver(&send, &self.sender).await {
+                Ok(delivered) => {
+                    if !delivered.already_sent {
+                        self.metrics.messages_sent.get_or_create(&TypeLabel { r#type: reply_kind(reply).into() }).inc();
+                        tracing::info!(wamid = %delivered.wamid, "{}", outbound_log::describe_reply(to, reply));
+                    }
+                }
+                Err(DeliveryFailure::Retry { after, reason }) if attempt + 1 < MAX_SEND_ATTEMPTS => {
+                    // The rest waits too, so the user still reads the messages in order.
+                    return Ok(Sent::Deferred(now_ms() / 1000 + after.as_secs().max(1), reason));
+                }
+                Err(DeliveryFailure::Retry { reason, .. }) => self.undeliverable("gave_up", &reason),
+                Err(DeliveryFailure::Undeliverable { reason }) => {
+                    self.undeliverable("permanent", &format!("{}: {}", reason.category, reason.message))
+                }
+                // Stop sending: the job stays queued for after the token is replaced.
+                Err(DeliveryFailure::TokenExpired) => {
+                    return Err(JobFailure::Retry("the WhatsApp access token expired".into()));
+                }
+            }
+        }
+        Ok(Sent::All)
+    }
+
     fn undeliverable(&self, reason: &'static str, detail: &str) {
         self.metrics.messages_undeliverable.get_or_create(&ReasonLabel { reason }).inc();
         tracing::warn!(%detail, "message undeliverable; recorded");

@@ -21,20 +21,24 @@ pub fn who(to: &Addressee) -> String {
 pub fn describe(job: &OutboundJob) -> String {
     match job {
         OutboundJob::MarkRead { message_id, .. } => format!("✓✓ read {message_id}"),
-        OutboundJob::Send { to, reply, .. } => {
-            let (kind, extra) = match reply {
-                Reply::Text { .. } => ("text", String::new()),
-                Reply::Buttons { buttons, .. } => (
-                    "buttons",
-                    format!(" [{}]", buttons.iter().map(|b| b.title.as_str()).collect::<Vec<_>>().join(" | ")),
-                ),
-                Reply::List { button, sections, .. } => {
-                    let rows = sections.iter().flat_map(|s| &s.rows).count();
-                    ("list", format!(" [{button}: {rows} options]"))
-                }
-                Reply::Link { label, url, .. } => ("link", format!(" [{label} → {url}]")),
-            };
-            format!("→ {}  [{kind}] \"{}\"{extra}", who(to), short(reply.body()))
+        OutboundJob::Send { to, replies, .. } => {
+            replies.iter().map(|reply| describe_reply(to, reply)).collect::<Vec<_>>().join("\n")
         }
     }
+}
+
+/// One message: `→ 521********78  [buttons] "¿Aceptas…" [Acepto | No acepto]`
+pub fn describe_reply(to: &Addressee, reply: &Reply) -> String {
+    let (kind, extra) = match reply {
+        Reply::Text { .. } => ("text", String::new()),
+        Reply::Buttons { buttons, .. } => {
+            ("buttons", format!(" [{}]", buttons.iter().map(|b| b.title.as_str()).collect::<Vec<_>>().join(" | ")))
+        }
+        Reply::List { button, sections, .. } => {
+            let rows = sections.iter().flat_map(|s| &s.rows).count();
+            ("list", format!(" [{button}: {rows} options]"))
+        }
+        Reply::Link { label, url, .. } => ("link", format!(" [{label} → {url}]")),
+    };
+    format!("→ {}  [{kind}] \"{}\"{extra}", who(to), short(reply.body()))
 }

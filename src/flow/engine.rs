@@ -48,6 +48,14 @@ pub fn step(flow: &Flow, state: Option<&ConversationState>, user: &UserKey, enve
 }
 
 /// Idle time counts from the user's last message (the bot's own reminders do not keep a conversation alive).
+/// A conversation's id: derived from the user and the event that started it, so a retried event gets the same
+/// id, and carrying no personal data (it appears in links).
+fn conversation_id(user: &UserKey, event_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}|{event_key}", user.as_string()).as_bytes());
+    format!("c-{}", hex::encode(&digest[..6]))
+}
+
 fn expired(flow: &Flow, state: &ConversationState, now: u64) -> bool {
     now >= state.last_message_at.max(state.started_at) + flow.file.settings.idle_expiry.seconds()
 }
@@ -78,7 +86,7 @@ impl<'a> Run<'a> {
             .and_then(|p| p.language.clone())
             .or_else(|| i18n::language_for_phone(phone, &flow.file.country_languages).map(str::to_owned));
         let state = ConversationState {
-            conversation_id: format!("c-{}", &envelope.key.chars().rev().take(12).collect::<String>()),
+            conversation_id: conversation_id(user, &envelope.key),
             user: user.clone(),
             phone: phone.map(str::to_owned),
             flow_id: flow.id().to_owned(),

@@ -18,12 +18,14 @@ pub struct Addressee {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundJob {
+    /// The messages one event produced, sent one after the other in this order.
     Send {
-        /// The idempotency key of this message: a retried or rescheduled job reuses it and never sends twice.
+        /// The idempotency key of these messages (each is `<key>:<index>`): a retried or rescheduled job reuses
+        /// it and never sends a message twice.
         key: String,
         to: Addressee,
         conversation_id: String,
-        reply: Reply,
+        replies: Vec<Reply>,
         /// Tries made so far (a rescheduled retry carries it on).
         #[serde(default)]
         attempt: u32,

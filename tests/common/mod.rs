@@ -106,6 +106,8 @@ pub struct TestApp {
     pub runner: Arc<wa_onboard::conversation::runner::Runner>,
     pub client: reqwest::Client,
     pub redis: Option<RedisKeys>,
+    /// The in-app Graph API simulator (no access token is configured in tests).
+    pub sim: Option<Arc<wa_onboard::sim::SimState>>,
     server: JoinHandle<()>,
 }
 
@@ -138,6 +140,7 @@ pub async fn spawn_app_with(
     let app = App::with_backend(config(&pairs), backend.clone(), workers).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
     let runner = app.runner.clone();
+    let sim = app.cloud.sim.as_ref().map(|s| s.state.clone());
     let server = tokio::spawn(async move {
         let _ = app.run(std::future::pending()).await;
     });
@@ -148,6 +151,7 @@ pub async fn spawn_app_with(
         runner,
         client: reqwest::Client::new(),
         redis,
+        sim,
         server,
     }
 }

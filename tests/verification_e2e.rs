@@ -1,0 +1,194 @@
+//! The whole path through HTTP: signed webhooks in, photos downloaded from the Graph API simulator, the
+//! verification job (quality checks, providers), and the right message back, for each outcome, on both backends.
+
+mod common;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use wa_onboard::demo::driver::{User, describe};
+use wa_onboard::demo::{SELFIE_JPEG, card_photo};
+use wa_onboard::verify::providers::Capability;
+use wa_onboard::verify::providers::sim::{ProviderSim, RegistryStatus, SimBehavior};
+
+const WAIT: Duration = Duration::from_secs(30);
+const PROVIDER_SECRET_ENV: &str = "PROVIDER_E2E_SECRET";
+const PROVIDER_SECRET: &str = "e2e-provider-secret";
+
+fn photos() -> &'static (Vec<u8>, Vec<u8>) {
+    static PHOTOS: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+    PHOTOS.get_or_init(|| (card_photo(false), card_photo(true)))
+}
+
+/// The default flow, or the default flow whose passports are also checked against a registry provider.
+fn flows_dir(provider_url: Option<&str>) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(unique_prefix("flows").replace(':', "-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut flow = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/kyc_latam.yaml")).unwrap();
+    if let Some(url) = provider_url {
+        flow = flow.replace(
+            "    passport: { sides: [front], checks: [quality, mrz] }",
+            "    passport: { sides: [front], checks: [quality, registry] }",
+        );
+        flow.push_str(&format!(
+            "  providers:\n    providers:\n      registry_co:\n        kind: http\n        base_url: {url}\n        secret_env: {PROVIDER_SECRET_ENV}\n        timeout_ms: 2000\n        retries: 0\n    routes:\n      - {{ capability: registry, provider: registry_co }}\n"
+        ));
+    }
+    std::fs::write(dir.join("kyc_latam.yaml"), flow).unwrap();
+    dir
+}
+
+async fn start(
+    backend: Backend,
+    name: &str,
+    provider_url: Option<&str>,
+) -> (TestApp, std::sync::Arc<wa_onboard::sim::SimState>, String) {
+    // Set once, read by the verification worker when it builds the flow's providers.
+    unsafe { std::env::set_var(PROVIDER_SECRET_ENV, PROVIDER_SECRET) };
+    let (backend, redis) = open_backend(backend, name).await;
+    let dir = flows_dir(provider_url);
+    let dir = dir.to_string_lossy().into_owned();
+    let app = spawn_app_with(
+        backend,
+        redis,
+        &[("WORKER_POLL_MS", "20"), ("FLOWS_DIR", dir.as_str())],
+        wa_onboard::app::Workers::Run,
+    )
+    .await;
+    let sim = app_sim(&app);
+    let pnid = wa_onboard::sim::SIM_PHONE_NUMBER_ID.to_owned();
+    (app, sim, pnid)
+}
+
+fn app_sim(app: &TestApp) -> std::sync::Arc<wa_onboard::sim::SimState> {
+    app.sim.clone().expect("the in-app simulator runs when no access token is set")
+}
+
+/// Greets, consents, picks the passport, sends the front photo and the selfie; returns the bot's answers
+/// ("checking..." and the outcome).
+async fn submit(user: &mut User, front: &[u8]) -> Vec<Value> {
+    submit_expecting(user, front, 2).await
+}
+
+async fn submit_expecting(user: &mut User, front: &[u8], answers: usize) -> Vec<Value> {
+    user.says("Hola").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("lang_es", "Español").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("consent_accept", "Acepto").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("doc_passport", "Pasaporte").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.sends_photo(&format!("{}-front", user.phone), front.to_vec(), "front").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.sends_photo(&format!("{}-selfie", user.phone), SELFIE_JPEG.to_vec(), "selfie").await.unwrap();
+    let mut replies = user.expect_replies(answers, WAIT).await.unwrap();
+    if replies.len() < answers {
+        replies.extend(user.expect_replies(answers - replies.len(), WAIT).await.unwrap());
+    }
+    replies
+}
+
+fn texts(replies: &[Value]) -> Vec<String> {
+    replies.iter().map(describe).collect()
+}
+
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                ($body)(Backend::Memory, concat!(stringify!($name), "-memory")).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                ($body)(Backend::Redis, concat!(stringify!($name), "-redis")).await;
+            }
+        }
+    };
+}
+
+on_both_backends!(a_sharp_id_and_a_selfie_are_verified, |backend, name| async move {
+    let (app, sim, pnid) = start(backend, name, None).await;
+    let mut user = User::new("Ana", "5215511110001", &app.base, APP_SECRET, &pnid, sim);
+    let replies = texts(&submit(&mut user, &photos().0).await);
+    assert!(replies[0].contains("Estoy revisando tus fotos"), "{replies:?}");
+    assert!(replies[1].contains("verificamos tu identidad"), "{replies:?}");
+});
+
+on_both_backends!(a_blurry_id_gets_the_blur_advice_then_after_three_tries_a_live_agent, |backend, name| async move {
+    let (app, sim, pnid) = start(backend, name, None).await;
+    let mut user = User::new("Bruno", "5215511110002", &app.base, APP_SECRET, &pnid, sim);
+    let replies = texts(&submit(&mut user, &photos().1).await);
+    assert!(replies[1].contains("Tu foto salió borrosa"), "{replies:?}");
+    user.sends_photo("blurry-2", photos().1.clone(), "front again").await.unwrap();
+    let replies = texts(&user.expect_replies(2, WAIT).await.unwrap());
+    assert!(replies[1].contains("borrosa"), "{replies:?}");
+    user.sends_photo("blurry-3", photos().1.clone(), "front again").await.unwrap();
+    let replies = user.expect_replies(2, WAIT).await.unwrap();
+    assert_eq!(replies[1]["interactive"]["type"], "cta_url", "{replies:?}");
+    let url = replies[1]["interactive"]["action"]["parameters"]["url"].as_str().unwrap();
+    assert!(url.contains("/agent/handoff?t=c-"), "{url}");
+    // The link works: the development handoff page accepts it.
+    let page = app.client.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+});
+
+on_both_backends!(a_registry_hit_is_reviewed_by_a_person_without_accusation, |backend, name| async move {
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    provider.set(Capability::Registry, SimBehavior::RegistryHit(RegistryStatus::Stolen));
+    let (app, sim, pnid) = start(backend, name, Some(&provider.base_url())).await;
+    let mut user = User::new("Carla", "5215511110003", &app.base, APP_SECRET, &pnid, sim);
+    // "checking...", then a person will review, then the link: in this order.
+    let replies = submit_expecting(&mut user, &photos().0, 3).await;
+    let text = texts(&replies).join("\n");
+    assert!(text.contains("una persona de nuestro equipo revisará tu solicitud"), "{text}");
+    assert!(!text.to_lowercase().contains("robad"), "never an accusation in the chat: {text}");
+    assert!(texts(&replies)[1].contains("revisará tu solicitud"), "{text}");
+    assert_eq!(replies[2]["interactive"]["type"], "cta_url");
+    assert_eq!(provider.requests().len(), 1, "the registry was asked once");
+});
+
+on_both_backends!(a_provider_that_is_down_sends_the_user_to_an_agent_instead_of_waiting, |backend, name| async move {
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    provider.set(Capability::Registry, SimBehavior::Down);
+    let (app, sim, pnid) = start(backend, name, Some(&provider.base_url())).await;
+    let mut user = User::new("Diego", "5215511110004", &app.base, APP_SECRET, &pnid, sim);
+    let replies = submit(&mut user, &photos().0).await;
+    assert_eq!(replies[1]["interactive"]["type"], "cta_url", "{:?}", texts(&replies));
+    let audit = app
+        .backend
+        .conversations
+        .audit(&wa_onboard::flow::state::UserKey { phone_number_id: pnid.clone(), user: "5215511110004".into() }, 100)
+        .await
+        .unwrap();
+    let verifier = audit.iter().find(|r| r.actor == "verifier").expect("the verification is audited");
+    assert!(verifier.effects.iter().any(|e| e.contains("provider registry") && e.contains("ms")), "{verifier:?}");
+});
+
+on_both_backends!(a_photo_that_cannot_be_downloaded_is_asked_for_again, |backend, name| async move {
+    let (app, sim, pnid) = start(backend, name, None).await;
+    let mut user = User::new("Fer", "5215511110006", &app.base, APP_SECRET, &pnid, sim);
+    user.says("Hola").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("lang_es", "Español").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("consent_accept", "Acepto").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("doc_passport", "Pasaporte").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    // Meta no longer has this photo (media ids live 7 days): the lookup answers 404.
+    user.sends_unregistered_photo("expired-front", "front").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.sends_photo("selfie-ok", SELFIE_JPEG.to_vec(), "selfie").await.unwrap();
+    // Meta may deliver (and we may send) the two answers in either order.
+    let replies = texts(&user.expect_replies(2, WAIT).await.unwrap());
+    assert!(replies.iter().any(|r| r.contains("No pude descargar una de tus fotos")), "{replies:?}");
+    // Sending it again completes the verification.
+    user.sends_photo("front-again", photos().0.clone(), "front again").await.unwrap();
+    let replies = texts(&user.expect_replies(2, WAIT).await.unwrap());
+    assert!(replies[1].contains("verificamos tu identidad"), "{replies:?}");
+});
