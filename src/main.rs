@@ -75,6 +75,16 @@ enum Command {
         /// What the photo should show.
         #[arg(long, value_enum, default_value_t = KindArg::Document)]
         kind: KindArg,
+        /// Use the quality thresholds of this flow (an id in FLOWS_DIR, or a file) instead of the defaults.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Also read the document's barcodes and MRZ as this type (mx_ine, co_cedula, pe_dni, ar_dni, cl_cedula,
+        /// br_rg, br_cnh, passport).
+        #[arg(long)]
+        document: Option<String>,
+        /// The side of the document in the photo.
+        #[arg(long, default_value = "front")]
+        side: String,
     },
 }
 
@@ -123,7 +133,9 @@ async fn main() -> ExitCode {
         Command::Kept { limit } => print_kept(&env, limit).await,
         Command::Flow { command } => flow_command(&env, command),
         Command::Sim { bind } => run_sim(&env, bind).await,
-        Command::CheckImage { file, kind } => check_image(&file, kind).await,
+        Command::CheckImage { file, kind, flow, document, side } => {
+            check_image(&env, &file, kind, flow.as_deref(), document.as_deref(), &side).await
+        }
         Command::Demo => {
             let transcript = wa_onboard::demo::run().await;
             transcript.map(|t| {
@@ -339,15 +351,63 @@ async fn run_sim(env: &Env, bind: std::net::SocketAddr) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check_image(file: &std::path::Path, kind: KindArg) -> anyhow::Result<ExitCode> {
+async fn check_image(
+    env: &Env,
+    file: &std::path::Path,
+    kind: KindArg,
+    flow: Option<&str>,
+    document: Option<&str>,
+    side: &str,
+) -> anyhow::Result<ExitCode> {
+    use wa_onboard::verify::document::{DocumentType, Side, read_document};
     let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
     let kind = match kind {
         KindArg::Document => Kind::Document,
         KindArg::Selfie => Kind::Selfie,
     };
-    // The calibrated defaults; a flow's own thresholds go here.
-    let thresholds = Thresholds::default();
-    let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &thresholds)).await?;
-    println!("{}", serde_json::to_string(&report)?);
+    let thresholds = match flow {
+        None => Thresholds::default(),
+        Some(flow) => {
+            let path = PathBuf::from(flow);
+            let loaded = if path.is_file() {
+                std::sync::Arc::new(wa_onboard::flow::load::Flow::load(&path).map_err(problems_error)?)
+            } else {
+                let flows = wa_onboard::flow::load::load_all(&flows_dir(env)).map_err(problems_error)?;
+                flows.get(flow).cloned().with_context(|| format!("no flow `{flow}` in {}", flows_dir(env).display()))?
+            };
+            let quality = &loaded.file.verification.quality;
+            if quality.is_null() {
+                Thresholds::default()
+            } else {
+                serde_json::from_value(quality.clone()).context("the flow's verification.quality")?
+            }
+        }
+    };
+    let document = match document {
+        None => None,
+        Some(d) => Some(d.parse::<DocumentType>().map_err(|e| anyhow::anyhow!("--document {d}: {e}"))?),
+    };
+    let side = match side {
+        "front" => Side::Front,
+        "back" => Side::Back,
+        other => anyhow::bail!("--side must be front or back, not {other}"),
+    };
+    let (report, reading) = tokio::task::spawn_blocking(move || {
+        let report = quality::check(&bytes, kind, &thresholds);
+        let reading = document.map(|doc| {
+            quality::decode::decode_to(&bytes, 2000)
+                .map(|d| read_document(&d.gray, doc, side))
+                .map_err(|e| e.to_string())
+        });
+        (report, reading)
+    })
+    .await?;
+    let mut out = serde_json::to_value(&report)?;
+    match reading {
+        Some(Ok(reading)) => out["document"] = serde_json::to_value(&reading)?,
+        Some(Err(e)) => out["document"] = serde_json::json!({ "error": e }),
+        None => {}
+    }
+    println!("{}", serde_json::to_string(&out)?);
     Ok(ExitCode::SUCCESS)
 }

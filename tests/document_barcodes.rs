@@ -219,3 +219,27 @@ fn reading_serializes_for_check_image() {
     assert_eq!(json["fields"]["document_number"], "30123456");
     assert_eq!(json["reasons"], serde_json::json!([]));
 }
+
+#[test]
+fn check_image_prints_the_barcode_fields_of_a_document_photo() {
+    let img = card(&[(BarcodeFormat::Pdf417, AR_2012, 700, 500)], 1.0);
+    let path = std::env::temp_dir().join(format!("dni-front-{}.png", std::process::id()));
+    img.save(&path).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wa-onboard"))
+        .args(["check-image", path.to_str().unwrap(), "--kind", "document", "--document", "ar_dni", "--side", "front"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["verdict"].is_string(), "{json}");
+    assert_eq!(json["document"]["fields"]["document_number"], "30123456", "{json}");
+    assert_eq!(json["document"]["barcodes"][0]["layout"], "ar_dni_2012");
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_wa-onboard"))
+        .args(["check-image", "Cargo.toml", "--document", "xx_card"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--document xx_card"));
+}

@@ -52,3 +52,32 @@ fn a_step_that_waits_for_nothing_says_its_text_and_moves_on() {
     let scenario: scenario::Scenario = serde_saphyr::from_str(text).unwrap();
     scenario::run(&scenario, &flow).unwrap_or_else(|diff| panic!("{diff}"));
 }
+
+#[tokio::test]
+async fn reloading_invalid_flows_keeps_the_running_ones_and_old_versions_stay_available() {
+    use wa_onboard::conversation::flows::FlowRegistry;
+    use wa_onboard::store::conversation::ConversationStore;
+    let dir = std::env::temp_dir().join(format!("flows-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = std::fs::read_to_string(root().join("flows/kyc_latam.yaml")).unwrap();
+    std::fs::write(dir.join("kyc_latam.yaml"), &original).unwrap();
+    let registry = FlowRegistry::load(&dir, "kyc_latam").unwrap();
+    let store = wa_onboard::store::memory::MemoryConversations::default();
+    registry.publish(&store).await.unwrap();
+    let first = registry.default_flow().unwrap().version.clone();
+
+    std::fs::write(dir.join("kyc_latam.yaml"), original.replace("next: consent", "next: nowhere")).unwrap();
+    assert!(registry.reload().is_err(), "an invalid flow is refused");
+    assert_eq!(registry.default_flow().unwrap().version, first, "the running flow is kept");
+
+    std::fs::write(dir.join("kyc_latam.yaml"), original.replace("Elegir documento", "Elegir tu documento")).unwrap();
+    registry.reload().unwrap();
+    let second = registry.default_flow().unwrap().version.clone();
+    assert_ne!(first, second, "new conversations start on the new version");
+    // A conversation that started on the first version still finds it, here and in any other process.
+    assert!(registry.version("kyc_latam", &first, &store).await.unwrap().is_some());
+    let other_process = FlowRegistry::load(&dir, "kyc_latam").unwrap();
+    assert!(other_process.version("kyc_latam", &first, &store).await.unwrap().is_some());
+    assert!(store.flow_source("kyc_latam", &first).await.unwrap().is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
