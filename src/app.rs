@@ -138,6 +138,17 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
+    fn reengage_template(&self) -> Option<crate::whatsapp::message::OutboundMessage> {
+        let (name, language) = self.state.config.reengage_template.clone()?;
+        match crate::whatsapp::message::OutboundMessage::template(name, language, Vec::new()) {
+            Ok(template) => Some(template),
+            Err(e) => {
+                tracing::error!(error = %e, "WHATSAPP_REENGAGE_TEMPLATE is not a valid template: not used");
+                None
+            }
+        }
+    }
+
     /// Starts the workers of this process.
     pub fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
         let queues = self.backend.dispatch_queues();
@@ -153,6 +164,7 @@ impl App {
                 queue: queues.outbound,
                 metrics: self.state.metrics.clone(),
                 recipients: Default::default(),
+                reengage_template: self.reengage_template(),
             }),
             verify: Arc::new(Verifier {
                 api: self.cloud.api.clone(),

@@ -140,6 +140,9 @@ pub struct Config {
     pub default_flow: String,
     pub workers: WorkerConfig,
     pub agent_link: AgentLinkConfig,
+    /// The approved template sent instead of a message when WhatsApp's 24-hour window has closed (131047):
+    /// `(name, language)`. Unset: such a message is recorded as undeliverable.
+    pub reengage_template: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -354,7 +357,12 @@ impl Config {
             per_user_interval: Duration::from_millis(per_user_interval_ms),
             per_user_burst,
         };
+        let reengage_template = env.get("WHATSAPP_REENGAGE_TEMPLATE").map(|raw| match raw.split_once(':') {
+            Some((name, language)) => (name.trim().to_owned(), language.trim().to_owned()),
+            None => (raw.to_owned(), "es".to_owned()),
+        });
         Ok(Self {
+            reengage_template,
             flows_dir: env.get("FLOWS_DIR").unwrap_or("flows").into(),
             default_flow: env.get("DEFAULT_FLOW").unwrap_or("kyc_latam").to_owned(),
             workers: WorkerConfig {

@@ -182,3 +182,35 @@ on_both_backends!(a_replayed_fixture_gets_the_bot_answer_through_the_simulator, 
     }
     assert_eq!(metric(&app.metrics().await, series), 2.0);
 });
+
+#[tokio::test]
+async fn outside_the_24_hour_window_the_reengagement_template_goes_out_instead() {
+    for (template, expect_template) in [(Some("kyc_resume:es_MX"), true), (None, false)] {
+        let (backend, redis) = open_backend(Backend::Memory, "window").await;
+        let mut extra = vec![("WORKER_POLL_MS", "20")];
+        if let Some(t) = template {
+            extra.push(("WHATSAPP_REENGAGE_TEMPLATE", t));
+        }
+        let app = spawn_app_with(backend, redis, &extra, wa_onboard::app::Workers::Run).await;
+        let sim = app.sim.clone().unwrap();
+        sim.fail_on(wa_onboard::sim::Endpoint::Messages, wa_onboard::sim::Failure::WindowClosed);
+        assert_eq!(app.post_signed(fixture("message_text.json")).await.status(), 200);
+        let started = Instant::now();
+        let series = "wa_onboard_messages_undeliverable_total{reason=\"permanent\"}";
+        loop {
+            let sent = sim.messages();
+            if expect_template && !sent.is_empty() {
+                assert_eq!(sent[0].kind, "template");
+                assert_eq!(sent[0].body["template"]["name"], "kyc_resume");
+                assert_eq!(sent[0].body["template"]["language"]["code"], "es_MX");
+                break;
+            }
+            if !expect_template && metric(&app.metrics().await, series) == 1.0 {
+                assert!(sent.is_empty(), "nothing else is sent: {sent:?}");
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "template {template:?}: {sent:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}

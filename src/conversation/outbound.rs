@@ -63,6 +63,8 @@ pub struct OutboundHandler {
     pub metrics: Arc<Metrics>,
     /// One lock per recipient: a user's messages leave this process one at a time, in the order they were taken.
     pub recipients: RecipientLocks,
+    /// Sent instead when the 24-hour window has closed (WHATSAPP_REENGAGE_TEMPLATE).
+    pub reengage_template: Option<OutboundMessage>,
 }
 
 /// Serializes the sends to one recipient inside a process (entries are dropped when no one holds them).
@@ -137,7 +139,7 @@ impl OutboundHandler {
                 idempotency_key: format!("{key}:{index}"),
                 to: recipient.clone(),
                 message,
-                fallback_template: None,
+                fallback_template: self.reengage_template.clone(),
                 attempt,
             };
             match deliver(&send, &self.sender).await {

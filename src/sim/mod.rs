@@ -56,7 +56,10 @@ impl Default for SimConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
+    /// Sending a message.
     Messages,
+    /// Marking a message read (same URL as sending).
+    Read,
     MediaLookup,
     MediaDownload,
 }

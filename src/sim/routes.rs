@@ -120,7 +120,9 @@ async fn send(
     if let Some(r) = unauthorized(&state, &headers) {
         return r;
     }
-    if let Err(r) = play_failure(&state, Endpoint::Messages).await {
+    // Read receipts and sends are told apart, so that "fail the next send" does not hit a read receipt.
+    let is_read = serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.get("status").is_some());
+    if let Err(r) = play_failure(&state, if is_read { Endpoint::Read } else { Endpoint::Messages }).await {
         return r;
     }
     if !version.starts_with('v') {
