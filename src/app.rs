@@ -63,6 +63,8 @@ pub enum Workers {
 
 /// A server bound to its address, not yet serving.
 pub struct App {
+    /// How providers reach this service: PUBLIC_BASE_URL, else the bound address.
+    pub public_base: String,
     pub state: Arc<AppState>,
     pub backend: Backend,
     pub runner: Arc<Runner>,
@@ -95,7 +97,11 @@ impl App {
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
-        let own_handoff = format!("http://{}/agent/handoff", listener.local_addr()?);
+        let public_base = config
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap_or(config.bind_addr)));
+        let own_handoff = format!("{public_base}/agent/handoff");
         let links = LinkSigner::new(
             config.agent_link.base_url.clone().unwrap_or(own_handoff),
             config.agent_link.secret.clone(),
@@ -121,7 +127,7 @@ impl App {
             conversations: backend.conversations.clone(),
             events: backend.dispatch_queues().events,
         });
-        Ok(Self { state, backend, runner, cloud, listener, workers, shutdown: CancellationToken::new() })
+        Ok(Self { public_base, state, backend, runner, cloud, listener, workers, shutdown: CancellationToken::new() })
     }
 
     /// On SIGHUP, reloads the flows (see [`spawn_flow_reload`]).
@@ -167,6 +173,7 @@ impl App {
                 reengage_template: self.reengage_template(),
             }),
             verify: Arc::new(Verifier {
+                callback_url: format!("{}{}", self.public_base, crate::verify::providers::callback::CALLBACK_PATH),
                 api: self.cloud.api.clone(),
                 media_limits: self.cloud.media_limits,
                 vault: self.cloud.vault.clone(),
@@ -196,6 +203,14 @@ impl App {
         tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
         let stop = self.shutdown.clone();
         let mut app = router(self.state.clone());
+        let secrets = provider_callback_secrets(&self.runner.flows);
+        if !secrets.is_empty() {
+            let sink = Arc::new(crate::verify::job::ResumeOnCallback {
+                conversations: self.backend.conversations.clone(),
+                verify: self.backend.dispatch_queues().verify,
+            });
+            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink));
+        }
         if let Some(sim) = &self.cloud.sim {
             app = app.nest(crate::sim::MOUNT_PATH, sim.router.clone());
         }
@@ -212,6 +227,28 @@ impl App {
         }
         served
     }
+}
+
+/// The callback secrets of every provider the current flows name (providers that cannot be built are reported
+/// by the verification job when it needs them).
+fn provider_callback_secrets(flows: &FlowRegistry) -> std::collections::HashMap<String, crate::config::Secret> {
+    let env = crate::config::Env::from_process();
+    let mut secrets = std::collections::HashMap::new();
+    for flow in flows.current() {
+        let providers = &flow.file.verification.providers;
+        if providers.is_null() {
+            continue;
+        }
+        let Ok(config) = serde_json::from_value::<crate::verify::providers::config::ProvidersConfig>(providers.clone())
+        else {
+            continue;
+        };
+        match config.build(&env) {
+            Ok(built) => secrets.extend(built.callback_secrets()),
+            Err(problems) => tracing::error!(flow = flow.id(), ?problems, "providers of this flow cannot be built"),
+        }
+    }
+    secrets
 }
 
 /// On SIGHUP, reloads the flows; invalid new flows are reported and the running ones kept.

@@ -143,6 +143,8 @@ pub struct Config {
     /// The approved template sent instead of a message when WhatsApp's 24-hour window has closed (131047):
     /// `(name, language)`. Unset: such a message is recorded as undeliverable.
     pub reengage_template: Option<(String, String)>,
+    /// How the outside world reaches this service (provider callbacks); unset: `http://BIND_ADDR`.
+    pub public_base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -361,7 +363,18 @@ impl Config {
             Some((name, language)) => (name.trim().to_owned(), language.trim().to_owned()),
             None => (raw.to_owned(), "es".to_owned()),
         });
+        let public_base_url = env.get("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_BASE_URL",
+                value: url.clone(),
+                reason: "must start with http:// or https://".into(),
+            });
+        }
         Ok(Self {
+            public_base_url,
             reengage_template,
             flows_dir: env.get("FLOWS_DIR").unwrap_or("flows").into(),
             default_flow: env.get("DEFAULT_FLOW").unwrap_or("kyc_latam").to_owned(),

@@ -192,3 +192,17 @@ on_both_backends!(a_photo_that_cannot_be_downloaded_is_asked_for_again, |backend
     let replies = texts(&user.expect_replies(2, WAIT).await.unwrap());
     assert!(replies[1].contains("verificamos tu identidad"), "{replies:?}");
 });
+
+on_both_backends!(an_asynchronous_provider_answers_later_by_callback, |backend, name| async move {
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    let later = SimBehavior::Pending { delay: Duration::from_millis(300), then: Box::new(SimBehavior::pass(0.97)) };
+    provider.set(Capability::Registry, later);
+    let (app, sim, pnid) = start(backend, name, Some(&provider.base_url())).await;
+    let mut user = User::new("Hugo", "5215511110007", &app.base, APP_SECRET, &pnid, sim);
+    // "checking...", then (after the provider's signed callback) the result.
+    let replies = texts(&submit(&mut user, &photos().0).await);
+    assert!(replies[0].contains("Estoy revisando"), "{replies:?}");
+    assert!(replies[1].contains("verificamos tu identidad"), "{replies:?}");
+    assert_eq!(provider.callback_statuses(), vec![204], "the callback was accepted");
+    assert_eq!(provider.requests().len(), 1, "the provider was not asked twice");
+});

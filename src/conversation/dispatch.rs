@@ -72,6 +72,7 @@ impl Dispatcher {
                         document: document.clone(),
                         media: media.clone(),
                         attempt: *attempt,
+                        known: Default::default(),
                     },
                 )),
                 Effect::Schedule { at, event } => events.push(Queued {

@@ -17,4 +17,8 @@ pub struct VerifyJob {
     pub document: Option<String>,
     pub media: BTreeMap<String, MediaRef>,
     pub attempt: u32,
+    /// Provider answers already known, by capability (`registry`, ...): an asynchronous provider's callback
+    /// resumes the job with its answer here, and the provider is not asked again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub known: BTreeMap<String, crate::verify::providers::ProviderAnswer>,
 }

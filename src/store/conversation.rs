@@ -93,6 +93,12 @@ pub trait ConversationStore: Send + Sync + 'static {
     async fn index_conversation(&self, conversation_id: &str, user: &UserKey) -> Result<(), StoreError>;
 
     async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError>;
+
+    /// Keeps a small value for a while (e.g. a verification waiting for a provider's callback).
+    async fn put_value(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError>;
+
+    /// Takes a value out (at most one taker gets it).
+    async fn take_value(&self, key: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// How long the conversation index is kept: longer than any agent takes to decide.

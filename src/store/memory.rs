@@ -86,6 +86,7 @@ struct Conversations {
     audit: std::collections::HashMap<UserKey, Vec<AuditRecord>>,
     flows: std::collections::HashMap<(String, String), String>,
     index: std::collections::HashMap<String, UserKey>,
+    values: std::collections::HashMap<String, (String, std::time::Instant)>,
 }
 
 impl MemoryConversations {
@@ -153,5 +154,16 @@ impl ConversationStore for MemoryConversations {
 
     async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError> {
         Ok(self.lock().index.get(conversation_id).cloned())
+    }
+
+    async fn put_value(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        let expiry = std::time::Instant::now() + Duration::from_secs(ttl_secs);
+        self.lock().values.insert(key.to_owned(), (value.to_owned(), expiry));
+        Ok(())
+    }
+
+    async fn take_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let taken = self.lock().values.remove(key);
+        Ok(taken.filter(|(_, expiry)| *expiry > std::time::Instant::now()).map(|(value, _)| value))
     }
 }

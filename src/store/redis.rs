@@ -335,6 +335,27 @@ impl ConversationStore for RedisConversations {
             .map_err(unavailable)
     }
 
+    async fn put_value(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(format!("{}:value:{key}", self.prefix))
+            .arg(value)
+            .arg("EX")
+            .arg(ttl_secs.max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("GETDEL")
+            .arg(format!("{}:value:{key}", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError> {
         let mut conn = self.conn.clone();
         let raw: Option<String> = redis::cmd("GET")

@@ -15,9 +15,11 @@ use super::document::{DocumentType, Side, read_document};
 use super::providers::config::{Providers, ProvidersConfig};
 use super::providers::local::LocalProvider;
 use super::providers::{
-    Capability, Correlation, ImageContent, ImageRole, ProviderError, ProviderImage, ProviderRequest, check,
+    AnswerStatus, Capability, Correlation, ImageContent, ImageRole, ProviderAnswer, ProviderError, ProviderImage,
+    ProviderRequest, check,
 };
 use super::quality::{self, Kind, Thresholds, Verdict};
+use super::reason::ReasonCode;
 use crate::config::Env;
 use crate::conversation::flows::FlowRegistry;
 use crate::flow::event::{Event, VerificationResult};
@@ -40,6 +42,8 @@ const READING_LONG_SIDE: u32 = 2000;
 const SLOT_ORDER: &[&str] = &["front", "back", "selfie"];
 
 pub struct Verifier {
+    /// Where asynchronous providers post their answers: `<public base>/providers/callback`.
+    pub callback_url: String,
     pub api: CloudApi,
     pub media_limits: MediaLimits,
     pub vault: Arc<dyn MediaVault>,
@@ -50,8 +54,31 @@ pub struct Verifier {
 
 enum Step {
     Result(VerificationResult),
-    MediaUnavailable { slot: String, detail: String },
-    Pending,
+    MediaUnavailable {
+        slot: String,
+        detail: String,
+    },
+    /// A provider answered `pending`: the job resumes on its callback.
+    Pending {
+        provider: String,
+        reference: String,
+        known: BTreeMap<String, ProviderAnswer>,
+    },
+}
+
+/// How long a verification waits for a provider's callback before the record is dropped (the conversation's own
+/// timeout hands the user to an agent well before).
+const PENDING_TTL_SECS: u64 = 24 * 3600;
+
+/// The store key of a verification waiting for `provider`'s callback about `reference`.
+pub fn pending_key(provider: &str, reference: &str) -> String {
+    format!("pending:{provider}:{reference}")
+}
+
+/// What is kept while a provider works: the job to resume, with the answers known so far.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PendingCheck {
+    pub job: VerifyJob,
 }
 
 fn role_of(slot: &str) -> ImageRole {
@@ -153,8 +180,8 @@ impl Verifier {
                 findings.quality.push((slot.clone(), *reason));
             }
         }
-        if !findings.quality.is_empty() {
-            return Ok(decide(&findings, settings.agent_below_confidence).map_or(Step::Pending, Step::Result));
+        if let Some((slot, reason)) = findings.quality.first() {
+            return Ok(Step::Result(VerificationResult::Retake { slot: slot.clone(), reason: *reason }));
         }
 
         if let Some(doc) = doc_type.filter(|_| checks.contains(&Check::Barcode) || checks.contains(&Check::Mrz)) {
@@ -224,9 +251,20 @@ impl Verifier {
                 document_number: findings.fields.get("front_document_number").cloned(),
                 images: images.clone(),
                 fields: BTreeMap::new(),
-                callback_url: None,
+                callback_url: Some(self.callback_url.clone()),
             };
             let started = Instant::now();
+            if let Some(answer) = job.known.get(capability.as_str()) {
+                audit.push(format!(
+                    "provider {} {}: {:?} (by callback)",
+                    answer.provider,
+                    capability.as_str(),
+                    answer.status
+                ));
+                findings.fields.extend(answer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                findings.providers.push((capability, Ok(answer.clone())));
+                continue;
+            }
             let outcome = match &providers {
                 // No providers in the flow: the local checks (development; they say they are no identity check).
                 None => check(&LocalProvider::new("local"), capability, &request).await,
@@ -251,10 +289,27 @@ impl Verifier {
             });
             if let Ok(answer) = &outcome {
                 findings.fields.extend(answer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if let AnswerStatus::Pending { reference } = &answer.status {
+                    // Earlier answers are kept so the resumed job does not ask again.
+                    let known = findings
+                        .providers
+                        .iter()
+                        .filter_map(|(c, o)| o.as_ref().ok().map(|a| (c.as_str().to_owned(), a.clone())))
+                        .collect();
+                    return Ok(Step::Pending {
+                        provider: answer.provider.clone(),
+                        reference: reference.clone(),
+                        known,
+                    });
+                }
             }
             findings.providers.push((capability, outcome));
         }
-        Ok(decide(&findings, settings.agent_below_confidence).map_or(Step::Pending, Step::Result))
+        let decided = decide(&findings, settings.agent_below_confidence);
+        Ok(decided.map_or_else(
+            || Step::Result(VerificationResult::Agent { reason: ReasonCode::ProviderUnavailable }),
+            Step::Result,
+        ))
     }
 
     /// The flow's providers; `None` when the flow names none (the local checks run instead).
@@ -282,8 +337,16 @@ impl Handler<VerifyJob> for Verifier {
             Step::MediaUnavailable { slot, detail } => {
                 Event::MediaUnavailable { submission: job.submission.clone(), slot, detail }
             }
-            Step::Pending => {
-                notes.push("waiting for a provider's callback".into());
+            Step::Pending { provider, reference, known } => {
+                let mut resume = job.clone();
+                resume.known.extend(known);
+                let record = serde_json::to_string(&PendingCheck { job: resume })
+                    .map_err(|e| JobFailure::Abort(e.to_string()))?;
+                self.conversations
+                    .put_value(&pending_key(&provider, &reference), &record, PENDING_TTL_SECS)
+                    .await
+                    .map_err(|e| JobFailure::Retry(e.to_string()))?;
+                notes.push(format!("waiting for {provider}'s callback about {reference}"));
                 self.audit(&job, notes, started).await;
                 return Ok(());
             }
@@ -312,5 +375,32 @@ impl Verifier {
         if let Err(e) = self.conversations.append_audit(&job.user, &[record]).await {
             tracing::warn!(error = %e, "verification not audited");
         }
+    }
+}
+
+/// Resumes a verification when an asynchronous provider posts its answer to `POST /providers/callback`.
+pub struct ResumeOnCallback {
+    pub conversations: Arc<dyn ConversationStore>,
+    pub verify: Arc<dyn JobQueue<VerifyJob>>,
+}
+
+#[async_trait]
+impl super::providers::callback::CallbackSink for ResumeOnCallback {
+    async fn deliver(&self, callback: super::providers::callback::CallbackAnswer) -> anyhow::Result<()> {
+        let key = pending_key(&callback.provider, &callback.reference);
+        let Some(record) = self.conversations.take_value(&key).await? else {
+            // Delivered twice, or after the conversation moved on: nothing waits for it.
+            tracing::info!(provider = %callback.provider, reference = %callback.reference, "callback for nothing pending");
+            return Ok(());
+        };
+        let PendingCheck { mut job } = serde_json::from_str(&record)?;
+        job.known.insert(callback.capability.as_str().to_owned(), callback.answer);
+        let queued = Queued::now(format!("{}:callback:{}", job.submission, callback.reference), job);
+        if let Err(e) = self.verify.push(&[queued]).await {
+            // Put the record back, so the provider's retry finds it.
+            self.conversations.put_value(&key, &record, PENDING_TTL_SECS).await?;
+            return Err(e.into());
+        }
+        Ok(())
     }
 }
