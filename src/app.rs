@@ -158,7 +158,24 @@ impl App {
     /// Starts the workers of this process.
     pub fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
         let queues = self.backend.dispatch_queues();
+        let notify: Arc<dyn crate::jobs::worker::Handler<crate::jobs::notify::NotifyJob>> = match &self
+            .state
+            .config
+            .company_webhook
+        {
+            Some((url, secret)) => {
+                match crate::conversation::notify::CompanyWebhook::new(url.clone(), secret.clone()) {
+                    Ok(webhook) => Arc::new(webhook),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the company webhook client cannot be built: outcomes are only logged");
+                        Arc::new(crate::conversation::notify::LogNotify)
+                    }
+                }
+            }
+            None => Arc::new(crate::conversation::notify::LogNotify),
+        };
         let handlers = workers::Handlers {
+            notify,
             inbound: Arc::new(InboundHandler {
                 runner: self.runner.clone(),
                 delivery: self.cloud.delivery.clone(),

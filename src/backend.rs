@@ -9,6 +9,7 @@ use crate::config::StoreConfig;
 use crate::conversation::dispatch::Queues;
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::InboundJob;
+use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::OutboundJob;
 use crate::jobs::queue::memory::MemoryQueue;
 use crate::jobs::queue::redis::{RedisQueue, queue_config};
@@ -29,6 +30,7 @@ pub enum QueueSet {
         outbound: Arc<MemoryQueue<OutboundJob>>,
         verify: Arc<MemoryQueue<VerifyJob>>,
         events: Arc<MemoryQueue<EventJob>>,
+        notify: Arc<MemoryQueue<NotifyJob>>,
     },
     Redis(Box<RedisQueues>),
 }
@@ -39,6 +41,7 @@ pub struct RedisQueues {
     pub outbound: RedisQueue<OutboundJob>,
     pub verify: RedisQueue<VerifyJob>,
     pub events: RedisQueue<EventJob>,
+    pub notify: RedisQueue<NotifyJob>,
 }
 
 #[derive(Clone)]
@@ -68,6 +71,7 @@ impl Backend {
             outbound: Arc::new(MemoryQueue::new(EFFECT_KEY_TTL)),
             verify: Arc::new(MemoryQueue::new(EFFECT_KEY_TTL)),
             events: Arc::new(MemoryQueue::new(EFFECT_KEY_TTL)),
+            notify: Arc::new(MemoryQueue::new(EFFECT_KEY_TTL)),
         };
         Self { ingress: Arc::new(store), conversations: Arc::new(MemoryConversations::default()), queues, redis: None }
     }
@@ -81,6 +85,7 @@ impl Backend {
             outbound: RedisQueue::new(conn.clone(), queue("outbound")),
             verify: RedisQueue::new(conn.clone(), queue("verify")),
             events: RedisQueue::new(conn.clone(), queue("events")),
+            notify: RedisQueue::new(conn.clone(), queue("notify")),
         }));
         Self {
             conversations: Arc::new(RedisConversations::new(conn.clone(), &prefix)),
@@ -93,13 +98,17 @@ impl Backend {
     /// The queues as the dispatcher sees them.
     pub fn dispatch_queues(&self) -> Queues {
         match &self.queues {
-            QueueSet::Memory { outbound, verify, events, .. } => {
-                Queues { outbound: outbound.clone(), verify: verify.clone(), events: events.clone() }
-            }
+            QueueSet::Memory { outbound, verify, events, notify, .. } => Queues {
+                outbound: outbound.clone(),
+                verify: verify.clone(),
+                events: events.clone(),
+                notify: notify.clone(),
+            },
             QueueSet::Redis(q) => Queues {
                 outbound: Arc::new(q.outbound.clone()),
                 verify: Arc::new(q.verify.clone()),
                 events: Arc::new(q.events.clone()),
+                notify: Arc::new(q.notify.clone()),
             },
         }
     }

@@ -145,6 +145,8 @@ pub struct Config {
     pub reengage_template: Option<(String, String)>,
     /// How the outside world reaches this service (provider callbacks); unset: `http://BIND_ADDR`.
     pub public_base_url: Option<String>,
+    /// Where the company's system hears how onboardings end, and the secret that signs those requests.
+    pub company_webhook: Option<(String, Secret)>,
 }
 
 #[derive(Debug, Clone)]
@@ -373,7 +375,25 @@ impl Config {
                 reason: "must start with http:// or https://".into(),
             });
         }
+        let company_webhook = match (env.get("COMPANY_WEBHOOK_URL"), env.get("COMPANY_WEBHOOK_SECRET")) {
+            (None, _) => None,
+            (Some(url), _) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(ConfigError::Invalid {
+                    name: "COMPANY_WEBHOOK_URL",
+                    value: url.to_owned(),
+                    reason: "must start with http:// or https://".into(),
+                });
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    name: "COMPANY_WEBHOOK_SECRET",
+                    hint: "the secret that signs requests to COMPANY_WEBHOOK_URL (shared with the company's system)",
+                });
+            }
+            (Some(url), Some(secret)) => Some((url.to_owned(), Secret::new(secret))),
+        };
         Ok(Self {
+            company_webhook,
             public_base_url,
             reengage_template,
             flows_dir: env.get("FLOWS_DIR").unwrap_or("flows").into(),

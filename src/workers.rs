@@ -9,6 +9,7 @@ use crate::backend::QueueSet;
 use crate::config::WorkerConfig;
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::InboundJob;
+use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::OutboundJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{Handler, run_memory, run_redis};
@@ -18,6 +19,7 @@ pub struct Handlers {
     pub events: Arc<dyn Handler<EventJob>>,
     pub outbound: Arc<dyn Handler<OutboundJob>>,
     pub verify: Arc<dyn Handler<VerifyJob>>,
+    pub notify: Arc<dyn Handler<NotifyJob>>,
 }
 
 pub fn spawn(
@@ -29,13 +31,15 @@ pub fn spawn(
     let (n, poll) = (config.concurrency, config.poll);
     let name = |queue: &str| format!("{}-{queue}", config.name);
     match queues.clone() {
-        QueueSet::Memory { inbound, outbound, verify, events } => vec![
+        QueueSet::Memory { inbound, outbound, verify, events, notify } => vec![
+            tokio::spawn(run_memory(name("notify"), notify, handlers.notify, 4, poll, shutdown.clone())),
             tokio::spawn(run_memory(name("inbound"), inbound, handlers.inbound, n, poll, shutdown.clone())),
             tokio::spawn(run_memory(name("events"), events, handlers.events, n, poll, shutdown.clone())),
             tokio::spawn(run_memory(name("outbound"), outbound, handlers.outbound, n, poll, shutdown.clone())),
             tokio::spawn(run_memory(name("verify"), verify, handlers.verify, n.min(4), poll, shutdown.clone())),
         ],
         QueueSet::Redis(q) => vec![
+            tokio::spawn(run_redis(name("notify"), q.notify, handlers.notify, 4, poll, shutdown.clone())),
             tokio::spawn(run_redis(name("inbound"), q.inbound, handlers.inbound, n, poll, shutdown.clone())),
             tokio::spawn(run_redis(name("events"), q.events, handlers.events, n, poll, shutdown.clone())),
             tokio::spawn(run_redis(name("outbound"), q.outbound, handlers.outbound, n, poll, shutdown.clone())),

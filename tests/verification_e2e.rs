@@ -206,3 +206,61 @@ on_both_backends!(an_asynchronous_provider_answers_later_by_callback, |backend, 
     assert_eq!(provider.callback_statuses(), vec![204], "the callback was accepted");
     assert_eq!(provider.requests().len(), 1, "the provider was not asked twice");
 });
+
+/// What the company system received: (signature header, body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A company system that refuses the first delivery (to prove the retry) and records the rest.
+async fn company_receiver() -> (String, Received) {
+    use axum::http::{HeaderMap, StatusCode};
+    let received: Received = Default::default();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (store, count) = (received.clone(), seen.clone());
+    let app = axum::Router::new().route(
+        "/hooks/onboarding",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let (store, count) = (store.clone(), count.clone());
+            async move {
+                if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let signature =
+                    headers.get("x-waonboard-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                store.lock().unwrap().push((signature, body.to_vec()));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/onboarding", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried() {
+    let (url, received) = company_receiver().await;
+    let (backend, redis) = open_backend(Backend::Memory, "company").await;
+    let extra =
+        [("WORKER_POLL_MS", "20"), ("COMPANY_WEBHOOK_URL", url.as_str()), ("COMPANY_WEBHOOK_SECRET", "company-secret")];
+    let app = spawn_app_with(backend, redis, &extra, wa_onboard::app::Workers::Run).await;
+    let sim = app.sim.clone().unwrap();
+    let mut user = User::new("Iris", "5215511110008", &app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, sim);
+    let replies = texts(&submit(&mut user, &photos().0).await);
+    assert!(replies[1].contains("verificamos"), "{replies:?}");
+    let started = std::time::Instant::now();
+    while received.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (signature, body) = received.lock().unwrap().first().cloned().expect("delivered after a retry");
+    let now = (wa_onboard::store::now_ms() / 1000) as i64;
+    wa_onboard::verify::providers::signing::verify(b"company-secret", Some(&signature), &body, now, 300)
+        .expect("signed");
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["event"], "onboarding.verified");
+    assert_eq!(event["phone"], "5215511110008");
+    assert_eq!(event["document"], "passport");
+    // No provider ran for a passport in the default flow, and the synthetic photo has no MRZ: no fields to give.
+    assert!(event["fields"].is_object(), "{event}");
+    assert_eq!(received.lock().unwrap().len(), 1, "delivered once, after the refused first try");
+}

@@ -7,6 +7,7 @@ use crate::agent::link::LinkSigner;
 use crate::flow::event::{Effect, Reply};
 use crate::flow::state::ConversationState;
 use crate::jobs::event::EventJob;
+use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::verify::VerifyJob;
@@ -19,6 +20,7 @@ pub struct Queues {
     pub outbound: Arc<dyn JobQueue<OutboundJob>>,
     pub verify: Arc<dyn JobQueue<VerifyJob>>,
     pub events: Arc<dyn JobQueue<EventJob>>,
+    pub notify: Arc<dyn JobQueue<NotifyJob>>,
 }
 
 #[derive(Clone)]
@@ -44,6 +46,7 @@ impl Dispatcher {
         let mut outbound = Vec::new();
         let mut verify = Vec::new();
         let mut events = Vec::new();
+        let mut notify = Vec::new();
         // The messages of one event go out as one job, in order (several jobs could be sent in parallel).
         let mut replies = Vec::new();
         for (index, effect) in entry.effects.iter().enumerate() {
@@ -80,16 +83,38 @@ impl Dispatcher {
                     job: EventJob { user: state.user.clone(), key, event: event.clone() },
                     run_at: *at,
                 }),
-                Effect::End { erase_data: true, .. } => {
-                    if let Some(vault) = &self.vault {
+                Effect::End { outcome, erase_data } => {
+                    if *erase_data && let Some(vault) = &self.vault {
                         vault
                             .delete_conversation(&state.conversation_id)
                             .await
                             .map_err(|e| StoreError::Unavailable(format!("erasing the photos: {e}")))?;
                     }
+                    // The company's system hears how it ended; only a verified user's fields go with it.
+                    let fields = if outcome == "verified" {
+                        state
+                            .vars
+                            .iter()
+                            .filter_map(|(k, v)| k.strip_prefix("field_").map(|k| (k.to_owned(), v.clone())))
+                            .collect()
+                    } else {
+                        Default::default()
+                    };
+                    let job = NotifyJob {
+                        id: key.clone(),
+                        event: format!("onboarding.{outcome}"),
+                        conversation_id: state.conversation_id.clone(),
+                        phone_number_id: state.user.phone_number_id.clone(),
+                        phone: state.phone.clone(),
+                        user: state.user.user.clone(),
+                        document: state.vars.get("document").cloned(),
+                        fields,
+                        at: now,
+                    };
+                    notify.push(Queued::now(key, job));
                 }
                 // Recorded in the audit log with the transition; nothing to run.
-                Effect::Note { .. } | Effect::End { .. } => {}
+                Effect::Note { .. } => {}
             }
         }
         if !replies.is_empty() {
@@ -111,6 +136,9 @@ impl Dispatcher {
         }
         if !events.is_empty() {
             self.queues.events.push(&events).await?;
+        }
+        if !notify.is_empty() {
+            self.queues.notify.push(&notify).await?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 pub mod dispatch;
 pub mod flows;
 pub mod handlers;
+pub mod notify;
 pub mod outbound;
 pub mod outbound_log;
 pub mod runner;
