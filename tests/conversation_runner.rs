@@ -214,3 +214,28 @@ async fn outside_the_24_hour_window_the_reengagement_template_goes_out_instead()
         }
     }
 }
+
+#[tokio::test]
+async fn an_expired_access_token_stops_sending_and_says_so_in_readyz_and_metrics() {
+    let app = spawn_running_app(Backend::Memory, "token-expired").await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    let sim = app.sim.clone().unwrap();
+    sim.fail_on(wa_onboard::sim::Endpoint::Messages, wa_onboard::sim::Failure::TokenExpired);
+    assert_eq!(app.post_signed(fixture("message_text.json")).await.status(), 200);
+    let started = Instant::now();
+    loop {
+        let ready = app.get("/readyz").await;
+        if ready.status() == 503 {
+            assert!(ready.text().await.unwrap().contains("access token expired"));
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "readyz never reported the expired token");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(metric(&app.metrics().await, "wa_onboard_whatsapp_token_expired"), 1.0);
+    // Nothing more goes out: the next message is held, not sent.
+    assert_eq!(app.post_signed(fixture("message_reaction.json")).await.status(), 200);
+    assert_eq!(app.post_signed(fixture("message_location.json")).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(sim.messages().is_empty(), "{:?}", sim.messages());
+}

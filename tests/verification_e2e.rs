@@ -22,18 +22,18 @@ fn photos() -> &'static (Vec<u8>, Vec<u8>) {
     PHOTOS.get_or_init(|| (card_photo(false), card_photo(true)))
 }
 
-/// The default flow, or the default flow whose passports are also checked against a registry provider.
-fn flows_dir(provider_url: Option<&str>) -> std::path::PathBuf {
+/// The default flow, or the default flow whose passports are also checked with `capability` by a provider.
+fn flows_dir_for(provider_url: Option<&str>, capability: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(unique_prefix("flows").replace(':', "-"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut flow = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/kyc_latam.yaml")).unwrap();
     if let Some(url) = provider_url {
         flow = flow.replace(
             "    passport: { sides: [front], checks: [quality, mrz] }",
-            "    passport: { sides: [front], checks: [quality, registry] }",
+            &format!("    passport: {{ sides: [front], checks: [quality, {capability}] }}"),
         );
         flow.push_str(&format!(
-            "  providers:\n    providers:\n      registry_co:\n        kind: http\n        base_url: {url}\n        secret_env: {PROVIDER_SECRET_ENV}\n        timeout_ms: 2000\n        retries: 0\n    routes:\n      - {{ capability: registry, provider: registry_co }}\n"
+            "  providers:\n    providers:\n      registry_co:\n        kind: http\n        base_url: {url}\n        secret_env: {PROVIDER_SECRET_ENV}\n        timeout_ms: 2000\n        retries: 0\n    routes:\n      - {{ capability: {capability}, provider: registry_co }}\n"
         ));
     }
     std::fs::write(dir.join("kyc_latam.yaml"), flow).unwrap();
@@ -45,10 +45,20 @@ async fn start(
     name: &str,
     provider_url: Option<&str>,
 ) -> (TestApp, std::sync::Arc<wa_onboard::sim::SimState>, String) {
+    start_checking(backend, name, provider_url, "registry").await
+}
+
+/// An app whose flow checks passports with `capability` at the provider at `provider_url`.
+async fn start_checking(
+    backend: Backend,
+    name: &str,
+    provider_url: Option<&str>,
+    capability: &str,
+) -> (TestApp, std::sync::Arc<wa_onboard::sim::SimState>, String) {
     // Set once, read by the verification worker when it builds the flow's providers.
     unsafe { std::env::set_var(PROVIDER_SECRET_ENV, PROVIDER_SECRET) };
     let (backend, redis) = open_backend(backend, name).await;
-    let dir = flows_dir(provider_url);
+    let dir = flows_dir_for(provider_url, capability);
     let dir = dir.to_string_lossy().into_owned();
     let app = spawn_app_with(
         backend,
@@ -264,3 +274,26 @@ async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried()
     assert!(event["fields"].is_object(), "{event}");
     assert_eq!(received.lock().unwrap().len(), 1, "delivered once, after the refused first try");
 }
+
+on_both_backends!(a_failed_liveness_asks_for_a_new_selfie_with_its_advice, |backend, name| async move {
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    provider.set(Capability::Liveness, SimBehavior::Retry(wa_onboard::verify::reason::ReasonCode::LivenessFailed));
+    let (app, sim, pnid) = start_checking(backend, name, Some(&provider.base_url()), "liveness").await;
+    let mut user = User::new("Juan", "5215511110009", &app.base, APP_SECRET, &pnid, sim);
+    let replies = texts(&submit(&mut user, &photos().0).await);
+    assert!(replies[1].contains("No pudimos confirmar la selfie"), "{replies:?}");
+    // The new selfie passes.
+    provider.set(Capability::Liveness, SimBehavior::pass(0.96));
+    user.sends_photo("selfie-2", SELFIE_JPEG.to_vec(), "selfie again").await.unwrap();
+    let replies = texts(&user.expect_replies(2, WAIT).await.unwrap());
+    assert!(replies[1].contains("verificamos tu identidad"), "{replies:?}");
+});
+
+on_both_backends!(a_low_confidence_match_goes_to_a_person, |backend, name| async move {
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    provider.set(Capability::FaceMatch, SimBehavior::pass(0.31));
+    let (app, sim, pnid) = start_checking(backend, name, Some(&provider.base_url()), "face_match").await;
+    let mut user = User::new("Karla", "5215511110010", &app.base, APP_SECRET, &pnid, sim);
+    let replies = submit(&mut user, &photos().0).await;
+    assert_eq!(replies[1]["interactive"]["type"], "cta_url", "{:?}", texts(&replies));
+});
