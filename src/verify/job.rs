@@ -211,20 +211,6 @@ impl Verifier {
             }
         }
 
-        if let Some(doc) = doc_type {
-            let policy = CrossCheckPolicy { min_age_years: settings.min_age };
-            let today = chrono::Utc::now().date_naive();
-            let local: BTreeMap<String, String> = findings
-                .fields
-                .iter()
-                .filter_map(|(k, v)| k.split_once('_').map(|(_, field)| (field.to_owned(), v.clone())))
-                .collect();
-            // No typed number in this flow; the barcode and MRZ readings are compared with each other.
-            for finding in cross_check_fields(doc, None, &local, &BTreeMap::new(), today, &policy) {
-                audit.push(format!("cross-check: {} ({})", finding.reason, finding.detail));
-                findings.document.push(("front".into(), finding.reason));
-            }
-        }
         let providers = match self.providers(settings) {
             Ok(providers) => providers,
             Err(problem) => {
@@ -304,6 +290,30 @@ impl Verifier {
                 }
             }
             findings.providers.push((capability, outcome));
+        }
+        if let Some(doc) = doc_type {
+            // The barcode and MRZ (read here) against what the OCR provider read, and the dates against the
+            // flow's rules.
+            let policy = CrossCheckPolicy { min_age_years: settings.min_age };
+            let today = chrono::Utc::now().date_naive();
+            let local: BTreeMap<String, String> = findings
+                .fields
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("front_").or_else(|| k.strip_prefix("back_")).map(|f| (f.to_owned(), v.clone()))
+                })
+                .collect();
+            let ocr: BTreeMap<String, String> = findings
+                .providers
+                .iter()
+                .filter(|(c, _)| *c == Capability::Document)
+                .filter_map(|(_, o)| o.as_ref().ok())
+                .flat_map(|a| a.fields.clone())
+                .collect();
+            for finding in cross_check_fields(doc, None, &local, &ocr, today, &policy) {
+                audit.push(format!("cross-check: {} ({})", finding.reason, finding.detail));
+                findings.document.push(("front".into(), finding.reason));
+            }
         }
         let decided = decide(&findings, settings.agent_below_confidence);
         Ok(decided.map_or_else(
