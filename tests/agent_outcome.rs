@@ -1,5 +1,6 @@
 //! The live-agent contract through HTTP: the handoff link the user gets, and `POST /agent/outcome` (docs/agents.md).
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -38,22 +39,6 @@ async fn post_outcome(app: &TestApp, body: serde_json::Value, secret: &str) -> r
         .send()
         .await
         .unwrap()
-}
-
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn memory() {
-                ($body)(Backend::Memory, concat!(stringify!($name), "-memory")).await;
-            }
-            #[tokio::test]
-            async fn redis() {
-                ($body)(Backend::Redis, concat!(stringify!($name), "-redis")).await;
-            }
-        }
-    };
 }
 
 on_both_backends!(an_agent_approves_and_the_conversation_continues, |backend, name| async move {

@@ -1,5 +1,6 @@
 //! The runner through its real parts: webhooks in over HTTP, workers, state with compare-and-set, audit log.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -37,22 +38,6 @@ async fn wait_for_audit(app: &TestApp, records: usize) -> Vec<wa_onboard::store:
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn memory() {
-                ($body)(Backend::Memory, concat!(stringify!($name), "-memory")).await;
-            }
-            #[tokio::test]
-            async fn redis() {
-                ($body)(Backend::Redis, concat!(stringify!($name), "-redis")).await;
-            }
-        }
-    };
 }
 
 on_both_backends!(a_webhook_is_answered_through_the_workers_and_audited, |backend, name| async move {

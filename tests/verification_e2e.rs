@@ -1,6 +1,7 @@
 //! The whole path through HTTP: signed webhooks in, photos downloaded from the Graph API simulator, the
 //! verification job (quality checks, providers), and the right message back, for each outcome, on both backends.
 
+#[macro_use]
 mod common;
 
 use std::sync::OnceLock;
@@ -82,7 +83,8 @@ async fn submit(user: &mut User, front: &[u8]) -> Vec<Value> {
     submit_expecting(user, front, 2).await
 }
 
-async fn submit_expecting(user: &mut User, front: &[u8], answers: usize) -> Vec<Value> {
+/// Greets, picks Spanish, consents and picks the passport: the bot now asks for the front photo.
+async fn reach_the_photo_steps(user: &mut User) {
     user.says("Hola").await.unwrap();
     user.expect_replies(1, WAIT).await.unwrap();
     user.taps("lang_es", "Español").await.unwrap();
@@ -91,6 +93,10 @@ async fn submit_expecting(user: &mut User, front: &[u8], answers: usize) -> Vec<
     user.expect_replies(1, WAIT).await.unwrap();
     user.taps("doc_passport", "Pasaporte").await.unwrap();
     user.expect_replies(1, WAIT).await.unwrap();
+}
+
+async fn submit_expecting(user: &mut User, front: &[u8], answers: usize) -> Vec<Value> {
+    reach_the_photo_steps(user).await;
     user.sends_photo(&format!("{}-front", user.phone), front.to_vec(), "front").await.unwrap();
     user.expect_replies(1, WAIT).await.unwrap();
     user.sends_photo(&format!("{}-selfie", user.phone), SELFIE_JPEG.to_vec(), "selfie").await.unwrap();
@@ -103,22 +109,6 @@ async fn submit_expecting(user: &mut User, front: &[u8], answers: usize) -> Vec<
 
 fn texts(replies: &[Value]) -> Vec<String> {
     replies.iter().map(describe).collect()
-}
-
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                ($body)(Backend::Memory, concat!(stringify!($name), "-memory")).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() {
-                ($body)(Backend::Redis, concat!(stringify!($name), "-redis")).await;
-            }
-        }
-    };
 }
 
 on_both_backends!(a_sharp_id_and_a_selfie_are_verified, |backend, name| async move {
@@ -182,14 +172,7 @@ on_both_backends!(a_provider_that_is_down_sends_the_user_to_an_agent_instead_of_
 on_both_backends!(a_photo_that_cannot_be_downloaded_is_asked_for_again, |backend, name| async move {
     let (app, sim, pnid) = start(backend, name, None).await;
     let mut user = User::new("Fer", "5215511110006", &app.base, APP_SECRET, &pnid, sim);
-    user.says("Hola").await.unwrap();
-    user.expect_replies(1, WAIT).await.unwrap();
-    user.taps("lang_es", "Español").await.unwrap();
-    user.expect_replies(1, WAIT).await.unwrap();
-    user.taps("consent_accept", "Acepto").await.unwrap();
-    user.expect_replies(1, WAIT).await.unwrap();
-    user.taps("doc_passport", "Pasaporte").await.unwrap();
-    user.expect_replies(1, WAIT).await.unwrap();
+    reach_the_photo_steps(&mut user).await;
     // Meta no longer has this photo (media ids live 7 days): the lookup answers 404.
     user.sends_unregistered_photo("expired-front", "front").await.unwrap();
     user.expect_replies(1, WAIT).await.unwrap();

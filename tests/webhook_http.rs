@@ -1,28 +1,12 @@
 //! Black-box tests of the webhook ingress through HTTP, on both backends.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use wa_onboard::jobs::inbound::InboundEvent;
 use wa_onboard::store::KeptKind;
 use wa_onboard::webhook::envelope::{Content, Interactive, KnownContent, StatusKind};
-
-/// Runs an async test body once per backend.
-macro_rules! on_both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn memory() {
-                ($body)(Backend::Memory, concat!(stringify!($name), "-memory")).await;
-            }
-            #[tokio::test]
-            async fn redis() {
-                ($body)(Backend::Redis, concat!(stringify!($name), "-redis")).await;
-            }
-        }
-    };
-}
 
 #[tokio::test]
 async fn handshake_echoes_the_challenge_verbatim_when_the_token_matches() {

@@ -10,8 +10,8 @@ use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Version
 use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptPayload, StoreError};
 use crate::flow::state::UserKey;
 use crate::jobs::inbound::InboundJob;
+use crate::jobs::queue::JobQueue;
 use crate::jobs::queue::memory::MemoryQueue;
-use crate::jobs::queue::{JobQueue, Queued};
 
 pub struct MemoryStore {
     inbound: Arc<MemoryQueue<InboundJob>>,
@@ -44,8 +44,7 @@ impl MemoryStore {
 #[async_trait]
 impl IngressStore for MemoryStore {
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        let queued: Vec<Queued<InboundJob>> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
-        self.inbound.push(&queued).await
+        self.inbound.push(&super::queued_inbound(jobs)).await
     }
 
     async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {

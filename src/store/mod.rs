@@ -92,6 +92,11 @@ pub async fn open(config: &StoreConfig, dedupe_ttl: std::time::Duration) -> anyh
     })
 }
 
+/// Inbound jobs as queue entries: each keyed by its dedupe key.
+pub fn queued_inbound(jobs: &[InboundJob]) -> Vec<crate::jobs::queue::Queued<InboundJob>> {
+    jobs.iter().map(|j| crate::jobs::queue::Queued::now(j.key.clone(), j.clone())).collect()
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

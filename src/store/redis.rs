@@ -18,8 +18,8 @@ use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Version
 use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload, StoreError};
 use crate::flow::state::UserKey;
 use crate::jobs::inbound::InboundJob;
+use crate::jobs::queue::JobQueue;
 use crate::jobs::queue::redis::{RedisQueue, queue_config};
-use crate::jobs::queue::{JobQueue, Queued};
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -77,8 +77,7 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 #[async_trait]
 impl IngressStore for RedisStore {
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        let queued: Vec<Queued<InboundJob>> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
-        self.inbound.push(&queued).await
+        self.inbound.push(&super::queued_inbound(jobs)).await
     }
 
     async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {

@@ -14,6 +14,24 @@ use wa_onboard::store::IngressStore;
 use wa_onboard::store::redis::RedisStore;
 use wa_onboard::webhook::signature;
 
+/// Runs an async test body once per backend: `mod name { memory, redis }`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                ($body)(Backend::Memory, concat!(stringify!($name), "-memory")).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                ($body)(Backend::Redis, concat!(stringify!($name), "-redis")).await;
+            }
+        }
+    };
+}
+
 pub const APP_SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";
 pub const DEDUPE_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
