@@ -85,6 +85,9 @@ enum Command {
         /// The side of the document in the photo.
         #[arg(long, default_value = "front")]
         side: String,
+        /// The machine-readable zone as text (from an OCR or typed), parsed and checked with the barcodes.
+        #[arg(long)]
+        mrz_text: Option<String>,
     },
 }
 
@@ -133,8 +136,9 @@ async fn main() -> ExitCode {
         Command::Kept { limit } => print_kept(&env, limit).await,
         Command::Flow { command } => flow_command(&env, command),
         Command::Sim { bind } => run_sim(&env, bind).await,
-        Command::CheckImage { file, kind, flow, document, side } => {
-            check_image(&env, &file, kind, flow.as_deref(), document.as_deref(), &side).await
+        Command::CheckImage { file, kind, flow, document, side, mrz_text } => {
+            let reading = DocumentArgs { document, side, mrz_text };
+            check_image(&env, &file, kind, flow.as_deref(), reading).await
         }
         Command::Demo => {
             let transcript = wa_onboard::demo::run().await;
@@ -351,15 +355,22 @@ async fn run_sim(env: &Env, bind: std::net::SocketAddr) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `check-image` reads from a document photo besides its quality.
+struct DocumentArgs {
+    document: Option<String>,
+    side: String,
+    mrz_text: Option<String>,
+}
+
 async fn check_image(
     env: &Env,
     file: &std::path::Path,
     kind: KindArg,
     flow: Option<&str>,
-    document: Option<&str>,
-    side: &str,
+    reading_args: DocumentArgs,
 ) -> anyhow::Result<ExitCode> {
-    use wa_onboard::verify::document::{DocumentType, Side, read_document};
+    use wa_onboard::verify::document::{DocumentType, Side, read_document_with_mrz_text};
+    let DocumentArgs { document, side, mrz_text } = reading_args;
     let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
     let kind = match kind {
         KindArg::Document => Kind::Document,
@@ -383,11 +394,11 @@ async fn check_image(
             }
         }
     };
-    let document = match document {
+    let document = match document.as_deref() {
         None => None,
         Some(d) => Some(d.parse::<DocumentType>().map_err(|e| anyhow::anyhow!("--document {d}: {e}"))?),
     };
-    let side = match side {
+    let side = match side.as_str() {
         "front" => Side::Front,
         "back" => Side::Back,
         other => anyhow::bail!("--side must be front or back, not {other}"),
@@ -396,7 +407,7 @@ async fn check_image(
         let report = quality::check(&bytes, kind, &thresholds);
         let reading = document.map(|doc| {
             quality::decode::decode_to(&bytes, 2000)
-                .map(|d| read_document(&d.gray, doc, side))
+                .map(|d| read_document_with_mrz_text(&d.gray, doc, side, mrz_text.as_deref()))
                 .map_err(|e| e.to_string())
         });
         (report, reading)

@@ -236,6 +236,20 @@ fn check_image_prints_the_barcode_fields_of_a_document_photo() {
     assert_eq!(json["document"]["fields"]["document_number"], "30123456", "{json}");
     assert_eq!(json["document"]["barcodes"][0]["layout"], "ar_dni_2012");
 
+    // A passport photo page with its MRZ given as text (from an OCR): the MRZ fields and check digits are reported.
+    let mrz = "P<COLGARCIA<MARQUEZ<<GABRIEL<JOSE<<<<<<<<<<<\nAB12345671COL0203041M31091551020304050<<<<18";
+    let page = card(&[], 1.0);
+    let path = std::env::temp_dir().join(format!("passport-{}.png", std::process::id()));
+    page.save(&path).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wa-onboard"))
+        .args(["check-image", path.to_str().unwrap(), "--document", "passport", "--mrz-text", mrz])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["document"]["mrz"]["document_number"], "AB1234567", "{json}");
+    assert!(json["document"]["reasons"].as_array().unwrap().is_empty(), "{json}");
+
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_wa-onboard"))
         .args(["check-image", "Cargo.toml", "--document", "xx_card"])
         .output()
