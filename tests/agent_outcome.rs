@@ -10,7 +10,7 @@ use serde_json::json;
 use wa_onboard::demo::driver::{User, describe};
 use wa_onboard::verify::providers::signing;
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 /// No AGENT_LINK_SECRET in the test config: it is derived from the app secret.
 const AGENT_SECRET: &str = "agent-link:test-app-secret";
 

@@ -14,7 +14,7 @@ use wa_onboard::demo::{SELFIE_JPEG, card_photo};
 use wa_onboard::verify::providers::Capability;
 use wa_onboard::verify::providers::sim::{ProviderSim, RegistryStatus, SimBehavior};
 
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 const PROVIDER_SECRET_ENV: &str = "PROVIDER_E2E_SECRET";
 const PROVIDER_SECRET: &str = "e2e-provider-secret";
 

@@ -108,7 +108,8 @@ pub async fn open_backend_at(
         Backend::Memory => (wa_onboard::backend::Backend::memory(DEDUPE_TTL), None),
         Backend::Redis => {
             let prefix = unique_prefix(name);
-            let store = RedisStore::connect(url, &prefix, Duration::from_millis(500), DEDUPE_TTL)
+            // Generous: CI runs many apps on two busy cores; a timeout here would only retry a job later.
+            let store = RedisStore::connect(url, &prefix, Duration::from_secs(2), DEDUPE_TTL)
                 .await
                 .expect("Redis must be running for the tests (see README)");
             (wa_onboard::backend::Backend::redis(store), Some(RedisKeys { prefix }))

@@ -30,6 +30,9 @@ pub fn queue_config(prefix: &str, name: &str, key_ttl: Duration) -> apalis_redis
         .idempotency_ttl(Some(key_ttl))
         // Workers poll on an interval; no pub/sub message per job.
         .emit_events(false)
+        // A worker registers itself on its heartbeat: if that call fails (Redis slow or restarting), the worker
+        // fetches nothing until the next beat. Five seconds keeps that gap short (default 30 s).
+        .heartbeat_interval(Duration::from_secs(5))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
