@@ -197,6 +197,7 @@ impl App {
                 flows: self.runner.flows.clone(),
                 conversations: self.backend.conversations.clone(),
                 events: queues.events.clone(),
+                providers: Default::default(),
             }),
         };
         workers::spawn(&self.backend.queues, handlers, &self.state.config.workers, &self.shutdown)

@@ -50,6 +50,26 @@ pub struct Verifier {
     pub flows: Arc<FlowRegistry>,
     pub conversations: Arc<dyn ConversationStore>,
     pub events: Arc<dyn JobQueue<EventJob>>,
+    /// The providers of each flow version, built once: their HTTP clients and circuit breakers must outlive a
+    /// single job, or a provider that is down would be called afresh for every submission.
+    pub providers: ProviderCache,
+}
+
+/// A flow's providers (`None` when it names none), or why they could not be built.
+type Built = Result<Option<Arc<Providers>>, String>;
+
+/// Providers built per flow version.
+#[derive(Default)]
+pub struct ProviderCache {
+    built: std::sync::Mutex<std::collections::HashMap<String, Built>>,
+    local: std::sync::OnceLock<LocalProvider>,
+}
+
+impl ProviderCache {
+    /// The `local` provider used when a flow names none (built once: it warns when built).
+    fn local(&self) -> &LocalProvider {
+        self.local.get_or_init(|| LocalProvider::new("local"))
+    }
 }
 
 enum Step {
@@ -211,7 +231,7 @@ impl Verifier {
             }
         }
 
-        let providers = match self.providers(settings) {
+        let providers = match self.providers(&job.flow_id, &job.flow_version, settings) {
             Ok(providers) => providers,
             Err(problem) => {
                 // Never pass a check silently because its provider cannot be built: a person looks instead.
@@ -253,7 +273,7 @@ impl Verifier {
             }
             let outcome = match &providers {
                 // No providers in the flow: the local checks (development; they say they are no identity check).
-                None => check(&LocalProvider::new("local"), capability, &request).await,
+                None => check(self.providers.local(), capability, &request).await,
                 Some(p) => match p.provider_for(capability, &country) {
                     Some(provider) => check(provider.as_ref(), capability, &request).await,
                     None => Err(ProviderError::Unavailable {
@@ -322,18 +342,25 @@ impl Verifier {
         ))
     }
 
-    /// The flow's providers; `None` when the flow names none (the local checks run instead).
-    fn providers(&self, settings: &crate::flow::model::Verification) -> Result<Option<Providers>, String> {
-        if settings.providers.is_null() {
-            return Ok(None);
-        }
-        let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).map_err(|e| e.to_string())?;
-        config.build(&Env::from_process()).map(Some).map_err(|problems| {
-            let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-            tracing::error!(%text, "the flow's providers cannot be built: submissions go to a live agent");
-            text
-        })
+    /// The flow's providers; `None` when the flow names none (the local checks run instead). Built on first use
+    /// per flow version and kept.
+    fn providers(&self, flow_id: &str, version: &str, settings: &crate::flow::model::Verification) -> Built {
+        let key = format!("{flow_id}@{version}");
+        let mut built = self.providers.built.lock().unwrap_or_else(|p| p.into_inner());
+        built.entry(key).or_insert_with(|| build_providers(settings)).clone()
     }
+}
+
+fn build_providers(settings: &crate::flow::model::Verification) -> Built {
+    if settings.providers.is_null() {
+        return Ok(None);
+    }
+    let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).map_err(|e| e.to_string())?;
+    config.build(&Env::from_process()).map(|p| Some(Arc::new(p))).map_err(|problems| {
+        let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        tracing::error!(%text, "the flow's providers cannot be built: submissions go to a live agent");
+        text
+    })
 }
 
 #[async_trait]
