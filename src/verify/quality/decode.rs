@@ -110,14 +110,44 @@ fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// JPEG. Baseline photos (what phones and WhatsApp send) go through `jpeg-luma`, which decodes only the luma
+/// component and goes from each block's DCT coefficients straight to the means of its 4x4 (or 8x8) cells: the
+/// box average of a full decode at a fraction of the work (12 MP phone photo: see docs/benchmarks.md). Anything
+/// it does not read (progressive, CMYK, a photo too small to scale down, or damage it reports) gets the full
+/// decoder, which has the last word on what is unreadable.
+fn decode_jpeg(bytes: &[u8], long_side: u32) -> Result<(GrayImage, u32, u32, Orientation), DecodeError> {
+    match jpeg_luma::Decoder::new(bytes) {
+        Ok(decoder) => {
+            let (w, h) = (decoder.width(), decoder.height());
+            check_size(w.into(), h.into())?;
+            let k = w.max(h) / long_side.max(1);
+            let scale = match k {
+                8.. => Some(jpeg_luma::Scale::Eighth),
+                4..=7 => Some(jpeg_luma::Scale::Quarter),
+                _ => None,
+            };
+            if let Some(scale) = scale {
+                match decoder.decode(scale) {
+                    Ok(luma) => {
+                        let orientation =
+                            decoder.exif().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
+                        let gray =
+                            GrayImage::from_raw(luma.width, luma.height, luma.pixels).ok_or(DecodeError::Empty)?;
+                        return Ok((box_shrink(gray, long_side), w, h, orientation));
+                    }
+                    Err(e) => tracing::debug!(error = %e, "scaled JPEG decode failed; trying the full decoder"),
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "JPEG not read by the scaled decoder; using the full decoder"),
+    }
+    decode_jpeg_full(bytes, long_side)
+}
+
 /// JPEG with `zune-jpeg`: header first (size checked before anything is decoded), then only the luma plane, in
 /// strict mode (a truncated or corrupt file is an error, not a grey-filled picture), then k x k box averages down
 /// to about the working size.
-///
-/// `jpeg-decoder` can decode at 1/2, 1/4 or 1/8 scale in the DCT domain, but it is in maintenance mode, hands the
-/// inverse DCT to a thread per colour component, and measured slower on one core than this full-size luma decode
-/// plus box average (12 MP phone photo: 54 ms against 45 ms; see docs/benchmarks.md).
-fn decode_jpeg(bytes: &[u8], long_side: u32) -> Result<(GrayImage, u32, u32, Orientation), DecodeError> {
+fn decode_jpeg_full(bytes: &[u8], long_side: u32) -> Result<(GrayImage, u32, u32, Orientation), DecodeError> {
     use zune_core::colorspace::ColorSpace;
     use zune_core::options::DecoderOptions;
     let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::Corrupt(e.to_string());
