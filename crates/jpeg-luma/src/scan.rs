@@ -56,11 +56,6 @@ struct Plan<'h> {
 }
 
 pub(crate) fn decode(header: &Header, scale: Scale) -> Result<Luma, Error> {
-    decode_any_cpu(header, scale)
-}
-
-#[inline(always)]
-fn decode_any_cpu(header: &Header, scale: Scale) -> Result<Luma, Error> {
     let factor = scale.factor();
     let (width, height) = (header.width / factor, header.height / factor);
     if width == 0 || height == 0 {
