@@ -254,6 +254,33 @@ mod tests {
         assert_eq!(Format::sniff(b"RIFF"), None);
     }
 
+    /// A 4000 px wide phone-like JPEG, for the reduced-scale path (1/4 scale from 4000 px).
+    fn wide_photo() -> Vec<u8> {
+        use crate::demo::photos::{Scene, jpeg, render};
+        jpeg(&render(&Scene::phone().sized(4000, 600)), 90)
+    }
+
+    #[test]
+    fn the_reduced_scale_decode_matches_the_full_decode() {
+        let bytes = wide_photo();
+        let fast = decode(&bytes).unwrap();
+        let (full, w, h, _) = decode_jpeg_full(&bytes, WORK_LONG_SIDE).unwrap();
+        assert_eq!((fast.width, fast.height), (w, h));
+        assert_eq!(fast.gray.dimensions(), full.dimensions());
+        let diffs: Vec<u8> = fast.gray.as_raw().iter().zip(full.as_raw()).map(|(a, b)| a.abs_diff(*b)).collect();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        assert!(mean < 0.3, "mean difference {mean}");
+        assert!(diffs.iter().all(|&d| d <= 3), "largest difference {:?}", diffs.iter().max());
+    }
+
+    #[test]
+    fn the_reduced_scale_decode_honours_exif_orientation() {
+        let bytes = crate::demo::photos::with_exif_orientation(&wide_photo(), 6);
+        let decoded = decode(&bytes).unwrap();
+        assert_eq!((decoded.width, decoded.height), (600, 4000));
+        assert_eq!(decoded.gray.dimensions(), (150, 1000));
+    }
+
     #[test]
     fn size_limits() {
         assert!(check_size(4000, 3000).is_ok());
