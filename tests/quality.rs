@@ -283,6 +283,45 @@ fn a_tiny_face_is_too_small() {
     assert!(!report.reasons.contains(&NoFace), "{}", explain(&report));
 }
 
+/// Pastes the astronaut's face, cropped with a margin and scaled to `side` px, at (x, y): its face box is a little
+/// over half of `side`.
+fn paste_face(frame: &mut RgbImage, side: u32, x: i64, y: i64) {
+    let crop = image::imageops::crop_imm(&astronaut(), 135, 28, 178, 178).to_image();
+    let face = image::DynamicImage::ImageRgb8(crop).resize_exact(side, side, image::imageops::FilterType::Triangle);
+    image::imageops::replace(frame, &face.into_rgb8(), x, y);
+}
+
+/// A bare table, 3000x4000 like a 12-megapixel phone portrait.
+fn table_12mp() -> RgbImage {
+    static TABLE: OnceLock<RgbImage> = OnceLock::new();
+    TABLE.get_or_init(|| draw(&Scene { card: false, ..Scene::phone().sized(3000, 4000) })).clone()
+}
+
+#[test]
+fn a_small_face_in_a_12_megapixel_selfie_is_too_small_not_missing() {
+    // About 9% of the short side: smaller than the quick first search looks for, found by the wide one.
+    let mut frame = table_12mp();
+    paste_face(&mut frame, 490, 800, 1200);
+    let report = check_selfie(&photos::jpeg(&frame, 90));
+    assert_retake(&report, FaceTooSmall);
+    assert!(!report.reasons.contains(&NoFace), "{}", explain(&report));
+    let faces = report.measurements.faces.as_ref().unwrap();
+    assert_eq!(faces.count, 1, "{}", explain(&report));
+    assert!(faces.largest_ratio > 0.07 && faces.largest_ratio < 0.11, "{}", explain(&report));
+}
+
+#[test]
+fn a_second_face_big_enough_to_pass_is_counted_in_a_12_megapixel_selfie() {
+    // The user's face (about 25% of the short side) and someone behind them (about 13%).
+    let mut frame = table_12mp();
+    paste_face(&mut frame, 1360, 200, 1200);
+    paste_face(&mut frame, 710, 1900, 400);
+    let report = check_selfie(&photos::jpeg(&frame, 90));
+    assert_retake(&report, MultipleFaces);
+    assert_eq!(report.measurements.faces.as_ref().unwrap().count, 2, "{}", explain(&report));
+    assert!(!report.reasons.contains(&FaceTooSmall), "{}", explain(&report));
+}
+
 #[test]
 fn a_card_or_a_table_has_no_face() {
     assert_retake(&check_selfie(&photos::jpeg(&canvas(1600, 1200), 85)), NoFace);
