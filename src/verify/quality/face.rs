@@ -1,5 +1,6 @@
-//! Faces, with the SeetaFace frontal detector of the `rustface` crate. Its model (BSD 2-Clause, from the
-//! published crate) is compiled into the binary: nothing is fetched at run time.
+//! Faces, with the SeetaFace frontal detector of the `rustface` crate (vendored in `vendor/rustface` with faster
+//! kernels that give the same detections). Its model (BSD 2-Clause, from the published crate) is compiled into
+//! the binary: nothing is fetched at run time.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
