@@ -169,6 +169,29 @@ fn skip_dc(bits: &mut Bits, table: &Huffman) -> Result<(), Error> {
     Ok(())
 }
 
+/// An AC symbol whose code is longer than the lookup, decoded the checked way.
+enum LongAc {
+    EndOfBlock,
+    SixteenZeros,
+    /// A run of zeros, then a value of `size` bits (still to be read).
+    Value {
+        run: usize,
+        size: u32,
+    },
+}
+
+#[inline(always)]
+fn long_ac(bits: &mut Bits, table: &Huffman) -> Result<LongAc, Error> {
+    let rs = table.decode(bits)?;
+    let (run, size) = ((rs >> 4) as usize, rs & 15);
+    Ok(match (run, size) {
+        (15, 0) => LongAc::SixteenZeros,
+        // Runs other than 0 and 15 with no value are not valid; like libjpeg, end the block there.
+        (_, 0) => LongAc::EndOfBlock,
+        _ => LongAc::Value { run, size },
+    })
+}
+
 /// Reads the 63 AC coefficients, storing the dequantised ones that the layout needs into `block` (natural order;
 /// the others into the discard slot); returns the rows that received one, as [`Layout::row`] bits.
 #[inline(always)]
@@ -192,17 +215,17 @@ fn read_ac(bits: &mut Bits, table: &Huffman, layout: &Layout, block: &mut [i32; 
             bits.consume(entry.total());
             k += entry.advance() as usize - 1;
         } else {
-            let rs = table.decode(bits)?;
-            let (run, size) = ((rs >> 4) as usize, rs & 15);
-            if size == 0 {
-                if run == 15 {
+            match long_ac(bits, table)? {
+                LongAc::EndOfBlock => break,
+                LongAc::SixteenZeros => {
                     k += 16;
                     continue;
                 }
-                break;
+                LongAc::Value { run, size } => {
+                    k += run;
+                    value = extend(bits.take(size), size);
+                }
             }
-            k += run;
-            value = extend(bits.take(size), size);
         }
         // k is at most 63 + 16 here; the masks let the compiler drop the bounds checks.
         let i = k & 127;
@@ -231,17 +254,14 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), Error> {
             k += entry.advance() as usize;
             continue;
         }
-        let rs = table.decode(bits)?;
-        let (run, size) = ((rs >> 4) as usize, rs & 15);
-        if size == 0 {
-            if run == 15 {
-                k += 16;
-                continue;
+        match long_ac(bits, table)? {
+            LongAc::EndOfBlock => break,
+            LongAc::SixteenZeros => k += 16,
+            LongAc::Value { run, size } => {
+                k += run + 1;
+                bits.consume(size);
             }
-            break;
         }
-        k += run + 1;
-        bits.consume(size);
     }
     if k > 64 {
         return Err(Error::Corrupt("a block has more than 64 coefficients"));
