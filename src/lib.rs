@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod app;
 pub mod backend;
+pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod conversation;

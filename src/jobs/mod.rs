@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod inbound;
+pub mod key;
 pub mod notify;
 pub mod outbound;
 pub mod queue;
