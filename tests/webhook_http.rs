@@ -299,7 +299,7 @@ on_both_backends!(a_redelivered_message_gives_exactly_one_job, |backend, name| a
     let statuses: Vec<u16> = futures::future::join_all(posts).await.iter().map(|r| r.status().as_u16()).collect();
     assert!(statuses.iter().all(|s| *s == 200), "every delivery is acknowledged: {statuses:?}");
     let jobs = app.store.pending_inbound(100).await.unwrap();
-    assert_eq!(jobs.iter().filter(|j| j.key.ends_with("wamid.concurrent")).count(), 1);
+    assert_eq!(jobs.iter().filter(|j| j.key.as_str().ends_with("wamid.concurrent")).count(), 1);
     assert_eq!(jobs.len(), 8);
     let metrics = app.metrics().await;
     assert_eq!(metric(&metrics, "wa_onboard_webhook_duplicates_total"), 14.0 + 19.0);

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::flow::event::{AgentDecision, Event};
 use crate::jobs::event::EventJob;
+use crate::jobs::key::JobKey;
 use crate::jobs::queue::Queued;
 use crate::store::now_ms;
 use crate::verify::providers::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
@@ -77,7 +78,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         Err(e) => return answer(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     // The same signed request sent twice is one outcome.
-    let key = format!("agent:{conversation}:{}", hex::encode(&Sha256::digest(&body)[..8]));
+    let key = JobKey::agent_outcome(&conversation, &hex::encode(&Sha256::digest(&body)[..8]));
     let job = EventJob { user, key: key.clone(), event: Event::AgentOutcome { decision } };
     match app.events.push(&[Queued::now(key, job)]).await {
         Ok(_) => {

@@ -7,6 +7,7 @@ use crate::agent::link::LinkSigner;
 use crate::flow::event::{Effect, Reply};
 use crate::flow::state::ConversationState;
 use crate::jobs::event::EventJob;
+use crate::jobs::key::JobKey;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::queue::{JobQueue, Queued};
@@ -49,8 +50,9 @@ impl Dispatcher {
         let mut notify = Vec::new();
         // The messages of one event go out as one job, in order (several jobs could be sent in parallel).
         let mut replies = Vec::new();
+        let event_key = JobKey::from_stored(entry.event_key.clone());
         for (index, effect) in entry.effects.iter().enumerate() {
-            let key = format!("{}:{index}", entry.event_key);
+            let key = JobKey::effect(&event_key, index);
             match effect {
                 Effect::Send { reply } => replies.push(reply.clone()),
                 Effect::MarkRead { message_id } => outbound.push(Queued::now(
@@ -101,7 +103,7 @@ impl Dispatcher {
                         Default::default()
                     };
                     let job = NotifyJob {
-                        id: key.clone(),
+                        id: key.to_string(),
                         event: format!("onboarding.{outcome}"),
                         conversation_id: state.conversation_id.clone(),
                         phone_number_id: state.user.phone_number_id.clone(),
@@ -118,7 +120,7 @@ impl Dispatcher {
             }
         }
         if !replies.is_empty() {
-            let key = format!("{}:send", entry.event_key);
+            let key = JobKey::replies(&event_key);
             let job = OutboundJob::Send {
                 key: key.clone(),
                 to: addressee(state),

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::outbound_log;
 use crate::flow::event::Reply;
+use crate::jobs::key::JobKey;
 use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::worker::{Handler, JobFailure};
@@ -111,7 +112,7 @@ impl Handler<OutboundJob> for OutboundHandler {
                         if let OutboundJob::Send { attempt, .. } = &mut again {
                             *attempt += 1;
                         }
-                        let queued = Queued { key: format!("{key}:retry{}", attempt + 1), job: again, run_at };
+                        let queued = Queued { key: JobKey::send_retry(key, attempt + 1), job: again, run_at };
                         self.queue.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
                         tracing::warn!(%reason, "send deferred");
                         Ok(())
@@ -126,7 +127,7 @@ impl OutboundHandler {
     /// Sends each reply in order, each at most once (its own idempotency key).
     async fn send_all(
         &self,
-        key: &str,
+        key: &JobKey,
         recipient: &Recipient,
         to: &Addressee,
         replies: &[Reply],
@@ -136,7 +137,7 @@ impl OutboundHandler {
             let message = to_message(reply)
                 .map_err(|e| JobFailure::Abort(format!("the flow produced a message WhatsApp would refuse: {e}")))?;
             let send = SendJob {
-                idempotency_key: format!("{key}:{index}"),
+                idempotency_key: JobKey::reply(key, index).into(),
                 to: recipient.clone(),
                 message,
                 fallback_template: self.reengage_template.clone(),

@@ -60,7 +60,7 @@ impl Runner {
         match &job.event {
             InboundEvent::Message { message, .. } => {
                 let event = Event::Message { message: message.clone(), phone: message.from.clone() };
-                self.apply(&user, Envelope { key: job.key.clone(), now, event }, "user").await
+                self.apply(&user, Envelope { key: job.key.to_string(), now, event }, "user").await
             }
             InboundEvent::Status { status, .. } => {
                 let record = AuditRecord {
@@ -73,7 +73,7 @@ impl Runner {
                         status.id,
                         status.errors.first().map(|e| format!(" (error {}: {})", e.code, e.title)).unwrap_or_default()
                     ),
-                    event_key: job.key.clone(),
+                    event_key: job.key.to_string(),
                     step_before: String::new(),
                     step_after: String::new(),
                     effects: Vec::new(),
@@ -85,7 +85,7 @@ impl Runner {
     }
 
     pub async fn event(&self, job: &EventJob, actor: &str) -> Result<Applied, RunError> {
-        let envelope = Envelope { key: job.key.clone(), now: (self.clock)(), event: job.event.clone() };
+        let envelope = Envelope { key: job.key.to_string(), now: (self.clock)(), event: job.event.clone() };
         self.apply(&job.user, envelope, actor).await
     }
 

@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::event::Event;
 use crate::flow::state::UserKey;
+use crate::jobs::key::JobKey;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventJob {
     pub user: UserKey,
     /// Unique per event: the idempotency key of the job and of the effects it causes.
-    pub key: String,
+    pub key: JobKey,
     pub event: Event,
 }

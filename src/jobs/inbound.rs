@@ -5,12 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::key::JobKey;
 use crate::webhook::envelope::{Contact, Message, Metadata, Status};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundJob {
     /// What makes this job unique: see [`InboundEvent::dedupe_key`].
-    pub key: String,
+    pub key: JobKey,
     /// When the webhook reached us, in Unix milliseconds (the message's own time is in the event).
     pub received_at_ms: u64,
     pub event: InboundEvent,
@@ -32,11 +33,11 @@ pub enum InboundEvent {
 
 impl InboundEvent {
     /// Messages are unique per (business number, wamid); a status once per (business number, wamid, status).
-    pub fn dedupe_key(&self) -> String {
+    pub fn dedupe_key(&self) -> JobKey {
         match self {
-            Self::Message { business, message, .. } => format!("msg:{}:{}", business.phone_number_id, message.id),
+            Self::Message { business, message, .. } => JobKey::message(&business.phone_number_id, &message.id),
             Self::Status { business, status } => {
-                format!("status:{}:{}:{}", business.phone_number_id, status.id, status.status.as_str())
+                JobKey::status(&business.phone_number_id, &status.id, status.status.as_str())
             }
         }
     }

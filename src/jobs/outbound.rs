@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::flow::event::Reply;
+use crate::jobs::key::JobKey;
 
 /// Who a message goes to: by phone when known, else by business-scoped user id (`recipient`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +23,7 @@ pub enum OutboundJob {
     Send {
         /// The idempotency key of these messages (each is `<key>:<index>`): a retried or rescheduled job reuses
         /// it and never sends a message twice.
-        key: String,
+        key: JobKey,
         to: Addressee,
         conversation_id: String,
         replies: Vec<Reply>,

@@ -26,6 +26,7 @@ use crate::flow::event::{Event, VerificationResult};
 use crate::flow::model::Check;
 use crate::flow::state::MediaRef;
 use crate::jobs::event::EventJob;
+use crate::jobs::key::JobKey;
 use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
@@ -389,7 +390,7 @@ impl Handler<VerifyJob> for Verifier {
             }
         };
         self.audit(&job, notes, started).await;
-        let key = format!("{}:result", job.submission);
+        let key = JobKey::verification_result(&job.submission);
         let queued = Queued::now(key.clone(), EventJob { user: job.user.clone(), key, event });
         self.events.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
         Ok(())
@@ -404,7 +405,7 @@ impl Verifier {
             conversation_id: job.conversation_id.clone(),
             actor: "verifier".into(),
             event: format!("verification {} ({} ms)", job.submission, started.elapsed().as_millis()),
-            event_key: format!("{}:verify", job.submission),
+            event_key: JobKey::verification_run(&job.submission).into(),
             step_before: String::new(),
             step_after: String::new(),
             effects: notes,
@@ -432,7 +433,7 @@ impl super::providers::callback::CallbackSink for ResumeOnCallback {
         };
         let PendingCheck { mut job } = serde_json::from_str(&record)?;
         job.known.insert(callback.capability.as_str().to_owned(), callback.answer);
-        let queued = Queued::now(format!("{}:callback:{}", job.submission, callback.reference), job);
+        let queued = Queued::now(JobKey::provider_callback(&job.submission, &callback.reference), job);
         if let Err(e) = self.verify.push(&[queued]).await {
             // Put the record back, so the provider's retry finds it.
             self.conversations.put_value(&key, &record, PENDING_TTL_SECS).await?;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{Job, JobQueue, Queued};
+use crate::jobs::key::JobKey;
 use crate::store::{Enqueued, StoreError, now_ms};
 
 pub struct MemoryQueue<J> {
@@ -17,7 +18,7 @@ pub struct MemoryQueue<J> {
 }
 
 struct Inner<J> {
-    claims: HashMap<String, Instant>,
+    claims: HashMap<JobKey, Instant>,
     /// (run_at in Unix seconds, attempt, job), kept in arrival order; due ones are taken first come first served.
     jobs: VecDeque<(u64, u32, J)>,
 }

@@ -8,21 +8,22 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::jobs::key::JobKey;
 use crate::store::{Enqueued, StoreError};
 
 /// A job ready to be queued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queued<J> {
     /// The idempotency key: a second push with the same key queues nothing.
-    pub key: String,
+    pub key: JobKey,
     pub job: J,
     /// Unix seconds; 0 (or the past) runs as soon as a worker is free.
     pub run_at: u64,
 }
 
 impl<J> Queued<J> {
-    pub fn now(key: impl Into<String>, job: J) -> Self {
-        Self { key: key.into(), job, run_at: 0 }
+    pub fn now(key: JobKey, job: J) -> Self {
+        Self { key, job, run_at: 0 }
     }
 }
 

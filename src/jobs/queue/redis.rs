@@ -60,7 +60,7 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
         // multiplexed connection pipelines them, and each answer says whether that job was new.
         let pushes = jobs.iter().map(|queued| async move {
             let bytes = serde_json::to_vec(&queued.job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let mut builder = TaskBuilder::new(bytes).idempotency_key(&queued.key);
+            let mut builder = TaskBuilder::new(bytes).idempotency_key(queued.key.as_str());
             if queued.run_at > 0 {
                 builder = builder.run_at_timestamp(queued.run_at);
             }
