@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use wa_onboard::config::Secret;
 use wa_onboard::sim::{SIM_ACCESS_TOKEN, Simulator};
-use wa_onboard::whatsapp::limiter::{LimiterSettings, MemoryLimiter, RateLimiter, RedisLimiter};
+use wa_onboard::store::Backend;
+use wa_onboard::store::rate_limit::{LimiterSettings, RateLimiter};
 use wa_onboard::whatsapp::{CloudApi, CloudApiSettings, OutboundMessage, Recipient};
 
 const NUMBER: &str = "106540352242922";
@@ -117,48 +118,43 @@ async fn main() -> anyhow::Result<()> {
         "scenario", "msgs", "time", "msg/s", "p50 ms", "p99 ms", "errors"
     );
     let default_limits = LimiterSettings::default();
-    let row = run(
-        "memory limiter, default 80/s per number",
-        &api,
-        Arc::new(MemoryLimiter::new(default_limits)),
-        limited,
-        concurrency,
-    )
-    .await?;
+    let memory = Backend::memory(Duration::from_secs(3600), wa_onboard::clock::system());
+    let row =
+        run("memory limiter, default 80/s per number", &api, memory.rate_limiter(default_limits), limited, concurrency)
+            .await?;
     print(&row);
 
     let high = LimiterSettings { per_number_per_second: 1_000_000, per_number_burst: 1_000_000, ..default_limits };
     let row =
-        run("memory limiter, high limit (client bound)", &api, Arc::new(MemoryLimiter::new(high)), fast, concurrency)
-            .await?;
+        run("memory limiter, high limit (client bound)", &api, memory.rate_limiter(high), fast, concurrency).await?;
     print(&row);
 
     let redis_url = std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let conn = match redis::Client::open(redis_url) {
-        Ok(client) => tokio::time::timeout(Duration::from_secs(2), client.get_connection_manager())
-            .await
-            .ok()
-            .and_then(Result::ok),
-        Err(_) => None,
-    };
-    match conn {
-        Some(conn) => {
-            let prefix = format!("bench:outbound:{}", std::process::id());
-            let limiter = Arc::new(RedisLimiter::new(conn.clone(), &prefix, default_limits));
-            let row = run("redis limiter, default 80/s per number", &api, limiter, limited, concurrency).await?;
+    let prefix = format!("bench:outbound:{}", std::process::id());
+    let redis = Backend::redis(
+        &redis_url,
+        &prefix,
+        Duration::from_secs(2),
+        Duration::from_secs(3600),
+        wa_onboard::clock::system(),
+    )
+    .await;
+    match redis {
+        Ok(redis) => {
+            let row = run(
+                "redis limiter, default 80/s per number",
+                &api,
+                redis.rate_limiter(default_limits),
+                limited,
+                concurrency,
+            )
+            .await?;
             print(&row);
-            let limiter = Arc::new(RedisLimiter::new(conn.clone(), &prefix, high));
-            let row = run("redis limiter, high limit", &api, limiter, fast, concurrency).await?;
+            let row = run("redis limiter, high limit", &api, redis.rate_limiter(high), fast, concurrency).await?;
             print(&row);
-            // Clean up the bench's keys (they would expire by themselves within seconds).
-            let mut conn = conn;
-            let keys: Vec<String> =
-                redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::cmd("UNLINK").arg(keys).query_async(&mut conn).await;
-            }
+            // The bench's keys expire by themselves within seconds (each bucket's TTL is its refill time).
         }
-        None => println!("(Redis not reachable: the Redis limiter rows are skipped)"),
+        Err(_) => println!("(Redis not reachable: the Redis limiter rows are skipped)"),
     }
     println!("recorded by the simulator: {} messages", sim.messages().len());
     Ok(())

@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use wa_onboard::agent::link::LinkSigner;
-use wa_onboard::backend::Backend;
 use wa_onboard::config::Secret;
 use wa_onboard::conversation::dispatch::Dispatcher;
 use wa_onboard::conversation::flows::FlowRegistry;
-use wa_onboard::conversation::runner::{Runner, system_clock};
+use wa_onboard::conversation::runner::Runner;
 use wa_onboard::jobs::inbound::InboundJob;
-use wa_onboard::store::redis::RedisStore;
+use wa_onboard::store::Backend;
 use wa_onboard::webhook::envelope::Envelope;
 use wa_onboard::webhook::ingest::Batch;
 
@@ -77,24 +76,24 @@ async fn run() -> anyhow::Result<()> {
     let url = std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let users = env_or("BENCH_USERS", 4000);
     let concurrency = env_or("BENCH_CONCURRENCY", 64);
-    let prefix = format!("bench-runner-{}-{}", std::process::id(), system_clock());
-    let store = RedisStore::connect(&url, &prefix, Duration::from_secs(2), Duration::from_secs(8 * 86400))
+    let clock = wa_onboard::clock::system();
+    let prefix = format!("bench-runner-{}-{}", std::process::id(), clock.now_secs());
+    let backend = Backend::redis(&url, &prefix, Duration::from_secs(2), Duration::from_secs(8 * 86400), clock.clone())
         .await
         .context("Redis must run (BENCH_REDIS_URL)")?;
-    let backend = Backend::redis(store);
     let flows_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
     let flows = FlowRegistry::load(&flows_dir, "kyc_latam").map_err(|p| anyhow::anyhow!("{p:?}"))?;
     let runner = Arc::new(Runner {
         flows: Arc::new(flows),
-        store: backend.conversations.clone(),
+        store: backend.conversations(),
         dispatcher: Dispatcher {
-            queues: backend.dispatch_queues(),
+            queues: wa_onboard::jobs::Queues::new(backend.clone()),
             links: LinkSigner::new("https://agents.example.com", Secret::new("bench"), 3600),
             vault: None,
         },
-        clock: system_clock,
+        clock: clock.clone(),
     });
-    let now = system_clock();
+    let now = clock.now_secs();
     let conversations: Vec<Vec<InboundJob>> = (0..users).map(|u| conversation(u, now)).collect();
     let total: usize = conversations.iter().map(Vec::len).sum();
 

@@ -13,24 +13,29 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::link::LinkSigner;
-use crate::backend::Backend;
+use crate::clock::SharedClock;
 use crate::cloud::Cloud;
 use crate::config::{Config, StoreConfig};
 use crate::conversation::dispatch::Dispatcher;
 use crate::conversation::flows::FlowRegistry;
 use crate::conversation::handlers::{EventHandler, InboundHandler};
 use crate::conversation::outbound::OutboundHandler;
-use crate::conversation::runner::{Runner, system_clock};
+use crate::conversation::runner::Runner;
+use crate::jobs::Queues;
 use crate::jobs::event::EventJob;
-use crate::jobs::queue::JobQueue;
+use crate::jobs::notify::NotifyJob;
+use crate::jobs::worker::Handler;
 use crate::metrics::Metrics;
-use crate::store::IngressStore;
 use crate::store::conversation::ConversationStore;
+use crate::store::queue::JobQueue;
+use crate::store::{Backend, IngressStore};
 use crate::verify::job::Verifier;
-use crate::{ops, webhook, workers};
+use crate::workers::Handlers;
+use crate::{ops, webhook};
 
 pub struct AppState {
     pub config: Config,
+    pub clock: SharedClock,
     pub store: Arc<dyn IngressStore>,
     pub metrics: Arc<Metrics>,
     /// Set once Meta refused the access token (190): /readyz reports it.
@@ -69,6 +74,8 @@ pub struct App {
     pub backend: Backend,
     pub runner: Arc<Runner>,
     pub cloud: Arc<Cloud>,
+    /// The handler of every kind of job (workers run them; tests can run them step by step).
+    pub handlers: Arc<Handlers>,
     listener: tokio::net::TcpListener,
     workers: Workers,
     shutdown: CancellationToken,
@@ -86,14 +93,15 @@ pub fn load_flows(config: &Config) -> anyhow::Result<Arc<FlowRegistry>> {
 impl App {
     /// Opens the store and binds the address (port 0 picks a free port).
     pub async fn build(config: Config, workers: Workers) -> anyhow::Result<Self> {
-        let backend = Backend::open(&config.store, config.dedupe_ttl).await?;
+        let backend = Backend::open(&config.store, config.dedupe_ttl, crate::clock::system()).await?;
         Self::with_backend(config, backend, workers).await
     }
 
     /// Like [`App::build`] with a backend made by the caller (tests look inside it).
     pub async fn with_backend(config: Config, backend: Backend, workers: Workers) -> anyhow::Result<Self> {
         let flows = load_flows(&config)?;
-        flows.publish(backend.conversations.as_ref()).await.context("cannot keep the flow versions in the store")?;
+        let conversations = backend.conversations();
+        flows.publish(conversations.as_ref()).await.context("cannot keep the flow versions in the store")?;
         let listener = tokio::net::TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("cannot listen on BIND_ADDR={}", config.bind_addr))?;
@@ -108,26 +116,35 @@ impl App {
             config.agent_link.ttl_secs,
         );
         let cloud = Arc::new(Cloud::new(&config, &backend, listener.local_addr()?)?);
+        let queues = Queues::new(backend.clone());
         let runner = Arc::new(Runner {
             flows,
-            store: backend.conversations.clone(),
-            dispatcher: Dispatcher {
-                queues: backend.dispatch_queues(),
-                links: links.clone(),
-                vault: Some(cloud.vault.clone()),
-            },
-            clock: system_clock,
+            store: conversations.clone(),
+            dispatcher: Dispatcher { queues: queues.clone(), links: links.clone(), vault: Some(cloud.vault.clone()) },
+            clock: backend.clock(),
         });
         let state = Arc::new(AppState {
             config,
-            store: backend.ingress.clone(),
+            clock: backend.clock(),
+            store: backend.ingress(),
             metrics: Arc::new(Metrics::new()),
             token_expired: cloud.api.token_expired_flag(),
             links,
-            conversations: backend.conversations.clone(),
-            events: backend.dispatch_queues().events,
+            conversations,
+            events: queues.of::<EventJob>(),
         });
-        Ok(Self { public_base, state, backend, runner, cloud, listener, workers, shutdown: CancellationToken::new() })
+        let handlers = Arc::new(handlers(&state, &backend, &runner, &cloud, &public_base, &queues));
+        Ok(Self {
+            public_base,
+            state,
+            backend,
+            runner,
+            cloud,
+            handlers,
+            listener,
+            workers,
+            shutdown: CancellationToken::new(),
+        })
     }
 
     /// On SIGHUP, reloads the flows (see [`spawn_flow_reload`]).
@@ -144,63 +161,9 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
-    fn reengage_template(&self) -> Option<crate::whatsapp::message::OutboundMessage> {
-        let (name, language) = self.state.config.reengage_template.clone()?;
-        match crate::whatsapp::message::OutboundMessage::template(name, language, Vec::new()) {
-            Ok(template) => Some(template),
-            Err(e) => {
-                tracing::error!(error = %e, "WHATSAPP_REENGAGE_TEMPLATE is not a valid template: not used");
-                None
-            }
-        }
-    }
-
     /// Starts the workers of this process.
-    pub fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
-        let queues = self.backend.dispatch_queues();
-        let notify: Arc<dyn crate::jobs::worker::Handler<crate::jobs::notify::NotifyJob>> = match &self
-            .state
-            .config
-            .company_webhook
-        {
-            Some((url, secret)) => {
-                match crate::conversation::notify::CompanyWebhook::new(url.clone(), secret.clone()) {
-                    Ok(webhook) => Arc::new(webhook),
-                    Err(e) => {
-                        tracing::error!(error = %e, "the company webhook client cannot be built: outcomes are only logged");
-                        Arc::new(crate::conversation::notify::LogNotify)
-                    }
-                }
-            }
-            None => Arc::new(crate::conversation::notify::LogNotify),
-        };
-        let handlers = workers::Handlers {
-            notify,
-            inbound: Arc::new(InboundHandler {
-                runner: self.runner.clone(),
-                delivery: self.cloud.delivery.clone(),
-                metrics: self.state.metrics.clone(),
-            }),
-            events: Arc::new(EventHandler(self.runner.clone())),
-            outbound: Arc::new(OutboundHandler {
-                sender: self.cloud.sender.clone(),
-                queue: queues.outbound,
-                metrics: self.state.metrics.clone(),
-                recipients: Default::default(),
-                reengage_template: self.reengage_template(),
-            }),
-            verify: Arc::new(Verifier {
-                callback_url: format!("{}{}", self.public_base, crate::verify::providers::callback::CALLBACK_PATH),
-                api: self.cloud.api.clone(),
-                media_limits: self.cloud.media_limits,
-                vault: self.cloud.vault.clone(),
-                flows: self.runner.flows.clone(),
-                conversations: self.backend.conversations.clone(),
-                events: queues.events.clone(),
-                providers: Default::default(),
-            }),
-        };
-        workers::spawn(&self.backend.queues, handlers, &self.state.config.workers, &self.shutdown)
+    pub async fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
+        self.handlers.spawn(&self.backend, &self.state.config.workers, &self.shutdown).await
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight and stops the workers.
@@ -216,7 +179,7 @@ impl App {
         for flow in self.runner.flows.current() {
             tracing::info!(flow = flow.id(), version = %flow.version, "flow loaded");
         }
-        let workers = if self.workers == Workers::Run { self.spawn_workers() } else { Vec::new() };
+        let workers = if self.workers == Workers::Run { self.spawn_workers().await } else { Vec::new() };
         self.reload_flows_on_hangup();
         tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
         let stop = self.shutdown.clone();
@@ -224,8 +187,8 @@ impl App {
         let secrets = provider_callback_secrets(&self.runner.flows);
         if !secrets.is_empty() {
             let sink = Arc::new(crate::verify::job::ResumeOnCallback {
-                conversations: self.backend.conversations.clone(),
-                verify: self.backend.dispatch_queues().verify,
+                conversations: self.backend.conversations(),
+                verify: Queues::new(self.backend.clone()).of(),
             });
             app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink));
         }
@@ -244,6 +207,69 @@ impl App {
             let _ = worker.await;
         }
         served
+    }
+}
+
+fn reengage_template(config: &Config) -> Option<crate::whatsapp::message::OutboundMessage> {
+    let (name, language) = config.reengage_template.clone()?;
+    match crate::whatsapp::message::OutboundMessage::template(name, language, Vec::new()) {
+        Ok(template) => Some(template),
+        Err(e) => {
+            tracing::error!(error = %e, "WHATSAPP_REENGAGE_TEMPLATE is not a valid template: not used");
+            None
+        }
+    }
+}
+
+/// The company webhook's client, or only a log line per outcome when none is configured (or it cannot be built).
+fn notify_handler(config: &Config, clock: &SharedClock) -> Arc<dyn Handler<NotifyJob>> {
+    let Some((url, secret)) = &config.company_webhook else {
+        return Arc::new(crate::conversation::notify::LogNotify);
+    };
+    match crate::conversation::notify::CompanyWebhook::new(url.clone(), secret.clone(), clock.clone()) {
+        Ok(webhook) => Arc::new(webhook),
+        Err(e) => {
+            tracing::error!(error = %e, "the company webhook client cannot be built: outcomes are only logged");
+            Arc::new(crate::conversation::notify::LogNotify)
+        }
+    }
+}
+
+/// The handler of every kind of job.
+fn handlers(
+    state: &AppState,
+    backend: &Backend,
+    runner: &Arc<Runner>,
+    cloud: &Cloud,
+    public_base: &str,
+    queues: &Queues,
+) -> Handlers {
+    Handlers {
+        notify: notify_handler(&state.config, &state.clock),
+        inbound: Arc::new(InboundHandler {
+            runner: runner.clone(),
+            delivery: cloud.delivery.clone(),
+            metrics: state.metrics.clone(),
+        }),
+        events: Arc::new(EventHandler(runner.clone())),
+        outbound: Arc::new(OutboundHandler {
+            sender: cloud.sender.clone(),
+            queue: queues.of(),
+            metrics: state.metrics.clone(),
+            recipients: Default::default(),
+            reengage_template: reengage_template(&state.config),
+            clock: state.clock.clone(),
+        }),
+        verify: Arc::new(Verifier {
+            callback_url: format!("{public_base}{}", crate::verify::providers::callback::CALLBACK_PATH),
+            api: cloud.api.clone(),
+            media_limits: cloud.media_limits,
+            vault: cloud.vault.clone(),
+            flows: runner.flows.clone(),
+            conversations: backend.conversations(),
+            events: queues.of(),
+            providers: Default::default(),
+        }),
     }
 }
 
@@ -281,7 +307,7 @@ fn spawn_flow_reload(flows: Arc<FlowRegistry>, backend: Backend, shutdown: Cance
             }
             match flows.reload() {
                 Ok(loaded) => {
-                    if let Err(e) = flows.publish(backend.conversations.as_ref()).await {
+                    if let Err(e) = flows.publish(backend.conversations().as_ref()).await {
                         tracing::error!(error = %e, "flows reloaded but not kept in the store");
                     }
                     tracing::info!(?loaded, "flows reloaded; conversations in progress keep their version");

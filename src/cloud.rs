@@ -1,21 +1,19 @@
 //! What a process uses to talk to Meta: the Cloud API client (real, or the built-in simulator when no access
-//! token is configured), the sender's idempotency log and rate limiter, the delivery log and the media vault,
-//! each on Redis or in memory like the rest of the backend.
+//! token is configured), the sender with its idempotency log and rate limiter, the delivery log and the media
+//! vault, each taken from the backend.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::backend::Backend;
 use crate::config::Config;
-use crate::media::vault::{MediaCipher, MediaVault, MemoryVault, RedisVault};
 use crate::sim::{self, InAppSim};
+use crate::store::Backend;
+use crate::store::delivery::{DEFAULT_DELIVERY_TTL, DeliveryLog};
+use crate::store::rate_limit::LimiterSettings;
+use crate::store::vault::{MediaCipher, MediaVault};
 use crate::whatsapp::client::{CloudApi, CloudApiSettings};
-use crate::whatsapp::delivery::{DEFAULT_DELIVERY_TTL, DeliveryLog, MemoryDeliveryLog, RedisDeliveryLog};
-use crate::whatsapp::limiter::{LimiterSettings, MemoryLimiter, RateLimiter, RedisLimiter};
 use crate::whatsapp::media::MediaLimits;
-use crate::whatsapp::sender::{DEFAULT_SENT_LOG_TTL, MemorySentLog, RedisSentLog, SenderDeps, SentLog};
-
-type Parts = (Arc<dyn SentLog>, Arc<dyn RateLimiter>, Arc<dyn DeliveryLog>, Arc<dyn MediaVault>);
+use crate::whatsapp::sender::{DEFAULT_SENT_LOG_TTL, SENT_LOG_NAMESPACE, SenderDeps, SentLog};
 
 pub struct Cloud {
     pub api: CloudApi,
@@ -40,23 +38,16 @@ impl Cloud {
             None => CloudApiSettings::from_config(config)?,
         };
         let api = CloudApi::new(settings)?;
-        let cipher = MediaCipher::from_config(&config.media);
-        let limiter_settings = LimiterSettings::from_config(&config.send_rate);
-        let (sent_log, limiter, delivery, vault): Parts = match &backend.redis {
-            Some((conn, prefix)) => (
-                Arc::new(RedisSentLog::new(conn.clone(), prefix, DEFAULT_SENT_LOG_TTL)),
-                Arc::new(RedisLimiter::new(conn.clone(), prefix, limiter_settings)),
-                Arc::new(RedisDeliveryLog::new(conn.clone(), prefix, DEFAULT_DELIVERY_TTL)),
-                Arc::new(RedisVault::new(conn.clone(), prefix, cipher, config.media.retention)),
-            ),
-            None => (
-                Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL)),
-                Arc::new(MemoryLimiter::new(limiter_settings)),
-                Arc::new(MemoryDeliveryLog::new(DEFAULT_DELIVERY_TTL)),
-                Arc::new(MemoryVault::new(cipher, config.media.retention)),
-            ),
-        };
+        let sent_log = SentLog::new(backend.values(SENT_LOG_NAMESPACE), DEFAULT_SENT_LOG_TTL);
+        let limiter = backend.rate_limiter(LimiterSettings::from_config(&config.send_rate));
         let sender = SenderDeps::new(api.clone(), sent_log).with_limiter(limiter);
-        Ok(Self { api, sender, delivery, vault, media_limits: MediaLimits::from_config(&config.media), sim })
+        Ok(Self {
+            api,
+            sender,
+            delivery: backend.delivery_log(DEFAULT_DELIVERY_TTL),
+            vault: backend.vault(MediaCipher::from_config(&config.media), config.media.retention),
+            media_limits: MediaLimits::from_config(&config.media),
+            sim,
+        })
     }
 }

@@ -88,7 +88,7 @@ pub struct MediaConfig {
     pub max_document_bytes: u64,
 }
 
-/// Outbound send rates (see `whatsapp::limiter`).
+/// Outbound send rates (see `store::rate_limit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendRateConfig {
     pub per_number_per_second: u32,

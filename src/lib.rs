@@ -6,7 +6,6 @@
 
 pub mod agent;
 pub mod app;
-pub mod backend;
 pub mod clock;
 pub mod cloud;
 pub mod config;
@@ -14,7 +13,6 @@ pub mod conversation;
 pub mod demo;
 pub mod flow;
 pub mod jobs;
-pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod replay;

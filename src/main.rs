@@ -191,7 +191,7 @@ async fn worker(env: &Env) -> anyhow::Result<ExitCode> {
     let config = Config { bind_addr: "127.0.0.1:0".parse()?, ..config };
     let app = App::build(config, Workers::Run).await?;
     tracing::info!(name = %app.state.config.workers.name, "worker running; SIGHUP reloads the flows; Ctrl-C stops");
-    let handles = app.spawn_workers();
+    let handles = app.spawn_workers().await;
     app.reload_flows_on_hangup();
     shutdown_signal().await;
     app.stop();
@@ -209,9 +209,10 @@ async fn print_audit(env: &Env, user: &str, phone_number_id: Option<String>, lim
     let phone_number_id = phone_number_id
         .or(config.phone_number_id.clone())
         .context("give --phone-number-id or set WHATSAPP_PHONE_NUMBER_ID")?;
-    let backend = wa_onboard::backend::Backend::open(&config.store, config.dedupe_ttl).await?;
+    let backend =
+        wa_onboard::store::Backend::open(&config.store, config.dedupe_ttl, wa_onboard::clock::system()).await?;
     let key = wa_onboard::flow::state::UserKey { phone_number_id, user: user.to_owned() };
-    let records = backend.conversations.audit(&key, limit).await.context("cannot read the audit log")?;
+    let records = backend.conversations().audit(&key, limit).await.context("cannot read the audit log")?;
     if records.is_empty() {
         eprintln!("no audit records for {key}");
     }
@@ -254,7 +255,7 @@ async fn print_kept(env: &Env, limit: usize) -> anyhow::Result<ExitCode> {
     if config.store == StoreConfig::Memory {
         anyhow::bail!("REDIS_URL is not set: the in-memory store lives inside the server process and cannot be read");
     }
-    let store = store::open(&config.store, config.dedupe_ttl).await?;
+    let store = store::Backend::open(&config.store, config.dedupe_ttl, wa_onboard::clock::system()).await?.ingress();
     for kept in store.kept(limit).await.context("cannot read kept payloads")? {
         println!(
             "{}",

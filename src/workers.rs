@@ -1,49 +1,149 @@
-//! Starts the workers of a process: one per queue, on the backend's queues.
+//! The catalog of the service's background jobs: each kind's contract (queue, concurrency, attempt cap,
+//! idempotency key, handler) in one `impl`, and the one loop that starts a worker per kind, or, in tests and
+//! the demo, runs what is pending step by step.
 
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::QueueSet;
 use crate::config::WorkerConfig;
+use crate::conversation::handlers::{EventHandler, InboundHandler};
+use crate::conversation::outbound::OutboundHandler;
 use crate::jobs::event::EventJob;
-use crate::jobs::inbound::InboundJob;
+use crate::jobs::inbound::{INBOUND_QUEUE, InboundJob};
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::OutboundJob;
 use crate::jobs::verify::VerifyJob;
-use crate::jobs::worker::{Handler, run_memory, run_redis};
+use crate::jobs::worker::{self, Handler, WorkerSpec};
+use crate::jobs::{BackgroundJob, Concurrency, JobKey};
+use crate::store::Backend;
+use crate::verify::job::Verifier;
 
-pub struct Handlers {
-    pub inbound: Arc<dyn Handler<InboundJob>>,
-    pub events: Arc<dyn Handler<EventJob>>,
-    pub outbound: Arc<dyn Handler<OutboundJob>>,
-    pub verify: Arc<dyn Handler<VerifyJob>>,
-    pub notify: Arc<dyn Handler<NotifyJob>>,
+impl BackgroundJob for InboundJob {
+    const QUEUE: &'static str = INBOUND_QUEUE;
+    type Handler = InboundHandler;
+    fn key(&self) -> JobKey {
+        self.key.clone()
+    }
 }
 
-pub fn spawn(
-    queues: &QueueSet,
-    handlers: Handlers,
-    config: &WorkerConfig,
-    shutdown: &CancellationToken,
-) -> Vec<JoinHandle<()>> {
-    let (n, poll) = (config.concurrency, config.poll);
-    let name = |queue: &str| format!("{}-{queue}", config.name);
-    match queues.clone() {
-        QueueSet::Memory { inbound, outbound, verify, events, notify } => vec![
-            tokio::spawn(run_memory(name("notify"), notify, handlers.notify, 4, poll, shutdown.clone())),
-            tokio::spawn(run_memory(name("inbound"), inbound, handlers.inbound, n, poll, shutdown.clone())),
-            tokio::spawn(run_memory(name("events"), events, handlers.events, n, poll, shutdown.clone())),
-            tokio::spawn(run_memory(name("outbound"), outbound, handlers.outbound, n, poll, shutdown.clone())),
-            tokio::spawn(run_memory(name("verify"), verify, handlers.verify, n.min(4), poll, shutdown.clone())),
-        ],
-        QueueSet::Redis(q) => vec![
-            tokio::spawn(run_redis(name("notify"), q.notify, handlers.notify, 4, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("inbound"), q.inbound, handlers.inbound, n, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("events"), q.events, handlers.events, n, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("outbound"), q.outbound, handlers.outbound, n, poll, shutdown.clone())),
-            tokio::spawn(run_redis(name("verify"), q.verify, handlers.verify, n.min(4), poll, shutdown.clone())),
-        ],
+impl BackgroundJob for EventJob {
+    const QUEUE: &'static str = "events";
+    type Handler = EventHandler;
+    fn key(&self) -> JobKey {
+        self.key.clone()
+    }
+}
+
+impl BackgroundJob for OutboundJob {
+    const QUEUE: &'static str = "outbound";
+    type Handler = OutboundHandler;
+    fn key(&self) -> JobKey {
+        match self {
+            OutboundJob::Send { key, .. } | OutboundJob::MarkRead { key, .. } => key.clone(),
+        }
+    }
+}
+
+impl BackgroundJob for VerifyJob {
+    const QUEUE: &'static str = "verify";
+    /// Image decoding and face search take a core each: a few at a time.
+    const CONCURRENCY: Concurrency = Concurrency::AtMost(4);
+    type Handler = Verifier;
+    fn key(&self) -> JobKey {
+        self.key.clone()
+    }
+}
+
+impl BackgroundJob for NotifyJob {
+    const QUEUE: &'static str = "notify";
+    /// One company endpoint: a few calls at a time are plenty and spare it.
+    const CONCURRENCY: Concurrency = Concurrency::Fixed(4);
+    /// The company's webhook, or only a log line when none is configured.
+    type Handler = dyn Handler<NotifyJob>;
+    fn key(&self) -> JobKey {
+        JobKey::from_stored(self.id.clone())
+    }
+}
+
+/// The handler of every kind of job.
+pub struct Handlers {
+    pub notify: Arc<dyn Handler<NotifyJob>>,
+    pub inbound: Arc<InboundHandler>,
+    pub events: Arc<EventHandler>,
+    pub outbound: Arc<OutboundHandler>,
+    pub verify: Arc<Verifier>,
+}
+
+/// Something done once per kind of job.
+trait EachJob {
+    async fn with<J: BackgroundJob>(&mut self, handler: &Arc<J::Handler>);
+}
+
+impl Handlers {
+    /// The one list of job kinds.
+    async fn each(&self, visit: &mut impl EachJob) {
+        visit.with::<NotifyJob>(&self.notify).await;
+        visit.with::<InboundJob>(&self.inbound).await;
+        visit.with::<EventJob>(&self.events).await;
+        visit.with::<OutboundJob>(&self.outbound).await;
+        visit.with::<VerifyJob>(&self.verify).await;
+    }
+
+    /// Starts one worker per kind of job, until `shutdown`.
+    pub async fn spawn(
+        &self,
+        backend: &Backend,
+        config: &WorkerConfig,
+        shutdown: &CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        struct Spawn<'a> {
+            backend: &'a Backend,
+            config: &'a WorkerConfig,
+            shutdown: &'a CancellationToken,
+            started: Vec<JoinHandle<()>>,
+        }
+        impl EachJob for Spawn<'_> {
+            async fn with<J: BackgroundJob>(&mut self, handler: &Arc<J::Handler>) {
+                let spec = WorkerSpec {
+                    name: format!("{}-{}", self.config.name, J::QUEUE),
+                    concurrency: J::CONCURRENCY.resolve(self.config.concurrency),
+                    poll: self.config.poll,
+                    max_attempts: J::MAX_ATTEMPTS,
+                };
+                let source = self.backend.worker_source::<J>(J::QUEUE);
+                self.started.push(tokio::spawn(worker::run(spec, source, handler.clone(), self.shutdown.clone())));
+            }
+        }
+        let mut spawn = Spawn { backend, config, shutdown, started: Vec::new() };
+        self.each(&mut spawn).await;
+        spawn.started
+    }
+
+    /// Runs every job that is due on the memory queues, and what those jobs queue in turn, until nothing is due;
+    /// answers how many ran. Jobs scheduled later (reminders, retries) wait until the backend's clock reaches
+    /// them. Does nothing on Redis.
+    pub async fn run_pending(&self, backend: &Backend) -> usize {
+        struct Step<'a> {
+            backend: &'a Backend,
+            ran: usize,
+        }
+        impl EachJob for Step<'_> {
+            async fn with<J: BackgroundJob>(&mut self, handler: &Arc<J::Handler>) {
+                if let Some(queue) = self.backend.memory_queue::<J>(J::QUEUE) {
+                    self.ran += worker::run_pending(J::QUEUE, &queue, handler.as_ref(), J::MAX_ATTEMPTS).await;
+                }
+            }
+        }
+        let mut total = 0;
+        loop {
+            let mut step = Step { backend, ran: 0 };
+            self.each(&mut step).await;
+            if step.ran == 0 {
+                return total;
+            }
+            total += step.ran;
+        }
     }
 }

@@ -30,7 +30,7 @@ async fn handed_off_user(app: &TestApp, phone: &str) -> (User, String) {
 
 async fn post_outcome(app: &TestApp, body: serde_json::Value, secret: &str) -> reqwest::Response {
     let body = serde_json::to_vec(&body).unwrap();
-    let now = (wa_onboard::store::now_ms() / 1000) as i64;
+    let now = (wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock)) as i64;
     app.client
         .post(format!("{}/agent/outcome", app.base))
         .header("content-type", "application/json")

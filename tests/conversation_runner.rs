@@ -32,7 +32,7 @@ fn inbound_job(id: &str, body: &str, timestamp: u64) -> InboundJob {
 async fn wait_for_audit(app: &TestApp, records: usize) -> Vec<wa_onboard::store::conversation::AuditRecord> {
     let started = Instant::now();
     loop {
-        let audit = app.backend.conversations.audit(&user(), 1000).await.unwrap();
+        let audit = app.backend.conversations().audit(&user(), 1000).await.unwrap();
         if audit.len() >= records || started.elapsed() > Duration::from_secs(10) {
             return audit;
         }
@@ -42,7 +42,7 @@ async fn wait_for_audit(app: &TestApp, records: usize) -> Vec<wa_onboard::store:
 
 on_both_backends!(a_webhook_is_answered_through_the_workers_and_audited, |backend, name| async move {
     let app = spawn_running_app(backend, name).await;
-    let now = wa_onboard::store::now_ms() / 1000;
+    let now = wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock);
     assert_eq!(app.post_signed(text_at("wamid.e2e.1", "hola", now)).await.status(), 200);
     let audit = wait_for_audit(&app, 1).await;
     assert_eq!(audit.len(), 1, "{audit:?}");
@@ -56,7 +56,7 @@ on_both_backends!(a_webhook_is_answered_through_the_workers_and_audited, |backen
     assert_eq!(app.post_signed(text_at("wamid.e2e.2", "Español", now + 1)).await.status(), 200);
     let audit = wait_for_audit(&app, 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let audit_later = app.backend.conversations.audit(&user(), 1000).await.unwrap();
+    let audit_later = app.backend.conversations().audit(&user(), 1000).await.unwrap();
     assert_eq!(audit_later.len(), 2, "{audit:?}");
     assert_eq!(audit_later[1].step_before, "language");
     assert_eq!(audit_later[1].step_after, "consent", "typing the button title works like tapping it");
@@ -65,7 +65,7 @@ on_both_backends!(a_webhook_is_answered_through_the_workers_and_audited, |backen
 on_both_backends!(concurrent_events_for_one_user_lose_no_update, |backend, name| async move {
     let app = spawn_app(backend, name).await;
     let runner = app.runner.clone();
-    let now = wa_onboard::store::now_ms() / 1000;
+    let now = wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock);
     runner.inbound(&inbound_job("wamid.first", "hola", now - 100)).await.unwrap();
     // 40 messages for one user, all at once; each answered exactly once whatever the interleaving.
     let jobs: Vec<InboundJob> = (0..40).map(|i| inbound_job(&format!("wamid.c{i}"), "¿qué?", now - 60 + i)).collect();
@@ -76,11 +76,11 @@ on_both_backends!(concurrent_events_for_one_user_lose_no_update, |backend, name|
     for result in futures::future::join_all(tasks).await {
         result.unwrap().unwrap();
     }
-    let stored = app.backend.conversations.load(&user()).await.unwrap().unwrap();
+    let stored = app.backend.conversations().load(&user()).await.unwrap().unwrap();
     assert_eq!(stored.version, 41, "one saved version per event: no lost update");
     assert_eq!(stored.stored.state.last_message_at, now - 60 + 39, "the newest message time wins");
     assert!(stored.stored.outbox.is_empty(), "every effect was handed out");
-    let audit = app.backend.conversations.audit(&user(), 1000).await.unwrap();
+    let audit = app.backend.conversations().audit(&user(), 1000).await.unwrap();
     assert_eq!(audit.len(), 41);
     let keys: std::collections::HashSet<_> = audit.iter().map(|r| r.event_key.clone()).collect();
     assert_eq!(keys.len(), 41, "each event audited once");
@@ -90,27 +90,19 @@ on_both_backends!(concurrent_events_for_one_user_lose_no_update, |backend, name|
         let replay = runner.inbound(&inbound_job(&format!("wamid.c{i}"), "¿qué?", now - 60 + i)).await.unwrap();
         assert_eq!(replay, wa_onboard::conversation::runner::Applied::Duplicate);
     }
-    assert_eq!(app.backend.conversations.load(&user()).await.unwrap().unwrap().version, 41);
+    assert_eq!(app.backend.conversations().load(&user()).await.unwrap().unwrap().version, 41);
 });
 
 on_both_backends!(replies_are_queued_once_each_in_the_order_they_were_decided, |backend, name| async move {
     let app = spawn_app(backend, name).await;
-    let now = wa_onboard::store::now_ms() / 1000;
+    let now = wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock);
     app.runner.inbound(&inbound_job("wamid.o1", "hola", now - 10)).await.unwrap();
     app.runner.inbound(&inbound_job("wamid.o2", "English", now - 9)).await.unwrap();
     app.runner.inbound(&inbound_job("wamid.o3", "I agree", now - 8)).await.unwrap();
     // An older answer delivered late is recorded, not acted upon.
     app.runner.inbound(&inbound_job("wamid.o0", "I don't agree", now - 20)).await.unwrap();
-    let pending = match &app.backend.queues {
-        wa_onboard::backend::QueueSet::Memory { outbound, .. } => {
-            use wa_onboard::jobs::queue::JobQueue;
-            outbound.pending(100).await.unwrap()
-        }
-        wa_onboard::backend::QueueSet::Redis(queues) => {
-            use wa_onboard::jobs::queue::JobQueue;
-            queues.outbound.pending(100).await.unwrap()
-        }
-    };
+    let outbound = wa_onboard::jobs::Queues::new(app.backend.clone()).of::<OutboundJob>();
+    let pending = outbound.pending(100).await.unwrap();
     let bodies: Vec<String> = pending
         .iter()
         .flat_map(|j| match j {
@@ -119,9 +111,9 @@ on_both_backends!(replies_are_queued_once_each_in_the_order_they_were_decided, |
         })
         .collect();
     assert_eq!(bodies.len(), 3, "{bodies:?}");
-    let stored = app.backend.conversations.load(&user()).await.unwrap().unwrap();
+    let stored = app.backend.conversations().load(&user()).await.unwrap().unwrap();
     assert_eq!(stored.stored.state.step, "document", "the late 'I don't agree' did not undo the consent");
-    let audit = app.backend.conversations.audit(&user(), 100).await.unwrap();
+    let audit = app.backend.conversations().audit(&user(), 100).await.unwrap();
     assert!(audit.last().unwrap().effects.iter().any(|e| e.contains("recorded, not acted upon")), "{audit:?}");
 });
 

@@ -161,7 +161,7 @@ on_both_backends!(a_provider_that_is_down_sends_the_user_to_an_agent_instead_of_
     assert_eq!(replies[1]["interactive"]["type"], "cta_url", "{:?}", texts(&replies));
     let audit = app
         .backend
-        .conversations
+        .conversations()
         .audit(&wa_onboard::flow::state::UserKey { phone_number_id: pnid.clone(), user: "5215511110004".into() }, 100)
         .await
         .unwrap();
@@ -246,7 +246,7 @@ async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (signature, body) = received.lock().unwrap().first().cloned().expect("delivered after a retry");
-    let now = (wa_onboard::store::now_ms() / 1000) as i64;
+    let now = (wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock)) as i64;
     wa_onboard::verify::providers::signing::verify(b"company-secret", Some(&signature), &body, now, 300)
         .expect("signed");
     let event: Value = serde_json::from_slice(&body).unwrap();

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use wa_onboard::clock::FixedClock;
 use wa_onboard::config::MediaKey;
-use wa_onboard::media::vault::{MediaCipher, MediaVault, MemoryVault, RedisVault};
+use wa_onboard::store::delivery::{DeliveryLog, Progress, StatusUpdate};
+use wa_onboard::store::rate_limit::{LimitError, LimiterSettings, RateLimiter};
+use wa_onboard::store::vault::{MediaCipher, MediaVault};
 use wa_onboard::webhook::envelope::{ApiError, Status, StatusKind};
-use wa_onboard::whatsapp::delivery::{DeliveryLog, MemoryDeliveryLog, Progress, RedisDeliveryLog};
-use wa_onboard::whatsapp::limiter::{LimitError, LimiterSettings, MemoryLimiter, RateLimiter, RedisLimiter};
 
 // ---------------------------------------------------------------- limiter
 
@@ -25,11 +26,11 @@ fn small_limits() -> LimiterSettings {
 }
 
 async fn limiters(name: &str, settings: LimiterSettings) -> Vec<(Arc<dyn RateLimiter>, Option<RedisKeys>)> {
-    let prefix = unique_prefix(name);
-    vec![
-        (Arc::new(MemoryLimiter::new(settings)), None),
-        (Arc::new(RedisLimiter::new(redis_conn().await, &prefix, settings)), Some(RedisKeys { prefix })),
-    ]
+    let mut out = Vec::new();
+    for (backend, keys) in both_backends(name).await {
+        out.push((backend.rate_limiter(settings), keys));
+    }
+    out
 }
 
 fn wait_of(result: Result<(), LimitError>) -> Duration {
@@ -102,10 +103,11 @@ async fn limiter_sustains_its_rate() {
 
 #[tokio::test]
 async fn the_redis_limiter_is_shared_between_processes() {
-    let prefix = unique_prefix("limiter-shared");
-    let _keys = RedisKeys { prefix: prefix.clone() };
-    let one = RedisLimiter::new(redis_conn().await, &prefix, small_limits());
-    let two = RedisLimiter::new(redis_conn().await, &prefix, small_limits());
+    let (backend, keys) = open_backend(Backend::Redis, "limiter-shared").await;
+    let _keys = keys.expect("a Redis backend");
+    let prefix = _keys.prefix.clone();
+    let one = backend.rate_limiter(small_limits());
+    let two = backend.rate_limiter(small_limits());
     one.acquire("n1", "ana").await.unwrap();
     two.acquire("n1", "ana").await.unwrap();
     assert!(one.acquire("n1", "ana").await.is_err());
@@ -124,15 +126,18 @@ async fn the_redis_limiter_is_shared_between_processes() {
 // ---------------------------------------------------------------- delivery
 
 async fn delivery_logs(name: &str) -> Vec<(Arc<dyn DeliveryLog>, Option<RedisKeys>)> {
-    let prefix = unique_prefix(name);
-    let ttl = Duration::from_secs(3600);
-    vec![
-        (Arc::new(MemoryDeliveryLog::new(ttl)), None),
-        (Arc::new(RedisDeliveryLog::new(redis_conn().await, &prefix, ttl)), Some(RedisKeys { prefix })),
-    ]
+    let mut out = Vec::new();
+    for (backend, keys) in both_backends(name).await {
+        out.push((backend.delivery_log(Duration::from_secs(3600)), keys));
+    }
+    out
 }
 
-fn status(wamid: &str, kind: StatusKind, timestamp: u64) -> Status {
+fn status(wamid: &str, kind: StatusKind, timestamp: u64) -> StatusUpdate {
+    meta_status(wamid, kind, timestamp).delivery_update()
+}
+
+fn meta_status(wamid: &str, kind: StatusKind, timestamp: u64) -> Status {
     Status {
         id: wamid.into(),
         status: kind,
@@ -174,7 +179,7 @@ async fn delivery_state_tolerates_any_order() {
 async fn a_failed_message_keeps_its_error_code() {
     for (log, _keys) in delivery_logs("delivery-failed").await {
         log.apply(&status("wamid.f", StatusKind::Sent, 100)).await.unwrap();
-        let mut failed = status("wamid.f", StatusKind::Failed, 101);
+        let mut failed = meta_status("wamid.f", StatusKind::Failed, 101);
         failed.errors.push(ApiError {
             code: 131047,
             title: "Re-engagement message".into(),
@@ -182,7 +187,7 @@ async fn a_failed_message_keeps_its_error_code() {
             error_data: None,
             href: None,
         });
-        let s = log.apply(&failed).await.unwrap();
+        let s = log.apply(&failed.delivery_update()).await.unwrap();
         assert_eq!(s.status, Some(Progress::Failed));
         assert_eq!(s.error_code, Some(131047));
         assert_eq!(s.error_title.as_deref(), Some("Re-engagement message"));
@@ -194,9 +199,10 @@ async fn a_failed_message_keeps_its_error_code() {
 
 #[tokio::test]
 async fn delivery_states_expire_in_redis() {
-    let prefix = unique_prefix("delivery-ttl");
-    let keys = RedisKeys { prefix: prefix.clone() };
-    let log = RedisDeliveryLog::new(redis_conn().await, &prefix, Duration::from_secs(3600));
+    let (backend, keys) = open_backend(Backend::Redis, "delivery-ttl").await;
+    let keys = keys.expect("a Redis backend");
+    let prefix = keys.prefix.clone();
+    let log = backend.delivery_log(Duration::from_secs(3600));
     log.apply(&status("wamid.t", StatusKind::Sent, 1)).await.unwrap();
     let mut conn = redis_conn().await;
     let ttl: i64 = redis::cmd("TTL").arg(format!("{prefix}:delivery:wamid.t")).query_async(&mut conn).await.unwrap();
@@ -211,14 +217,11 @@ fn key() -> MediaKey {
 }
 
 async fn vaults(name: &str, retention: Duration) -> Vec<(Arc<dyn MediaVault>, Option<RedisKeys>)> {
-    let prefix = unique_prefix(name);
-    vec![
-        (Arc::new(MemoryVault::new(MediaCipher::new(&key()), retention)), None),
-        (
-            Arc::new(RedisVault::new(redis_conn().await, &prefix, MediaCipher::new(&key()), retention)),
-            Some(RedisKeys { prefix }),
-        ),
-    ]
+    let mut out = Vec::new();
+    for (backend, keys) in both_backends(name).await {
+        out.push((backend.vault(MediaCipher::new(&key()), retention), keys));
+    }
+    out
 }
 
 const PHOTO: &[u8] = b"\xFF\xD8\xFF\xE0 front of an INE card, very personal data";
@@ -255,23 +258,36 @@ async fn the_vault_keeps_media_with_metadata() {
 
 #[tokio::test]
 async fn the_vault_forgets_media_after_the_retention() {
-    for (vault, _keys) in vaults("vault-expiry", Duration::from_secs(1)).await {
-        vault.put("conv-1", "id_front", PHOTO, "image/jpeg").await.unwrap();
-        assert!(vault.get("conv-1", "id_front").await.unwrap().is_some());
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(vault.get("conv-1", "id_front").await.unwrap(), None);
-        assert!(vault.list("conv-1").await.unwrap().is_empty());
-    }
+    // In memory on a fixed clock: time moves when told.
+    let clock = FixedClock::starting_now();
+    let memory = wa_onboard::store::Backend::memory(DEDUPE_TTL, clock.clone());
+    let vault = memory.vault(MediaCipher::new(&key()), Duration::from_secs(3600));
+    vault.put("conv-1", "id_front", PHOTO, "image/jpeg").await.unwrap();
+    clock.advance(Duration::from_secs(3599));
+    assert!(vault.get("conv-1", "id_front").await.unwrap().is_some());
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(vault.get("conv-1", "id_front").await.unwrap(), None);
+    assert!(vault.list("conv-1").await.unwrap().is_empty());
+
+    // On Redis, the keys really expire.
+    let (redis, _keys) = open_backend(Backend::Redis, "vault-expiry").await;
+    let vault = redis.vault(MediaCipher::new(&key()), Duration::from_secs(1));
+    vault.put("conv-1", "id_front", PHOTO, "image/jpeg").await.unwrap();
+    assert!(vault.get("conv-1", "id_front").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(vault.get("conv-1", "id_front").await.unwrap(), None);
+    assert!(vault.list("conv-1").await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn media_at_rest_is_ciphertext() {
-    let prefix = unique_prefix("vault-raw");
-    let _keys = RedisKeys { prefix: prefix.clone() };
-    let vault = RedisVault::new(redis_conn().await, &prefix, MediaCipher::new(&key()), Duration::from_secs(60));
+    let (backend, keys) = open_backend(Backend::Redis, "vault-raw").await;
+    let _keys = keys.expect("a Redis backend");
+    let prefix = _keys.prefix.clone();
+    let vault = backend.vault(MediaCipher::new(&key()), Duration::from_secs(60));
     vault.put("conv-1", "id_front", PHOTO, "image/jpeg").await.unwrap();
     let mut conn = redis_conn().await;
-    let item = vault.item_key("conv-1", "id_front");
+    let item = format!("{prefix}:media:{{conv-1}}:item:id_front");
     let raw: Vec<u8> = redis::cmd("HGET").arg(&item).arg("blob").query_async(&mut conn).await.unwrap();
     assert_ne!(raw, PHOTO);
     assert!(raw.len() >= PHOTO.len() + 12 + 16, "nonce and tag are stored with it");
@@ -280,10 +296,14 @@ async fn media_at_rest_is_ciphertext() {
     assert!(ttl > 0 && ttl <= 60, "{ttl}");
 
     // Another key cannot open it (e.g. a restart without MEDIA_ENCRYPTION_KEY).
-    let other = RedisVault::new(redis_conn().await, &prefix, MediaCipher::random(), Duration::from_secs(60));
+    let other = backend.vault(MediaCipher::random(), Duration::from_secs(60));
     assert!(other.get("conv-1", "id_front").await.is_err());
 
-    let memory = MemoryVault::new(MediaCipher::new(&key()), Duration::from_secs(60));
+    let memory = wa_onboard::store::memory::vault::MemoryVault::new(
+        MediaCipher::new(&key()),
+        Duration::from_secs(60),
+        wa_onboard::clock::system(),
+    );
     memory.put("c", "n", PHOTO, "image/jpeg").await.unwrap();
     assert_ne!(memory.raw("c", "n").unwrap(), PHOTO);
 }

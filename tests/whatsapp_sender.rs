@@ -9,11 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::*;
 use wa_onboard::sim::{Failure, Simulator};
-use wa_onboard::store::StoreError;
-use wa_onboard::whatsapp::limiter::{LimiterSettings, MemoryLimiter};
+use wa_onboard::store::rate_limit::LimiterSettings;
+use wa_onboard::store::{StoreError, ValueStore};
 use wa_onboard::whatsapp::sender::{
-    DEFAULT_SENT_LOG_TTL, DeliveryFailure, MemorySentLog, RedisSentLog, SendJob, SenderDeps, SentLog, SentRecord,
-    deliver,
+    DEFAULT_SENT_LOG_TTL, DeliveryFailure, SENT_LOG_NAMESPACE, SendJob, SenderDeps, SentLog, SentRecord, deliver,
 };
 use wa_onboard::whatsapp::{OutboundMessage, Recipient};
 
@@ -27,29 +26,36 @@ fn job(key: &str) -> SendJob {
     }
 }
 
-async fn sent_logs(name: &str) -> Vec<(Arc<dyn SentLog>, Option<RedisKeys>)> {
-    let prefix = unique_prefix(name);
-    vec![
-        (Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL)), None),
-        (Arc::new(RedisSentLog::new(redis_conn().await, &prefix, DEFAULT_SENT_LOG_TTL)), Some(RedisKeys { prefix })),
-    ]
+/// The sent log's values on each backend.
+async fn sent_values(name: &str) -> Vec<(Arc<dyn ValueStore>, Option<RedisKeys>)> {
+    let mut out = Vec::new();
+    for backend in [Backend::Memory, Backend::Redis] {
+        let (backend, keys) = open_backend(backend, name).await;
+        out.push((backend.values(SENT_LOG_NAMESPACE), keys));
+    }
+    out
 }
 
-/// Records like the real log, then fails as if the worker died right after (while armed): the job system sees
-/// an error although the wamid is recorded.
+fn memory_log() -> SentLog {
+    let backend = wa_onboard::store::Backend::memory(DEDUPE_TTL, wa_onboard::clock::system());
+    SentLog::new(backend.values(SENT_LOG_NAMESPACE), DEFAULT_SENT_LOG_TTL)
+}
+
+/// Records like the real store, then fails as if the worker died right after (while armed): the job system
+/// sees an error although the wamid is recorded.
 struct DiesAfterRecording {
-    inner: Arc<dyn SentLog>,
+    inner: Arc<dyn ValueStore>,
     armed: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
-impl SentLog for DiesAfterRecording {
-    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
+impl ValueStore for DiesAfterRecording {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.inner.get(key).await
     }
 
-    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
-        self.inner.record(key, record).await?;
+    async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.put_if_absent(key, value, ttl).await?;
         if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Unavailable("the worker died".into()));
         }
@@ -59,11 +65,12 @@ impl SentLog for DiesAfterRecording {
 
 #[tokio::test]
 async fn a_job_that_dies_after_meta_accepted_is_retried_without_a_second_message() {
-    for (log, _keys) in sent_logs("sender-idem").await {
+    for (values, _keys) in sent_values("sender-idem").await {
         let sim = Simulator::start().await.unwrap();
+        let log = SentLog::new(values.clone(), DEFAULT_SENT_LOG_TTL);
         let dying =
-            Arc::new(DiesAfterRecording { inner: log.clone(), armed: std::sync::atomic::AtomicBool::new(true) });
-        let deps = SenderDeps::new(sim_api(&sim), dying.clone());
+            Arc::new(DiesAfterRecording { inner: values.clone(), armed: std::sync::atomic::AtomicBool::new(true) });
+        let deps = SenderDeps::new(sim_api(&sim), SentLog::new(dying.clone(), DEFAULT_SENT_LOG_TTL));
         let mut job = job("evt-1:0");
 
         let first = deliver(&job, &deps).await;
@@ -89,7 +96,8 @@ async fn a_job_that_dies_after_meta_accepted_is_retried_without_a_second_message
 
 #[tokio::test]
 async fn a_closed_window_falls_back_to_the_template() {
-    for (log, _keys) in sent_logs("sender-window").await {
+    for (values, _keys) in sent_values("sender-window").await {
+        let log = SentLog::new(values, DEFAULT_SENT_LOG_TTL);
         let sim = Simulator::start().await.unwrap();
         let deps = SenderDeps::new(sim_api(&sim), log.clone());
         let mut job = job("evt-2:0");
@@ -110,7 +118,8 @@ async fn a_closed_window_falls_back_to_the_template() {
 
 #[tokio::test]
 async fn a_closed_window_without_template_is_undeliverable_and_recorded() {
-    for (log, _keys) in sent_logs("sender-undeliverable").await {
+    for (values, _keys) in sent_values("sender-undeliverable").await {
+        let log = SentLog::new(values, DEFAULT_SENT_LOG_TTL);
         let sim = Simulator::start().await.unwrap();
         let deps = SenderDeps::new(sim_api(&sim), log.clone());
         let job = job("evt-3:0");
@@ -128,7 +137,7 @@ async fn a_closed_window_without_template_is_undeliverable_and_recorded() {
 #[tokio::test]
 async fn retryable_errors_hand_the_job_back_with_a_delay() {
     let sim = Simulator::start().await.unwrap();
-    let log: Arc<dyn SentLog> = Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL));
+    let log = memory_log();
     let mut deps = SenderDeps::new(sim_api(&sim), log);
     deps.max_attempts = 3;
     let mut job = job("evt-4:0");
@@ -157,7 +166,7 @@ async fn retryable_errors_hand_the_job_back_with_a_delay() {
 #[tokio::test]
 async fn an_expired_token_stops_delivery() {
     let sim = Simulator::start().await.unwrap();
-    let log: Arc<dyn SentLog> = Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL));
+    let log = memory_log();
     let deps = SenderDeps::new(sim_api(&sim), log.clone());
     sim.fail(Failure::TokenExpired);
     assert_eq!(deliver(&job("evt-5:0"), &deps).await.unwrap_err(), DeliveryFailure::TokenExpired);
@@ -171,10 +180,12 @@ async fn an_expired_token_stops_delivery() {
 #[tokio::test]
 async fn the_limiter_paces_sends_to_one_user() {
     let sim = Simulator::start().await.unwrap();
-    let log: Arc<dyn SentLog> = Arc::new(MemorySentLog::new(DEFAULT_SENT_LOG_TTL));
+    let log = memory_log();
     let settings =
         LimiterSettings { per_user_interval: Duration::from_secs(30), per_user_burst: 2, ..LimiterSettings::default() };
-    let mut deps = SenderDeps::new(sim_api(&sim), log).with_limiter(Arc::new(MemoryLimiter::new(settings)));
+    let mut deps = SenderDeps::new(sim_api(&sim), log).with_limiter(
+        wa_onboard::store::Backend::memory(DEDUPE_TTL, wa_onboard::clock::system()).rate_limiter(settings),
+    );
     deps.max_limiter_wait = Duration::from_millis(50);
     deliver(&job("evt-6:0"), &deps).await.unwrap();
     deliver(&job("evt-6:1"), &deps).await.unwrap();

@@ -15,8 +15,7 @@ use crate::app::AppState;
 use crate::flow::event::{AgentDecision, Event};
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
-use crate::jobs::queue::Queued;
-use crate::store::now_ms;
+use crate::store::queue::Queued;
 use crate::verify::providers::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::verify::reason::ReasonCode;
 
@@ -50,7 +49,7 @@ fn answer(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let now = (now_ms() / 1000) as i64;
+    let now = app.clock.now_secs() as i64;
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let secret = app.config.agent_link.secret.expose().as_bytes();
     if let Err(e) = signing::verify(secret, header, &body, now, DEFAULT_TOLERANCE_SECS) {
@@ -101,7 +100,7 @@ pub async fn handoff_page(
     State(app): State<Arc<AppState>>,
     axum::extract::Query(query): axum::extract::Query<HandoffQuery>,
 ) -> Response {
-    let now = now_ms() / 1000;
+    let now = app.clock.now_secs();
     match query.t.as_deref().map(|t| app.links.verify(t, now)) {
         Some(Ok(conversation)) => (
             StatusCode::OK,

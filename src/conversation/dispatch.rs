@@ -10,19 +10,11 @@ use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::{Addressee, OutboundJob};
-use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::verify::VerifyJob;
-use crate::media::vault::MediaVault;
+use crate::jobs::{BackgroundJob, Queues};
 use crate::store::StoreError;
 use crate::store::conversation::OutboxEntry;
-
-#[derive(Clone)]
-pub struct Queues {
-    pub outbound: Arc<dyn JobQueue<OutboundJob>>,
-    pub verify: Arc<dyn JobQueue<VerifyJob>>,
-    pub events: Arc<dyn JobQueue<EventJob>>,
-    pub notify: Arc<dyn JobQueue<NotifyJob>>,
-}
+use crate::store::vault::MediaVault;
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -55,20 +47,21 @@ impl Dispatcher {
             let key = JobKey::effect(&event_key, index);
             match effect {
                 Effect::Send { reply } => replies.push(reply.clone()),
-                Effect::MarkRead { message_id } => outbound.push(Queued::now(
-                    key,
+                Effect::MarkRead { message_id } => outbound.push(
                     OutboundJob::MarkRead {
+                        key,
                         phone_number_id: state.user.phone_number_id.clone(),
                         message_id: message_id.clone(),
-                    },
-                )),
+                    }
+                    .queued(),
+                ),
                 Effect::Handoff { body, label, .. } => {
                     let url = self.links.link(&state.conversation_id, now);
                     replies.push(Reply::Link { body: body.clone(), label: label.clone(), url });
                 }
-                Effect::Verify { submission, document, media, attempt } => verify.push(Queued::now(
-                    key,
+                Effect::Verify { submission, document, media, attempt } => verify.push(
                     VerifyJob {
+                        key,
                         user: state.user.clone(),
                         conversation_id: state.conversation_id.clone(),
                         submission: submission.clone(),
@@ -78,13 +71,12 @@ impl Dispatcher {
                         media: media.clone(),
                         attempt: *attempt,
                         known: Default::default(),
-                    },
-                )),
-                Effect::Schedule { at, event } => events.push(Queued {
-                    key: key.clone(),
-                    job: EventJob { user: state.user.clone(), key, event: event.clone() },
-                    run_at: *at,
-                }),
+                    }
+                    .queued(),
+                ),
+                Effect::Schedule { at, event } => {
+                    events.push(EventJob { user: state.user.clone(), key, event: event.clone() }.queued_at(*at))
+                }
                 Effect::End { outcome, erase_data } => {
                     if *erase_data && let Some(vault) = &self.vault {
                         vault
@@ -113,7 +105,7 @@ impl Dispatcher {
                         fields,
                         at: now,
                     };
-                    notify.push(Queued::now(key, job));
+                    notify.push(job.queued());
                 }
                 // Recorded in the audit log with the transition; nothing to run.
                 Effect::Note { .. } => {}
@@ -128,20 +120,12 @@ impl Dispatcher {
                 replies,
                 attempt: 0,
             };
-            outbound.push(Queued::now(key, job));
+            outbound.push(job.queued());
         }
-        if !outbound.is_empty() {
-            self.queues.outbound.push(&outbound).await?;
-        }
-        if !verify.is_empty() {
-            self.queues.verify.push(&verify).await?;
-        }
-        if !events.is_empty() {
-            self.queues.events.push(&events).await?;
-        }
-        if !notify.is_empty() {
-            self.queues.notify.push(&notify).await?;
-        }
+        self.queues.push(&outbound).await?;
+        self.queues.push(&verify).await?;
+        self.queues.push(&events).await?;
+        self.queues.push::<NotifyJob>(&notify).await?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use crate::jobs::event::EventJob;
 use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::{Metrics, StatusLabel};
-use crate::whatsapp::delivery::DeliveryLog;
+use crate::store::delivery::DeliveryLog;
 
 fn failure(error: RunError) -> JobFailure {
     match error {
@@ -29,7 +29,7 @@ pub struct InboundHandler {
 impl Handler<InboundJob> for InboundHandler {
     async fn handle(&self, job: InboundJob, _attempt: u32) -> Result<(), JobFailure> {
         if let InboundEvent::Status { status, .. } = &job.event {
-            self.delivery.apply(status).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+            self.delivery.apply(&status.delivery_update()).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
             if let Some(error) = status.errors.first() {
                 self.metrics.delivery_failures.get_or_create(&StatusLabel { status: error.code.to_string() }).inc();
                 tracing::warn!(code = error.code, title = %error.title, "a message of ours failed to deliver");

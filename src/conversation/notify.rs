@@ -6,22 +6,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::clock::SharedClock;
 use crate::config::Secret;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
-use crate::store::now_ms;
 use crate::verify::providers::signing::{self, SIGNATURE_HEADER};
 
 pub struct CompanyWebhook {
     pub url: String,
     pub secret: Secret,
     pub client: reqwest::Client,
+    pub clock: SharedClock,
 }
 
 impl CompanyWebhook {
-    pub fn new(url: String, secret: Secret) -> anyhow::Result<Self> {
+    pub fn new(url: String, secret: Secret, clock: SharedClock) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { url, secret, client })
+        Ok(Self { url, secret, client, clock })
     }
 }
 
@@ -29,7 +30,7 @@ impl CompanyWebhook {
 impl Handler<NotifyJob> for CompanyWebhook {
     async fn handle(&self, job: NotifyJob, attempt: u32) -> Result<(), JobFailure> {
         let body = serde_json::to_vec(&job).map_err(|e| JobFailure::Abort(e.to_string()))?;
-        let signature = signing::sign(self.secret.expose().as_bytes(), (now_ms() / 1000) as i64, &body);
+        let signature = signing::sign(self.secret.expose().as_bytes(), self.clock.now_secs() as i64, &body);
         let sent = self
             .client
             .post(&self.url)

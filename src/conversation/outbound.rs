@@ -6,18 +6,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::outbound_log;
+use crate::clock::SharedClock;
 use crate::flow::event::Reply;
 use crate::jobs::key::JobKey;
 use crate::jobs::outbound::{Addressee, OutboundJob};
-use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::{Metrics, ReasonLabel, TypeLabel};
-use crate::store::now_ms;
+use crate::store::queue::{JobQueue, Queued};
 use crate::whatsapp::message::{MessageLimitError, OutboundMessage, Recipient};
 use crate::whatsapp::sender::{DeliveryFailure, SendJob, SenderDeps, deliver};
-
-/// Beyond this many tries a message is given up (recorded as undeliverable).
-const MAX_SEND_ATTEMPTS: u32 = 12;
 
 /// The WhatsApp message for a reply, with WhatsApp's limits checked.
 pub fn to_message(reply: &Reply) -> Result<OutboundMessage, MessageLimitError> {
@@ -66,6 +63,7 @@ pub struct OutboundHandler {
     pub recipients: RecipientLocks,
     /// Sent instead when the 24-hour window has closed (WHATSAPP_REENGAGE_TEMPLATE).
     pub reengage_template: Option<OutboundMessage>,
+    pub clock: SharedClock,
 }
 
 /// Serializes the sends to one recipient inside a process (entries are dropped when no one holds them).
@@ -150,9 +148,9 @@ impl OutboundHandler {
                         tracing::info!(wamid = %delivered.wamid, "{}", outbound_log::describe_reply(to, reply));
                     }
                 }
-                Err(DeliveryFailure::Retry { after, reason }) if attempt + 1 < MAX_SEND_ATTEMPTS => {
+                Err(DeliveryFailure::Retry { after, reason }) if attempt + 1 < crate::jobs::MAX_ATTEMPTS => {
                     // The rest waits too, so the user still reads the messages in order.
-                    return Ok(Sent::Deferred(now_ms() / 1000 + after.as_secs().max(1), reason));
+                    return Ok(Sent::Deferred(self.clock.now_secs() + after.as_secs().max(1), reason));
                 }
                 Err(DeliveryFailure::Retry { reason, .. }) => self.undeliverable("gave_up", &reason),
                 Err(DeliveryFailure::Undeliverable { reason }) => {

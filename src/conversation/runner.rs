@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use super::dispatch::Dispatcher;
 use super::flows::FlowRegistry;
+use crate::clock::SharedClock;
 use crate::flow::engine;
 use crate::flow::event::{Effect, Envelope, Event};
 use crate::flow::state::{ConversationState, UserKey};
@@ -45,18 +46,14 @@ pub struct Runner {
     pub flows: Arc<FlowRegistry>,
     pub store: Arc<dyn ConversationStore>,
     pub dispatcher: Dispatcher,
-    /// Unix seconds; a function so tests and replays can set the time.
-    pub clock: fn() -> u64,
-}
-
-pub fn system_clock() -> u64 {
-    crate::store::now_ms() / 1000
+    /// The time of every event; tests and replays fix it.
+    pub clock: SharedClock,
 }
 
 impl Runner {
     pub async fn inbound(&self, job: &InboundJob) -> Result<Applied, RunError> {
         let Some(user) = job.event.user_key() else { return Ok(Applied::Ignored) };
-        let now = (self.clock)();
+        let now = self.clock.now_secs();
         match &job.event {
             InboundEvent::Message { message, .. } => {
                 let event = Event::Message { message: message.clone(), phone: message.from.clone() };
@@ -85,7 +82,7 @@ impl Runner {
     }
 
     pub async fn event(&self, job: &EventJob, actor: &str) -> Result<Applied, RunError> {
-        let envelope = Envelope { key: job.key.to_string(), now: (self.clock)(), event: job.event.clone() };
+        let envelope = Envelope { key: job.key.to_string(), now: self.clock.now_secs(), event: job.event.clone() };
         self.apply(&job.user, envelope, actor).await
     }
 

@@ -51,7 +51,7 @@ impl User {
             phone_number_id: phone_number_id.to_owned(),
             sim,
             client: reqwest::Client::new(),
-            clock: AtomicU64::new(crate::store::now_ms() / 1000),
+            clock: AtomicU64::new(crate::clock::Clock::now_secs(&crate::clock::SystemClock)),
             seen: 0,
             transcript: Vec::new(),
         }

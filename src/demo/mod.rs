@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::app::{App, Workers};
-use crate::backend::Backend;
 use crate::config::{Config, DEV_APP_SECRET, Env};
+use crate::store::Backend;
 use driver::User;
 
 /// The default flow, built in so the demo runs from any folder.
@@ -35,7 +35,12 @@ pub async fn start(flows_dir: &Path) -> anyhow::Result<(String, App)> {
     let dir = flows_dir.to_string_lossy().into_owned();
     let env = Env::from_pairs([("BIND_ADDR", "127.0.0.1:0"), ("FLOWS_DIR", dir.as_str()), ("WORKER_POLL_MS", "20")]);
     let config = Config::from_env(&env, true)?;
-    let app = App::with_backend(config, Backend::memory(Duration::from_secs(8 * 86_400)), Workers::Run).await?;
+    let app = App::with_backend(
+        config,
+        Backend::memory(Duration::from_secs(8 * 86_400), crate::clock::system()),
+        Workers::Run,
+    )
+    .await?;
     Ok((format!("http://{}", app.local_addr()?), app))
 }
 

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::key::JobKey;
 use crate::webhook::envelope::{Contact, Message, Metadata, Status};
 
+/// The queue inbound jobs travel on (also the ingress's queue).
+pub const INBOUND_QUEUE: &str = "inbound";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundJob {
     /// What makes this job unique: see [`InboundEvent::dedupe_key`].

@@ -1,10 +1,14 @@
-//! Job types that cross process boundaries through the queues, and the queues themselves.
+//! Background jobs: the contract each kind declares ([`contract::BackgroundJob`]), their idempotency keys
+//! ([`key::JobKey`]), the job types that cross process boundaries through the queues, and the worker loop.
 
+pub mod contract;
 pub mod event;
 pub mod inbound;
 pub mod key;
 pub mod notify;
 pub mod outbound;
-pub mod queue;
 pub mod verify;
 pub mod worker;
+
+pub use contract::{BackgroundJob, Concurrency, MAX_ATTEMPTS, Queues};
+pub use key::JobKey;

@@ -32,5 +32,11 @@ pub enum OutboundJob {
         attempt: u32,
     },
     /// Mark the user's message read and show the typing indicator.
-    MarkRead { phone_number_id: String, message_id: String },
+    MarkRead {
+        /// The effect that asked for it.
+        #[serde(default)]
+        key: JobKey,
+        phone_number_id: String,
+        message_id: String,
+    },
 }

@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::state::{MediaRef, UserKey};
+use crate::jobs::key::JobKey;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyJob {
+    /// Its idempotency key: the effect that asked for it, or the provider callback that resumed it.
+    #[serde(default)]
+    pub key: JobKey,
     pub user: UserKey,
     pub conversation_id: String,
     pub submission: String,

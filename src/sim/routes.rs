@@ -163,7 +163,7 @@ async fn send(
         kind: request.get("type").and_then(Value::as_str).unwrap_or_default().to_owned(),
         body: request,
         phone_number_id,
-        received_at_ms: crate::store::now_ms(),
+        received_at_ms: crate::clock::Clock::now_ms(&crate::clock::SystemClock),
     };
     if let Ok(message) = serde_json::from_value::<OutboundMessage>(recorded.body.clone()) {
         let to = match (&recorded.to, &recorded.recipient) {

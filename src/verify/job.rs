@@ -20,6 +20,7 @@ use super::providers::{
 };
 use super::quality::{self, Kind, Thresholds, Verdict};
 use super::reason::ReasonCode;
+use crate::clock::Clock as _;
 use crate::config::Env;
 use crate::conversation::flows::FlowRegistry;
 use crate::flow::event::{Event, VerificationResult};
@@ -27,12 +28,11 @@ use crate::flow::model::Check;
 use crate::flow::state::MediaRef;
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
-use crate::jobs::queue::{JobQueue, Queued};
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
-use crate::media::vault::MediaVault;
 use crate::store::conversation::{AuditRecord, ConversationStore};
-use crate::store::now_ms;
+use crate::store::queue::{JobQueue, Queued};
+use crate::store::vault::MediaVault;
 use crate::whatsapp::client::CloudApi;
 use crate::whatsapp::media::{MediaError, MediaKind, MediaLimits, fetch_media};
 
@@ -401,7 +401,7 @@ impl Verifier {
     /// Every check and provider call, with timing and without image bytes, in the conversation's audit log.
     async fn audit(&self, job: &VerifyJob, notes: Vec<String>, started: Instant) {
         let record = AuditRecord {
-            at: now_ms() / 1000,
+            at: crate::clock::SystemClock.now_secs(),
             conversation_id: job.conversation_id.clone(),
             actor: "verifier".into(),
             event: format!("verification {} ({} ms)", job.submission, started.elapsed().as_millis()),

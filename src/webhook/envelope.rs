@@ -358,6 +358,27 @@ impl StatusKind {
     }
 }
 
+impl Status {
+    /// This status as the delivery log records it.
+    pub fn delivery_update(&self) -> crate::store::delivery::StatusUpdate {
+        use crate::store::delivery::Progress;
+        let progress = match &self.status {
+            StatusKind::Sent => Some(Progress::Sent),
+            StatusKind::Delivered => Some(Progress::Delivered),
+            StatusKind::Read => Some(Progress::Read),
+            StatusKind::Played => Some(Progress::Played),
+            StatusKind::Failed => Some(Progress::Failed),
+            StatusKind::Other(_) => None,
+        };
+        crate::store::delivery::StatusUpdate {
+            wamid: self.id.clone(),
+            progress,
+            timestamp: self.timestamp,
+            error: self.errors.first().map(|e| (e.code, e.title.clone())),
+        }
+    }
+}
+
 impl Message {
     /// The message type as Meta names it (`text`, `image`, `interactive`, ... or the unknown type's name).
     pub fn kind(&self) -> &str {

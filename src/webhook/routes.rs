@@ -15,7 +15,7 @@ use super::signature;
 use crate::app::AppState;
 use crate::jobs::inbound::InboundEvent;
 use crate::metrics::{KindLabel, OutcomeLabel, ReasonLabel, StatusLabel, TypeLabel};
-use crate::store::{Enqueued, KeptKind, KeptPayload, now_ms};
+use crate::store::{Enqueued, KeptKind, KeptPayload};
 use crate::telemetry::mask_phone;
 
 #[derive(Deserialize)]
@@ -57,7 +57,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         tracing::warn!(reason = e.label(), bytes = body.len(), "webhook refused: {e}");
         return (StatusCode::UNAUTHORIZED, format!("{e}\n")).into_response();
     }
-    let received_at_ms = now_ms();
+    let received_at_ms = app.clock.now_ms();
 
     let envelope = match Envelope::parse(&body) {
         Ok(envelope) => envelope,

@@ -3,9 +3,7 @@
 //! limits ([`limiter`]), delivery state from status webhooks ([`delivery`]) and media downloads ([`media`]).
 
 pub mod client;
-pub mod delivery;
 pub mod error;
-pub mod limiter;
 pub mod media;
 pub mod message;
 pub mod sender;

@@ -7,20 +7,17 @@
 //! message. What remains is the short gap between Meta's answer and the record: a crash exactly there sends the
 //! message again on retry (at least once, never silently lost).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::client::CloudApi;
 use super::error::{GraphError, Permanent, Retry};
-use super::limiter::{LimitError, RateLimiter};
 use super::message::{OutboundMessage, Recipient};
-use crate::store::StoreError;
+use crate::store::rate_limit::{LimitError, RateLimiter};
+use crate::store::{StoreError, ValueStore, from_json, to_json};
 
 /// One message to send, as it travels through the job queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,92 +49,33 @@ pub enum SentRecord {
     },
 }
 
-/// Remembers what each job did, so that a retried job does not send twice.
-#[async_trait]
-pub trait SentLog: Send + Sync + 'static {
-    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError>;
-    /// Records the outcome unless one is recorded already (the first one wins); answers whether it was new.
-    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError>;
+/// Remembers what each job did, so that a retried job does not send twice: `SET key value NX EX ttl` under the
+/// `sent` namespace of the backend's values (`<prefix>:sent:<key>` on Redis).
+#[derive(Clone)]
+pub struct SentLog {
+    values: Arc<dyn ValueStore>,
+    ttl: Duration,
 }
+
+/// The namespace of the sent log among the backend's values.
+pub const SENT_LOG_NAMESPACE: &str = "sent";
 
 /// Default: longer than any job retry schedule.
 pub const DEFAULT_SENT_LOG_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
 
-pub struct MemorySentLog {
-    ttl: Duration,
-    records: Mutex<HashMap<String, (SentRecord, Instant)>>,
-}
-
-impl MemorySentLog {
-    pub fn new(ttl: Duration) -> Self {
-        Self { ttl, records: Mutex::new(HashMap::new()) }
-    }
-}
-
-#[async_trait]
-impl SentLog for MemorySentLog {
-    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
-        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(records.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(r, _)| r.clone()))
+impl SentLog {
+    pub fn new(values: Arc<dyn ValueStore>, ttl: Duration) -> Self {
+        Self { values, ttl }
     }
 
-    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
-        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        records.retain(|_, (_, expires)| *expires > now);
-        if records.contains_key(key) {
-            return Ok(false);
-        }
-        records.insert(key.to_owned(), (record.clone(), now + self.ttl));
-        Ok(true)
-    }
-}
-
-/// `<prefix>:sent:<key>` → the record as JSON, `SET NX EX ttl`.
-#[derive(Clone)]
-pub struct RedisSentLog {
-    conn: ConnectionManager,
-    prefix: String,
-    ttl: Duration,
-}
-
-impl RedisSentLog {
-    pub fn new(conn: ConnectionManager, key_prefix: &str, ttl: Duration) -> Self {
-        Self { conn, prefix: key_prefix.to_owned(), ttl }
+    pub async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
+        let value = self.values.get(key).await?;
+        value.map(|v| from_json("sent record", &v)).transpose()
     }
 
-    fn key(&self, key: &str) -> String {
-        format!("{}:sent:{key}", self.prefix)
-    }
-}
-
-#[async_trait]
-impl SentLog for RedisSentLog {
-    async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
-        let mut conn = self.conn.clone();
-        let value: Option<String> = redis::cmd("GET")
-            .arg(self.key(key))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        value
-            .map(|v| serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("sent record: {e}"))))
-            .transpose()
-    }
-
-    async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
-        let value = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("NX")
-            .arg("EX")
-            .arg(self.ttl.as_secs().max(1))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(set.is_some())
+    /// Records the outcome unless one is recorded already (the first one wins); answers whether it was new.
+    pub async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
+        self.values.put_if_absent(key, &to_json(record)?, self.ttl).await
     }
 }
 
@@ -145,7 +83,7 @@ impl SentLog for RedisSentLog {
 #[derive(Clone)]
 pub struct SenderDeps {
     pub api: CloudApi,
-    pub sent_log: Arc<dyn SentLog>,
+    pub sent_log: SentLog,
     /// When set, every send first takes a token for the business number and the user.
     pub limiter: Option<Arc<dyn RateLimiter>>,
     /// How long a send may wait for the limiter in place before handing the job back with a delay.
@@ -155,8 +93,9 @@ pub struct SenderDeps {
 }
 
 impl SenderDeps {
-    pub fn new(api: CloudApi, sent_log: Arc<dyn SentLog>) -> Self {
-        Self { api, sent_log, limiter: None, max_limiter_wait: Duration::from_secs(2), max_attempts: 12 }
+    pub fn new(api: CloudApi, sent_log: SentLog) -> Self {
+        let max_attempts = crate::jobs::MAX_ATTEMPTS;
+        Self { api, sent_log, limiter: None, max_limiter_wait: Duration::from_secs(2), max_attempts }
     }
 
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {

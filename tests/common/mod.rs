@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wa_onboard::app::{App, Workers};
+use wa_onboard::clock::{FixedClock, SharedClock};
 use wa_onboard::config::{Config, Env};
 use wa_onboard::store::IngressStore;
-use wa_onboard::store::redis::RedisStore;
 use wa_onboard::webhook::signature;
 
 /// Runs an async test body once per backend: `mod name { memory, redis }`.
@@ -53,7 +53,7 @@ pub fn unique_prefix(name: &str) -> String {
     format!("test:{name}:{}:{nanos}:{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Deletes every key under a prefix when dropped (SCAN + UNLINK; never FLUSHDB).
+/// Deletes every key under a prefix when dropped (KEYS on the test's own prefix, then UNLINK; never FLUSHDB).
 pub struct RedisKeys {
     pub prefix: String,
 }
@@ -95,7 +95,7 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_env(&Env::from_pairs(pairs), false).expect("test config is valid")
 }
 
-pub async fn open_backend(backend: Backend, name: &str) -> (wa_onboard::backend::Backend, Option<RedisKeys>) {
+pub async fn open_backend(backend: Backend, name: &str) -> (wa_onboard::store::Backend, Option<RedisKeys>) {
     open_backend_at(backend, name, &redis_url()).await
 }
 
@@ -103,26 +103,44 @@ pub async fn open_backend_at(
     backend: Backend,
     name: &str,
     url: &str,
-) -> (wa_onboard::backend::Backend, Option<RedisKeys>) {
+) -> (wa_onboard::store::Backend, Option<RedisKeys>) {
+    open_backend_with_clock(backend, name, url, wa_onboard::clock::system()).await
+}
+
+pub async fn open_backend_with_clock(
+    backend: Backend,
+    name: &str,
+    url: &str,
+    clock: SharedClock,
+) -> (wa_onboard::store::Backend, Option<RedisKeys>) {
     match backend {
-        Backend::Memory => (wa_onboard::backend::Backend::memory(DEDUPE_TTL), None),
+        Backend::Memory => (wa_onboard::store::Backend::memory(DEDUPE_TTL, clock), None),
         Backend::Redis => {
             let prefix = unique_prefix(name);
             // Generous: CI runs many apps on two busy cores; a timeout here would only retry a job later.
-            let store = RedisStore::connect(url, &prefix, Duration::from_secs(2), DEDUPE_TTL)
+            let backend = wa_onboard::store::Backend::redis(url, &prefix, Duration::from_secs(2), DEDUPE_TTL, clock)
                 .await
                 .expect("Redis must be running for the tests (see README)");
-            (wa_onboard::backend::Backend::redis(store), Some(RedisKeys { prefix }))
+            (backend, Some(RedisKeys { prefix }))
         }
     }
+}
+
+/// The memory backend and a Redis backend (with its keys, deleted when dropped), for suites that run on both.
+pub async fn both_backends(name: &str) -> Vec<(wa_onboard::store::Backend, Option<RedisKeys>)> {
+    vec![open_backend(Backend::Memory, name).await, open_backend(Backend::Redis, name).await]
 }
 
 /// A running app and what a test needs to talk to it and look inside.
 pub struct TestApp {
     pub base: String,
     pub store: Arc<dyn IngressStore>,
-    pub backend: wa_onboard::backend::Backend,
+    pub backend: wa_onboard::store::Backend,
     pub runner: Arc<wa_onboard::conversation::runner::Runner>,
+    /// The handler of every kind of job, to run pending jobs step by step ([`TestApp::run_pending_jobs`]).
+    pub handlers: Arc<wa_onboard::workers::Handlers>,
+    /// Set when the app runs on a fixed clock ([`spawn_stepped_app`]).
+    pub clock: Option<Arc<FixedClock>>,
     pub client: reqwest::Client,
     pub redis: Option<RedisKeys>,
     /// The in-app Graph API simulator (no access token is configured in tests).
@@ -148,8 +166,18 @@ pub async fn spawn_running_app(backend: Backend, name: &str) -> TestApp {
     spawn_app_with(backend, redis, &[("WORKER_POLL_MS", "20")], Workers::Run).await
 }
 
+/// The whole bot in memory with no workers running and a fixed clock: the test runs the jobs
+/// ([`TestApp::run_pending_jobs`]) and moves time ([`TestApp::advance`]), so nothing waits or polls.
+pub async fn spawn_stepped_app(extra: &[(&str, &str)]) -> TestApp {
+    let clock = FixedClock::starting_now();
+    let backend = wa_onboard::store::Backend::memory(DEDUPE_TTL, clock.clone());
+    let mut app = spawn_app_with(backend, None, extra, Workers::None).await;
+    app.clock = Some(clock);
+    app
+}
+
 pub async fn spawn_app_with(
-    backend: wa_onboard::backend::Backend,
+    backend: wa_onboard::store::Backend,
     redis: Option<RedisKeys>,
     extra: &[(&str, &str)],
     workers: Workers,
@@ -159,15 +187,18 @@ pub async fn spawn_app_with(
     let app = App::with_backend(config(&pairs), backend.clone(), workers).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
     let runner = app.runner.clone();
+    let handlers = app.handlers.clone();
     let sim = app.cloud.sim.as_ref().map(|s| s.state.clone());
     let server = tokio::spawn(async move {
         let _ = app.run(std::future::pending()).await;
     });
     TestApp {
         base: format!("http://{addr}"),
-        store: backend.ingress.clone(),
+        store: backend.ingress(),
         backend,
         runner,
+        handlers,
+        clock: None,
         client: reqwest::Client::new(),
         redis,
         sim,
@@ -176,6 +207,17 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// Runs every job that is due, and what they queue in turn, until nothing is due (memory backend only);
+    /// answers how many ran.
+    pub async fn run_pending_jobs(&self) -> usize {
+        self.handlers.run_pending(&self.backend).await
+    }
+
+    /// Moves the fixed clock on (see [`spawn_stepped_app`]).
+    pub fn advance(&self, by: Duration) {
+        self.clock.as_ref().expect("the app runs on a fixed clock (spawn_stepped_app)").advance(by);
+    }
+
     /// POSTs a body signed with the app secret, as Meta would.
     pub async fn post_signed(&self, body: impl Into<Vec<u8>>) -> reqwest::Response {
         let body = body.into();

@@ -4,11 +4,11 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use apalis_core::task::builder::TaskBuilder;
-use apalis_redis::{ConnectionManager, RedisTask};
+use apalis_redis::{ConnectionManager, RedisStorage, RedisTask};
 use async_trait::async_trait;
 
-use super::{Job, JobQueue, Queued};
-use crate::store::{Enqueued, StoreError};
+use crate::store::StoreError;
+use crate::store::queue::{Enqueued, Job, JobQueue, Queued};
 
 pub struct RedisQueue<J> {
     conn: ConnectionManager,
@@ -35,21 +35,14 @@ pub fn queue_config(prefix: &str, name: &str, key_ttl: Duration) -> apalis_redis
         .heartbeat_interval(Duration::from_secs(5))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
 impl<J: Job> RedisQueue<J> {
     pub fn new(conn: ConnectionManager, config: apalis_redis::Config) -> Self {
         Self { conn, config, job: PhantomData }
     }
 
-    pub fn config(&self) -> &apalis_redis::Config {
-        &self.config
-    }
-
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
+    /// apalis-redis's storage of this queue, for a worker to take jobs from.
+    pub fn storage(&self) -> RedisStorage<J> {
+        RedisStorage::new(self.conn.clone()).with_config(self.config.clone())
     }
 }
 
@@ -59,15 +52,16 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
         // One push-script call per job (its key claim and the job in one atomic step), all sent at once: the
         // multiplexed connection pipelines them, and each answer says whether that job was new.
         let pushes = jobs.iter().map(|queued| async move {
-            let bytes = serde_json::to_vec(&queued.job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let bytes = serde_json::to_vec(&queued.job).map_err(StoreError::corrupt)?;
             let mut builder = TaskBuilder::new(bytes).idempotency_key(queued.key.as_str());
             if queued.run_at > 0 {
                 builder = builder.run_at_timestamp(queued.run_at);
             }
             let task: RedisTask = builder.build();
             let mut conn = self.conn.clone();
-            let (enqueued, scheduled) =
-                apalis_redis::queries::push_tasks(&mut conn, &self.config, &[task]).await.map_err(unavailable)?;
+            let (enqueued, scheduled) = apalis_redis::queries::push_tasks(&mut conn, &self.config, &[task])
+                .await
+                .map_err(StoreError::unavailable)?;
             Ok(if enqueued + scheduled > 0 { Enqueued::New } else { Enqueued::Duplicate })
         });
         futures::future::try_join_all(pushes).await
@@ -91,7 +85,7 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
             .arg(limit as i64 - 1)
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         ids.extend(scheduled);
         ids.truncate(limit);
         if ids.is_empty() {
@@ -102,7 +96,7 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
             .arg(&ids)
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         data.into_iter()
             .flatten()
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("queued job: {e}"))))

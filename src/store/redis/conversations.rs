@@ -1,155 +1,15 @@
-//! The Redis store, shared by every server and worker process.
-//!
-//! Inbound jobs go into an apalis-redis queue so that apalis workers can run them. Its push script claims each
-//! job's idempotency key (`SETNX`) and enqueues the job in one Lua call, which gives invariant 1 (a claim and its
-//! job are written together) for the whole batch at once.
-//!
-//! Keys: `<prefix>:{inbound}:*` for the queue (one hash tag, so one Redis Cluster slot), `<prefix>:webhook:kept`
-//! for the inspection log.
+//! Conversations in Redis: `<prefix>:conv:{<user>}` (hash: version and document) and `<prefix>:audit:{<user>}`
+//! (stream). The user is the hash tag, so both keys of a user live on one Redis Cluster slot. A save is one Lua
+//! script: compare the version, write the document, append the audit records.
 
-use std::time::Duration;
-
-use anyhow::Context as _;
 use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
-use redis::aio::ConnectionManagerConfig;
 
-use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
-use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload, StoreError};
 use crate::flow::state::UserKey;
-use crate::jobs::inbound::InboundJob;
-use crate::jobs::queue::JobQueue;
-use crate::jobs::queue::redis::{RedisQueue, queue_config};
-
-#[derive(Clone)]
-pub struct RedisStore {
-    conn: ConnectionManager,
-    inbound: RedisQueue<InboundJob>,
-    kept_key: String,
-    prefix: String,
-}
-
-impl RedisStore {
-    /// Connects, failing with a clear error when Redis does not answer. Later outages are survived:
-    /// the connection manager reconnects in the background and calls fail fast meanwhile.
-    pub async fn connect(
-        url: &str,
-        key_prefix: &str,
-        response_timeout: Duration,
-        dedupe_ttl: Duration,
-    ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(response_timeout))
-            .set_connection_timeout(Some(response_timeout.max(Duration::from_secs(1))))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .context("cannot connect to Redis at REDIS_URL (is it running?)")?;
-        let store = Self {
-            inbound: RedisQueue::new(conn.clone(), queue_config(key_prefix, "inbound", dedupe_ttl)),
-            conn,
-            kept_key: format!("{key_prefix}:webhook:kept"),
-            prefix: key_prefix.to_owned(),
-        };
-        store.ping().await.context("Redis at REDIS_URL does not answer PING")?;
-        Ok(store)
-    }
-
-    pub fn connection(&self) -> ConnectionManager {
-        self.conn.clone()
-    }
-
-    pub fn inbound(&self) -> &RedisQueue<InboundJob> {
-        &self.inbound
-    }
-
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-#[async_trait]
-impl IngressStore for RedisStore {
-    async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        self.inbound.push(&super::queued_inbound(jobs)).await
-    }
-
-    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
-        if payloads.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for p in payloads {
-            let kind = serde_json::to_value(p.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            pipe.cmd("XADD")
-                .arg(&self.kept_key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(KEPT_PAYLOADS_MAX)
-                .arg("*")
-                .arg("kind")
-                .arg(kind.as_str().unwrap_or_default())
-                .arg("reason")
-                .arg(&p.reason)
-                .arg("body")
-                .arg(&p.body)
-                .arg("received_at_ms")
-                .arg(p.received_at_ms)
-                .ignore();
-        }
-        let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
-    }
-
-    async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError> {
-        type Entry = (String, Vec<(String, String)>);
-        let mut conn = self.conn.clone();
-        let entries: Vec<Entry> = redis::cmd("XREVRANGE")
-            .arg(&self.kept_key)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        entries
-            .into_iter()
-            .map(|(_, fields)| {
-                let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-                let kind: KeptKind =
-                    serde_json::from_value(serde_json::Value::String(field("kind").unwrap_or_default()))
-                        .map_err(|e| StoreError::Corrupt(format!("kept payload kind: {e}")))?;
-                Ok(KeptPayload {
-                    kind,
-                    reason: field("reason").unwrap_or_default(),
-                    body: field("body").unwrap_or_default(),
-                    received_at_ms: field("received_at_ms").and_then(|v| v.parse().ok()).unwrap_or_default(),
-                })
-            })
-            .collect()
-    }
-
-    async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {
-        self.inbound.pending(limit).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("PING").query_async::<String>(&mut conn).await.map(drop).map_err(unavailable)
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "redis"
-    }
-}
+use crate::store::conversation::{
+    AuditRecord, CONVERSATION_INDEX_TTL_SECS, ConversationStore, Saved, Stored, Versioned,
+};
+use crate::store::{StoreError, from_json, to_json};
 
 /// Saves a conversation if its version is unchanged, and appends its audit records, in one atomic step.
 /// KEYS: conversation hash, audit stream. ARGV: expected version, state document, audit cap, records...
@@ -174,8 +34,6 @@ return 1
 /// Audit records kept per user (the stream is trimmed beyond this).
 const AUDIT_CAP: usize = 10_000;
 
-/// Conversations in Redis: `<prefix>:conv:{<user>}` (hash: version and document) and `<prefix>:audit:{<user>}`
-/// (stream). The user is the hash tag, so both keys of a user live on one Redis Cluster slot.
 #[derive(Clone)]
 pub struct RedisConversations {
     conn: ConnectionManager,
@@ -203,10 +61,6 @@ impl RedisConversations {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 #[async_trait]
 impl ConversationStore for RedisConversations {
     async fn load(&self, user: &UserKey) -> Result<Option<Versioned>, StoreError> {
@@ -217,11 +71,10 @@ impl ConversationStore for RedisConversations {
             .arg("doc")
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         match (version, doc) {
             (Some(version), Some(doc)) => {
-                let stored =
-                    serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(format!("conversation: {e}")))?;
+                let stored = from_json("conversation", &doc)?;
                 Ok(Some(Versioned { version, stored }))
             }
             _ => Ok(None),
@@ -241,7 +94,7 @@ impl ConversationStore for RedisConversations {
             invocation.arg(to_json(record)?);
         }
         let mut conn = self.conn.clone();
-        let result: i64 = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
+        let result: i64 = invocation.invoke_async(&mut conn).await.map_err(StoreError::unavailable)?;
         Ok(if result < 0 { Saved::Conflict } else { Saved::Ok(result as u64) })
     }
 
@@ -260,7 +113,7 @@ impl ConversationStore for RedisConversations {
             .arg(to_json(&current.stored)?)
             .invoke_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         Ok(())
     }
 
@@ -278,7 +131,7 @@ impl ConversationStore for RedisConversations {
                 .ignore();
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+        pipe.query_async::<()>(&mut conn).await.map_err(StoreError::unavailable)
     }
 
     async fn audit(&self, user: &UserKey, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -292,12 +145,12 @@ impl ConversationStore for RedisConversations {
             .arg(limit)
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         entries.reverse();
         entries
             .into_iter()
             .flat_map(|(_, fields)| fields.into_iter().map(|(_, v)| v))
-            .map(|json| serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("audit record: {e}"))))
+            .map(|json| from_json("audit record", &json))
             .collect()
     }
 
@@ -309,7 +162,7 @@ impl ConversationStore for RedisConversations {
             .arg(source)
             .query_async::<()>(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     async fn flow_source(&self, flow_id: &str, version: &str) -> Result<Option<String>, StoreError> {
@@ -319,7 +172,7 @@ impl ConversationStore for RedisConversations {
             .arg(format!("{flow_id}@{version}"))
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     async fn index_conversation(&self, conversation_id: &str, user: &UserKey) -> Result<(), StoreError> {
@@ -328,10 +181,10 @@ impl ConversationStore for RedisConversations {
             .arg(format!("{}:convidx:{conversation_id}", self.prefix))
             .arg(to_json(user)?)
             .arg("EX")
-            .arg(super::conversation::CONVERSATION_INDEX_TTL_SECS)
+            .arg(CONVERSATION_INDEX_TTL_SECS)
             .query_async::<()>(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     async fn put_value(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
@@ -343,7 +196,7 @@ impl ConversationStore for RedisConversations {
             .arg(ttl_secs.max(1))
             .query_async::<()>(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     async fn take_value(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -352,7 +205,7 @@ impl ConversationStore for RedisConversations {
             .arg(format!("{}:value:{key}", self.prefix))
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError> {
@@ -361,8 +214,7 @@ impl ConversationStore for RedisConversations {
             .arg(format!("{}:convidx:{conversation_id}", self.prefix))
             .query_async(&mut conn)
             .await
-            .map_err(unavailable)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("conversation index: {e}"))))
-            .transpose()
+            .map_err(StoreError::unavailable)?;
+        raw.map(|r| from_json("conversation index", &r)).transpose()
     }
 }

@@ -1,24 +1,28 @@
-//! The in-memory queue: one process, same semantics as Redis (idempotency keys with a TTL, delayed jobs).
+//! The in-memory queue: one process, same semantics as Redis (idempotency keys with a TTL, delayed jobs), on the
+//! backend's clock, so a test that advances a fixed clock makes delayed jobs due and old claims expire.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{Job, JobQueue, Queued};
+use crate::clock::SharedClock;
 use crate::jobs::key::JobKey;
-use crate::store::{Enqueued, StoreError, now_ms};
+use crate::store::StoreError;
+use crate::store::queue::{Enqueued, Job, JobQueue, Queued};
 
 pub struct MemoryQueue<J> {
     key_ttl: Duration,
+    clock: SharedClock,
     inner: Mutex<Inner<J>>,
     notify: Notify,
 }
 
 struct Inner<J> {
-    claims: HashMap<JobKey, Instant>,
+    /// Key → when its claim expires (Unix ms).
+    claims: HashMap<JobKey, u64>,
     /// (run_at in Unix seconds, attempt, job), kept in arrival order; due ones are taken first come first served.
     jobs: VecDeque<(u64, u32, J)>,
 }
@@ -30,9 +34,10 @@ pub struct Taken<J> {
 }
 
 impl<J: Job> MemoryQueue<J> {
-    pub fn new(key_ttl: Duration) -> Self {
+    pub fn new(key_ttl: Duration, clock: SharedClock) -> Self {
         Self {
             key_ttl,
+            clock,
             inner: Mutex::new(Inner { claims: HashMap::new(), jobs: VecDeque::new() }),
             notify: Notify::new(),
         }
@@ -44,7 +49,7 @@ impl<J: Job> MemoryQueue<J> {
 
     /// Takes the oldest due job, if any.
     pub fn take(&self) -> Option<Taken<J>> {
-        let now = now_ms() / 1000;
+        let now = self.clock.now_secs();
         let mut inner = self.lock();
         let index = inner.jobs.iter().position(|(run_at, _, _)| *run_at <= now)?;
         inner.jobs.remove(index).map(|(_, attempt, job)| Taken { job, attempt })
@@ -55,8 +60,9 @@ impl<J: Job> MemoryQueue<J> {
         let _ = tokio::time::timeout(poll, self.notify.notified()).await;
     }
 
-    /// Puts a failed job back to run again at `run_at` (no key check: it is the same job).
-    pub fn retry(&self, job: J, attempt: u32, run_at: u64) {
+    /// Puts a failed job back to run again `after` from now (no key check: it is the same job).
+    pub fn retry(&self, job: J, attempt: u32, after: Duration) {
+        let run_at = self.clock.now_secs() + after.as_secs();
         self.lock().jobs.push_back((run_at, attempt, job));
         self.notify.notify_one();
     }
@@ -73,7 +79,7 @@ impl<J: Job> MemoryQueue<J> {
 #[async_trait]
 impl<J: Job> JobQueue<J> for MemoryQueue<J> {
     async fn push(&self, jobs: &[Queued<J>]) -> Result<Vec<Enqueued>, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         let mut inner = self.lock();
         let mut out = Vec::with_capacity(jobs.len());
         for queued in jobs {
@@ -81,7 +87,7 @@ impl<J: Job> JobQueue<J> for MemoryQueue<J> {
                 out.push(Enqueued::Duplicate);
                 continue;
             }
-            inner.claims.insert(queued.key.clone(), now + self.key_ttl);
+            inner.claims.insert(queued.key.clone(), now + self.key_ttl.as_millis() as u64);
             inner.jobs.push_back((queued.run_at, 0, queued.job.clone()));
             out.push(Enqueued::New);
         }

@@ -1,15 +1,24 @@
 //! Job queues: a job with an idempotency key and an optional time to run, on Redis (apalis-redis) or in memory.
 //! The key is claimed in the same atomic step that enqueues the job, so a retried producer never queues twice.
 
-pub mod memory;
-pub mod redis;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::StoreError;
+use super::memory::queue::MemoryQueue;
 use crate::jobs::key::JobKey;
-use crate::store::{Enqueued, StoreError};
+
+/// What happened to one job pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Its key was new: claimed, and the job queued.
+    New,
+    /// Its key was already claimed: nothing was written.
+    Duplicate,
+}
 
 /// A job ready to be queued.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +34,13 @@ impl<J> Queued<J> {
     pub fn now(key: JobKey, job: J) -> Self {
         Self { key, job, run_at: 0 }
     }
+
+    pub fn at(key: JobKey, job: J, run_at: u64) -> Self {
+        Self { key, job, run_at }
+    }
 }
 
+/// What a queue can carry: anything that travels as JSON.
 pub trait Job: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static {}
 impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static> Job for T {}
 
@@ -37,4 +51,10 @@ pub trait JobQueue<J: Job>: Send + Sync + 'static {
 
     /// Jobs waiting (due or scheduled), for inspection and tests.
     async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError>;
+}
+
+/// Where a worker takes its jobs from: the memory queue itself, or apalis-redis's storage of the queue.
+pub enum WorkerSource<J> {
+    Memory(Arc<MemoryQueue<J>>),
+    Redis(Box<apalis_redis::RedisStorage<J>>),
 }

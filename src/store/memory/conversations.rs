@@ -1,94 +1,42 @@
-//! The in-memory store: same semantics as Redis, for one process. Everything is lost on restart.
+//! Conversations in memory: the same compare-and-set semantics as the Redis script, for one process.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
-use super::{Enqueued, IngressStore, KEPT_PAYLOADS_MAX, KeptPayload, StoreError};
+use crate::clock::{self, SharedClock};
 use crate::flow::state::UserKey;
-use crate::jobs::inbound::InboundJob;
-use crate::jobs::queue::JobQueue;
-use crate::jobs::queue::memory::MemoryQueue;
-
-pub struct MemoryStore {
-    inbound: Arc<MemoryQueue<InboundJob>>,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    /// Newest last.
-    kept: VecDeque<KeptPayload>,
-}
-
-impl MemoryStore {
-    pub fn new(dedupe_ttl: Duration) -> Self {
-        Self { inbound: Arc::new(MemoryQueue::new(dedupe_ttl)), state: Mutex::new(State::default()) }
-    }
-
-    /// The inbound queue, for the in-process workers.
-    pub fn inbound(&self) -> Arc<MemoryQueue<InboundJob>> {
-        self.inbound.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-written batch (each write is one push), so the data
-        // is still consistent: keep serving instead of poisoning every later request.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[async_trait]
-impl IngressStore for MemoryStore {
-    async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        self.inbound.push(&super::queued_inbound(jobs)).await
-    }
-
-    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.kept.extend(payloads.iter().cloned());
-        while state.kept.len() > KEPT_PAYLOADS_MAX {
-            state.kept.pop_front();
-        }
-        Ok(())
-    }
-
-    async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError> {
-        Ok(self.lock().kept.iter().rev().take(limit).cloned().collect())
-    }
-
-    async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {
-        self.inbound.pending(limit).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "memory"
-    }
-}
+use crate::store::StoreError;
+use crate::store::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
 
 /// Conversations in memory: the same compare-and-set semantics as the Redis script.
-#[derive(Default)]
 pub struct MemoryConversations {
+    clock: SharedClock,
     inner: Mutex<Conversations>,
+}
+
+impl Default for MemoryConversations {
+    fn default() -> Self {
+        Self::new(clock::system())
+    }
 }
 
 #[derive(Default)]
 struct Conversations {
-    docs: std::collections::HashMap<UserKey, (u64, Stored)>,
-    audit: std::collections::HashMap<UserKey, Vec<AuditRecord>>,
-    flows: std::collections::HashMap<(String, String), String>,
-    index: std::collections::HashMap<String, UserKey>,
-    values: std::collections::HashMap<String, (String, std::time::Instant)>,
+    docs: HashMap<UserKey, (u64, Stored)>,
+    audit: HashMap<UserKey, Vec<AuditRecord>>,
+    flows: HashMap<(String, String), String>,
+    index: HashMap<String, UserKey>,
+    /// Key → (value, expiry in Unix ms).
+    values: HashMap<String, (String, u64)>,
 }
 
 impl MemoryConversations {
+    pub fn new(clock: SharedClock) -> Self {
+        Self { clock, inner: Mutex::default() }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Conversations> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -156,13 +104,14 @@ impl ConversationStore for MemoryConversations {
     }
 
     async fn put_value(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
-        let expiry = std::time::Instant::now() + Duration::from_secs(ttl_secs);
+        let expiry = self.clock.now_ms() + ttl_secs * 1000;
         self.lock().values.insert(key.to_owned(), (value.to_owned(), expiry));
         Ok(())
     }
 
     async fn take_value(&self, key: &str) -> Result<Option<String>, StoreError> {
         let taken = self.lock().values.remove(key);
-        Ok(taken.filter(|(_, expiry)| *expiry > std::time::Instant::now()).map(|(value, _)| value))
+        let now = self.clock.now_ms();
+        Ok(taken.filter(|(_, expiry)| *expiry > now).map(|(value, _)| value))
     }
 }

@@ -1,0 +1,213 @@
+//! The one place that chooses where everything is kept: all on Redis or all in memory, from the configuration.
+//! A [`Backend`] is built once per process and handed out; every store, queue and worker source comes from it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis_redis::ConnectionManager;
+
+use super::conversation::ConversationStore;
+use super::delivery::DeliveryLog;
+use super::ingress::IngressStore;
+use super::memory::MemoryQueues;
+use super::memory::conversations::MemoryConversations;
+use super::memory::delivery::MemoryDeliveryLog;
+use super::memory::ingress::MemoryIngress;
+use super::memory::queue::MemoryQueue;
+use super::memory::rate_limit::MemoryLimiter;
+use super::memory::values::MemoryValues;
+use super::memory::vault::MemoryVault;
+use super::queue::{Job, JobQueue, WorkerSource};
+use super::rate_limit::{LimiterSettings, RateLimiter};
+use super::redis::conversations::RedisConversations;
+use super::redis::delivery::RedisDeliveryLog;
+use super::redis::ingress::RedisIngress;
+use super::redis::queue::{RedisQueue, queue_config};
+use super::redis::rate_limit::RedisLimiter;
+use super::redis::values::RedisValues;
+use super::redis::vault::RedisVault;
+use super::values::ValueStore;
+use super::vault::{MediaCipher, MediaVault};
+use crate::clock::SharedClock;
+use crate::config::StoreConfig;
+use crate::jobs::inbound::{INBOUND_QUEUE, InboundJob};
+
+/// Where a process keeps its state, claims, jobs and media. Cheap to clone.
+#[derive(Clone)]
+pub struct Backend {
+    kind: Kind,
+    clock: SharedClock,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Memory(Arc<InMemory>),
+    Redis(Arc<OnRedis>),
+}
+
+struct InMemory {
+    queues: MemoryQueues,
+    ingress: Arc<MemoryIngress>,
+    conversations: Arc<MemoryConversations>,
+    values: Mutex<HashMap<&'static str, Arc<MemoryValues>>>,
+}
+
+struct OnRedis {
+    conn: ConnectionManager,
+    prefix: String,
+    /// How long queue idempotency keys are kept.
+    key_ttl: Duration,
+    ingress: Arc<RedisIngress>,
+    conversations: Arc<RedisConversations>,
+}
+
+impl Backend {
+    /// The backend the configuration names. `key_ttl` is how long idempotency keys (message dedupe claims and
+    /// effect keys) are remembered: at least Meta's 7 days of redelivery.
+    pub async fn open(config: &StoreConfig, key_ttl: Duration, clock: SharedClock) -> anyhow::Result<Self> {
+        match config {
+            StoreConfig::Memory => Ok(Self::memory(key_ttl, clock)),
+            StoreConfig::Redis { url, key_prefix, response_timeout } => {
+                Self::redis(url.expose(), key_prefix, *response_timeout, key_ttl, clock).await
+            }
+        }
+    }
+
+    /// Everything in this process's memory.
+    pub fn memory(key_ttl: Duration, clock: SharedClock) -> Self {
+        let queues = MemoryQueues::new(key_ttl, clock.clone());
+        let ingress = Arc::new(MemoryIngress::new(queues.get::<InboundJob>(INBOUND_QUEUE)));
+        let memory = InMemory {
+            queues,
+            ingress,
+            conversations: Arc::new(MemoryConversations::new(clock.clone())),
+            values: Mutex::default(),
+        };
+        Self { kind: Kind::Memory(Arc::new(memory)), clock }
+    }
+
+    /// Everything on the Redis at `url`, every key under `prefix`. Fails with a clear error when Redis does not
+    /// answer; later outages are survived (calls fail fast, the connection comes back by itself).
+    pub async fn redis(
+        url: &str,
+        prefix: &str,
+        response_timeout: Duration,
+        key_ttl: Duration,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let conn = super::redis::connect(url, response_timeout).await?;
+        let inbound = RedisQueue::new(conn.clone(), queue_config(prefix, INBOUND_QUEUE, key_ttl));
+        let redis = OnRedis {
+            ingress: Arc::new(RedisIngress::new(conn.clone(), prefix, inbound)),
+            conversations: Arc::new(RedisConversations::new(conn.clone(), prefix)),
+            conn,
+            prefix: prefix.to_owned(),
+            key_ttl,
+        };
+        Ok(Self { kind: Kind::Redis(Arc::new(redis)), clock })
+    }
+
+    /// `memory` or `redis`, for logs.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Memory(_) => "memory",
+            Kind::Redis(_) => "redis",
+        }
+    }
+
+    /// The Redis key prefix (none in memory).
+    pub fn redis_prefix(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Memory(_) => None,
+            Kind::Redis(r) => Some(&r.prefix),
+        }
+    }
+
+    /// The clock every part of this process reads.
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    pub fn ingress(&self) -> Arc<dyn IngressStore> {
+        match &self.kind {
+            Kind::Memory(m) => m.ingress.clone(),
+            Kind::Redis(r) => r.ingress.clone(),
+        }
+    }
+
+    pub fn conversations(&self) -> Arc<dyn ConversationStore> {
+        match &self.kind {
+            Kind::Memory(m) => m.conversations.clone(),
+            Kind::Redis(r) => r.conversations.clone(),
+        }
+    }
+
+    /// The queue `name` (its Redis keys are `<prefix>:{<name>}:*`).
+    pub fn queue<J: Job>(&self, name: &'static str) -> Arc<dyn JobQueue<J>> {
+        match &self.kind {
+            Kind::Memory(m) => m.queues.get::<J>(name),
+            Kind::Redis(r) => Arc::new(r.queue::<J>(name)),
+        }
+    }
+
+    /// Where a worker of queue `name` takes its jobs from.
+    pub fn worker_source<J: Job>(&self, name: &'static str) -> WorkerSource<J> {
+        match &self.kind {
+            Kind::Memory(m) => WorkerSource::Memory(m.queues.get::<J>(name)),
+            Kind::Redis(r) => WorkerSource::Redis(Box::new(r.queue::<J>(name).storage())),
+        }
+    }
+
+    /// The in-memory queue `name`, for a test to run its jobs step by step (none on Redis).
+    pub fn memory_queue<J: Job>(&self, name: &'static str) -> Option<Arc<MemoryQueue<J>>> {
+        match &self.kind {
+            Kind::Memory(m) => Some(m.queues.get::<J>(name)),
+            Kind::Redis(_) => None,
+        }
+    }
+
+    /// Small values with a lifetime under `namespace` (Redis keys `<prefix>:<namespace>:<key>`).
+    pub fn values(&self, namespace: &'static str) -> Arc<dyn ValueStore> {
+        match &self.kind {
+            Kind::Memory(m) => {
+                let mut values = m.values.lock().unwrap_or_else(|p| p.into_inner());
+                values.entry(namespace).or_insert_with(|| Arc::new(MemoryValues::new(self.clock.clone()))).clone()
+            }
+            Kind::Redis(r) => Arc::new(RedisValues::new(r.conn.clone(), &r.prefix, namespace)),
+        }
+    }
+
+    /// The delivery states of our messages, each kept for `ttl` after its last status. In memory, each call
+    /// makes a new log: make one per process.
+    pub fn delivery_log(&self, ttl: Duration) -> Arc<dyn DeliveryLog> {
+        match &self.kind {
+            Kind::Memory(_) => Arc::new(MemoryDeliveryLog::new(ttl, self.clock.clone())),
+            Kind::Redis(r) => Arc::new(RedisDeliveryLog::new(r.conn.clone(), &r.prefix, ttl)),
+        }
+    }
+
+    /// The send-rate limiter (on Redis, shared by every process). In memory, make one per process.
+    pub fn rate_limiter(&self, settings: LimiterSettings) -> Arc<dyn RateLimiter> {
+        match &self.kind {
+            Kind::Memory(_) => Arc::new(MemoryLimiter::new(settings)),
+            Kind::Redis(r) => Arc::new(RedisLimiter::new(r.conn.clone(), &r.prefix, settings)),
+        }
+    }
+
+    /// The media vault, sealing with `cipher` and keeping files for `retention`. In memory, make one per process.
+    pub fn vault(&self, cipher: MediaCipher, retention: Duration) -> Arc<dyn MediaVault> {
+        match &self.kind {
+            Kind::Memory(_) => Arc::new(MemoryVault::new(cipher, retention, self.clock.clone())),
+            Kind::Redis(r) => {
+                Arc::new(RedisVault::new(r.conn.clone(), &r.prefix, cipher, retention, self.clock.clone()))
+            }
+        }
+    }
+}
+
+impl OnRedis {
+    fn queue<J: Job>(&self, name: &'static str) -> RedisQueue<J> {
+        RedisQueue::new(self.conn.clone(), queue_config(&self.prefix, name, self.key_ttl))
+    }
+}

@@ -1,0 +1,55 @@
+//! What the webhook ingress needs from storage: inbound jobs claimed and queued atomically, and the payloads kept
+//! for an operator to inspect.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Enqueued, StoreError};
+use crate::jobs::inbound::InboundJob;
+
+/// Why a payload was kept for an operator to look at instead of being processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptKind {
+    /// A correctly signed body that is not a webhook envelope.
+    InvalidEnvelope,
+    /// One message or status of an envelope that could not be read.
+    InvalidItem,
+    /// A change of a `field` other than `messages` (account updates, template status, ...).
+    OtherField,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptPayload {
+    pub kind: KeptKind,
+    pub reason: String,
+    /// The payload as text (lossy for bytes that are not UTF-8).
+    pub body: String,
+    pub received_at_ms: u64,
+}
+
+/// How many kept payloads are retained; older ones are trimmed first.
+pub const KEPT_PAYLOADS_MAX: usize = 10_000;
+
+#[async_trait]
+pub trait IngressStore: Send + Sync + 'static {
+    /// For each job, claims its dedupe key and, if the key was new, queues the job, both in one atomic step.
+    /// Answers per job, in order. On error some jobs may have been recorded and others not, never a claim
+    /// without its job: the sender retries the batch and the recorded ones come back as duplicates.
+    async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError>;
+
+    /// Appends payloads to the inspection log (capped at [`KEPT_PAYLOADS_MAX`]).
+    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError>;
+
+    /// The newest kept payloads, newest first.
+    async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError>;
+
+    /// Inbound jobs waiting to be worked, oldest first (for inspection and tests).
+    async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError>;
+
+    /// Whether the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A name for logs: `memory` or `redis`.
+    fn backend_name(&self) -> &'static str;
+}

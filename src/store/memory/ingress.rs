@@ -1,0 +1,63 @@
+//! The ingress in memory: inbound jobs go straight into the in-process inbound queue; kept payloads in a ring.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::queue::MemoryQueue;
+use crate::jobs::inbound::InboundJob;
+use crate::store::StoreError;
+use crate::store::ingress::{IngressStore, KEPT_PAYLOADS_MAX, KeptPayload};
+use crate::store::queue::{Enqueued, JobQueue, Queued};
+
+pub struct MemoryIngress {
+    inbound: Arc<MemoryQueue<InboundJob>>,
+    /// Newest last.
+    kept: Mutex<VecDeque<KeptPayload>>,
+}
+
+impl MemoryIngress {
+    pub fn new(inbound: Arc<MemoryQueue<InboundJob>>) -> Self {
+        Self { inbound, kept: Mutex::default() }
+    }
+
+    fn kept_lock(&self) -> std::sync::MutexGuard<'_, VecDeque<KeptPayload>> {
+        // A panic while holding the lock cannot leave a half-written batch (each write is one push), so the data
+        // is still consistent: keep serving instead of poisoning every later request.
+        self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl IngressStore for MemoryIngress {
+    async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
+        let queued: Vec<_> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
+        self.inbound.push(&queued).await
+    }
+
+    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
+        let mut kept = self.kept_lock();
+        kept.extend(payloads.iter().cloned());
+        while kept.len() > KEPT_PAYLOADS_MAX {
+            kept.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError> {
+        Ok(self.kept_lock().iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {
+        self.inbound.pending(limit).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+}
