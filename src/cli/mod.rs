@@ -1,0 +1,127 @@
+//! The commands of `wa-onboard`: their definitions (arguments, flags, help texts) here, each command's body in its
+//! own file. `main` parses, sets up logging and calls the body.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub(crate) mod audit;
+pub(crate) mod check_image;
+pub(crate) mod demo;
+pub(crate) mod flow;
+pub(crate) mod kept;
+pub(crate) mod replay;
+pub(crate) mod serve;
+pub(crate) mod sim;
+
+#[derive(Parser)]
+#[command(name = "wa-onboard", version, about = "Identity verification (KYC) inside a WhatsApp chat")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the HTTP service (webhook, health, metrics).
+    Serve {
+        /// Development mode: loopback only, with a fixed development app secret and verify token when none is set.
+        #[arg(long)]
+        dev: bool,
+        /// Serve HTTP only; run the workers in separate `wa-onboard worker` processes (Redis only).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run the workers only (conversation runner, sends, verifications, scheduled events). Needs REDIS_URL.
+    Worker,
+    /// Print the audit log of a user's conversations, oldest first.
+    Audit {
+        /// The user: phone number or business-scoped user id.
+        user: String,
+        /// The business phone number id [default: WHATSAPP_PHONE_NUMBER_ID].
+        #[arg(long)]
+        phone_number_id: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// Sign webhook fixtures with WHATSAPP_APP_SECRET (or the development secret) and POST them to a server.
+    Replay {
+        /// A JSON file, or a folder of them.
+        path: PathBuf,
+        /// The webhook URL [default: http://BIND_ADDR/webhook].
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Check, draw, describe and test flow files.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+    /// Print the payloads kept for inspection (signed but unreadable bodies, other fields), newest first.
+    Kept {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Run a local Graph API simulator: serves media, records sent messages, fails on demand (see docs/whatsapp.md).
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: std::net::SocketAddr,
+    },
+    /// Show the whole path in one process: one user verified, another who sends blurry photos and gets a live agent.
+    Demo,
+    /// Run the local photo quality checks on a file and print one JSON object: verdict, reasons, measurements.
+    /// Exits 0 whenever the check ran, whatever the verdict.
+    CheckImage {
+        /// A photo (JPEG, PNG or WebP; anything else is reported as `unreadable_file`).
+        file: PathBuf,
+        /// What the photo should show.
+        #[arg(long, value_enum, default_value_t = KindArg::Document)]
+        kind: KindArg,
+        /// Use the quality thresholds of this flow (an id in FLOWS_DIR, or a file) instead of the defaults.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Also read the document's barcodes and MRZ as this type (mx_ine, co_cedula, pe_dni, ar_dni, cl_cedula,
+        /// br_rg, br_cnh, passport).
+        #[arg(long)]
+        document: Option<String>,
+        /// The side of the document in the photo.
+        #[arg(long, default_value = "front")]
+        side: String,
+        /// The machine-readable zone as text (from an OCR or typed), parsed and checked with the barcodes.
+        #[arg(long)]
+        mrz_text: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum FlowCommand {
+    /// Load every flow and report every problem with file:line and a hint; exits non-zero on any error.
+    Check {
+        /// A flow file or a folder of them [default: FLOWS_DIR or flows/].
+        path: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the flow format (for editor validation and completion).
+    Schema,
+    /// Print a flow as a diagram.
+    Graph {
+        /// The flow id or file.
+        flow: String,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: wa_onboard::flow::graph::Format,
+    },
+    /// Run the conversation scenarios against the engine and show a readable diff on failure.
+    Test {
+        /// A scenario file or a folder of them [default: fixtures/scenarios].
+        path: Option<PathBuf>,
+        /// Where the flows are [default: FLOWS_DIR or flows/].
+        #[arg(long)]
+        flows: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum KindArg {
+    Document,
+    Selfie,
+}
