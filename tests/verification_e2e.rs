@@ -230,21 +230,38 @@ async fn company_receiver() -> (String, Received) {
     (url, received)
 }
 
+/// Runs the jobs the user's last message caused (the stepped app has no workers), and reads the replies.
+async fn replies_after(app: &TestApp, user: &mut User, count: usize) -> Vec<Value> {
+    app.run_pending_jobs().await;
+    user.expect_replies(count, Duration::from_secs(5)).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried() {
     let (url, received) = company_receiver().await;
-    let (backend, redis) = open_backend(Backend::Memory, "company").await;
-    let extra =
-        [("WORKER_POLL_MS", "20"), ("COMPANY_WEBHOOK_URL", url.as_str()), ("COMPANY_WEBHOOK_SECRET", "company-secret")];
-    let app = spawn_app_with(backend, redis, &extra, wa_onboard::app::Workers::Run).await;
+    let extra = [("COMPANY_WEBHOOK_URL", url.as_str()), ("COMPANY_WEBHOOK_SECRET", "company-secret")];
+    // No workers and a fixed clock: the test runs each job and moves time past the retry's back-off.
+    let app = spawn_stepped_app(&extra).await;
     let sim = app.sim.clone().unwrap();
     let mut user = User::new("Iris", "5215511110008", &app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, sim);
-    let replies = texts(&submit(&mut user, &photos().0).await);
+    user.says("Hola").await.unwrap();
+    replies_after(&app, &mut user, 1).await;
+    user.taps("lang_es", "Español").await.unwrap();
+    replies_after(&app, &mut user, 1).await;
+    user.taps("consent_accept", "Acepto").await.unwrap();
+    replies_after(&app, &mut user, 1).await;
+    user.taps("doc_passport", "Pasaporte").await.unwrap();
+    replies_after(&app, &mut user, 1).await;
+    user.sends_photo("iris-front", photos().0.clone(), "front").await.unwrap();
+    replies_after(&app, &mut user, 1).await;
+    user.sends_photo("iris-selfie", SELFIE_JPEG.to_vec(), "selfie").await.unwrap();
+    let replies = texts(&replies_after(&app, &mut user, 2).await);
     assert!(replies[1].contains("verificamos"), "{replies:?}");
-    let started = std::time::Instant::now();
-    while received.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(15) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(received.lock().unwrap().is_empty(), "the first delivery was refused");
+    // The notification waits for its back-off; once the clock passes it, it goes out.
+    assert_eq!(app.run_pending_jobs().await, 0, "nothing is due before the back-off");
+    app.advance(Duration::from_secs(wa_onboard::jobs::worker::backoff(1) + 1));
+    assert!(app.run_pending_jobs().await >= 1);
     let (signature, body) = received.lock().unwrap().first().cloned().expect("delivered after a retry");
     let now = (wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock)) as i64;
     wa_onboard::verify::providers::signing::verify(b"company-secret", Some(&signature), &body, now, 300)
