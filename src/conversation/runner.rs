@@ -174,7 +174,6 @@ fn describe(event: &Event) -> String {
         Event::ExpiryDue => "idle expiry check".into(),
         Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),
         Event::AgentOutcome { decision } => format!("agent decision: {decision:?}"),
-        Event::DeliveryStatus { message_id, status, .. } => format!("delivery {} of {message_id}", status.as_str()),
     }
 }
 

@@ -178,13 +178,6 @@ impl<'a> Run<'a> {
                 }
             }
             Event::AgentOutcome { decision } => self.on_agent(decision),
-            Event::DeliveryStatus { message_id, status, error_code } => {
-                self.note(format!(
-                    "delivery of {message_id}: {}{}",
-                    status.as_str(),
-                    error_code.map(|c| format!(" (error {c})")).unwrap_or_default()
-                ));
-            }
         }
     }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::MediaRef;
 use crate::verify::reason::ReasonCode;
-use crate::webhook::envelope::{Message, StatusKind};
+use crate::webhook::envelope::Message;
 
 /// An event and the facts the engine may not look up itself: the time and a unique key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,13 +50,6 @@ pub enum Event {
     },
     AgentOutcome {
         decision: AgentDecision,
-    },
-    /// A delivery status of one of our messages.
-    DeliveryStatus {
-        message_id: String,
-        status: StatusKind,
-        #[serde(default)]
-        error_code: Option<i64>,
     },
 }
 
