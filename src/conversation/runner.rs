@@ -10,6 +10,7 @@ use super::dispatch::Dispatcher;
 use super::flows::FlowRegistry;
 use crate::flow::engine;
 use crate::flow::event::{Effect, Envelope, Event};
+use crate::flow::input::Input;
 use crate::flow::state::{ConversationState, UserKey};
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::{InboundEvent, InboundJob};
@@ -59,7 +60,7 @@ impl Runner {
         let now = (self.clock)();
         match &job.event {
             InboundEvent::Message { message, .. } => {
-                let event = Event::Message { message: message.clone(), phone: message.from.clone() };
+                let event = Event::Message { message: message.clone() };
                 self.apply(&user, Envelope { key: job.key.to_string(), now, event }, "user").await
             }
             InboundEvent::Status { status, .. } => {
@@ -159,13 +160,11 @@ impl Runner {
 
 fn describe(event: &Event) -> String {
     match event {
-        Event::Message { message, .. } => {
-            let input = crate::flow::input::classify(message);
-            match input {
-                crate::flow::input::Input::Text(text) => format!("text message ({} characters)", text.chars().count()),
-                other => other.label(),
-            }
-        }
+        // Never the text itself: the audit log keeps no message content.
+        Event::Message { message } => match &message.input {
+            Input::Text(text) => format!("text message ({} characters)", text.chars().count()),
+            other => other.label(),
+        },
         Event::VerificationFinished { submission, result } => format!("verification {submission} finished: {result:?}"),
         Event::MediaUnavailable { submission, slot, detail } => {
             format!("media of {submission} slot {slot} unavailable: {detail}")

@@ -6,7 +6,7 @@
 use super::check::expect_of;
 use super::event::{AgentDecision, Effect, Envelope, Event, Reply, VerificationResult};
 use super::i18n::{self, normalize};
-use super::input::{Input, classify};
+use super::input::{Input, UserMessage};
 use super::load::Flow;
 use super::model::{Action, Expect, Next, Step};
 use super::reply;
@@ -78,7 +78,7 @@ const MAX_HOPS: u32 = 20;
 impl<'a> Run<'a> {
     fn start(flow: &'a Flow, user: &UserKey, envelope: &'a Envelope, previous: Option<&ConversationState>) -> Self {
         let phone = match &envelope.event {
-            Event::Message { phone, .. } => phone.as_deref(),
+            Event::Message { message } => message.phone.as_deref(),
             _ => None,
         };
         // A returning user keeps the language they chose.
@@ -108,7 +108,7 @@ impl<'a> Run<'a> {
             updated_at: envelope.now,
         };
         let mut run = Run { flow, envelope, state, effects: Vec::new(), fresh: true, hops: 0 };
-        if let Event::Message { message, .. } = &envelope.event {
+        if let Event::Message { message } = &envelope.event {
             run.state.last_message_at = message.timestamp;
             run.effects.push(Effect::MarkRead { message_id: message.id.clone() });
             run.schedule_expiry();
@@ -163,7 +163,7 @@ impl<'a> Run<'a> {
         }
         let event = self.envelope.event.clone();
         match event {
-            Event::Message { message, .. } => self.on_message(&message),
+            Event::Message { message } => self.on_message(&message),
             Event::VerificationFinished { submission, result } => self.on_verification(&submission, result),
             Event::MediaUnavailable { submission, slot, detail } => {
                 self.on_media_unavailable(&submission, &slot, &detail)
@@ -187,12 +187,12 @@ impl<'a> Run<'a> {
         self.effects.push(Effect::Schedule { at, event: Event::ExpiryDue });
     }
 
-    fn on_message(&mut self, message: &crate::webhook::envelope::Message) {
+    fn on_message(&mut self, message: &UserMessage) {
         self.effects.push(Effect::MarkRead { message_id: message.id.clone() });
-        if let Some(phone) = &message.from {
+        if let Some(phone) = &message.phone {
             self.state.phone = Some(phone.clone());
         }
-        let input = classify(message);
+        let input = message.input.clone();
         let stale = message.timestamp < self.state.last_message_at;
         self.state.last_message_at = self.state.last_message_at.max(message.timestamp);
         self.schedule_expiry();
