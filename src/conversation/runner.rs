@@ -11,6 +11,7 @@ use super::flows::FlowRegistry;
 use crate::clock::SharedClock;
 use crate::flow::engine;
 use crate::flow::event::{Effect, Envelope, Event};
+use crate::flow::input::Input;
 use crate::flow::state::{ConversationState, UserKey};
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::{InboundEvent, InboundJob};
@@ -56,7 +57,7 @@ impl Runner {
         let now = self.clock.now_secs();
         match &job.event {
             InboundEvent::Message { message, .. } => {
-                let event = Event::Message { message: message.clone(), phone: message.from.clone() };
+                let event = Event::Message { message: message.clone() };
                 self.apply(&user, Envelope { key: job.key.to_string(), now, event }, "user").await
             }
             InboundEvent::Status { status, .. } => {
@@ -156,13 +157,11 @@ impl Runner {
 
 fn describe(event: &Event) -> String {
     match event {
-        Event::Message { message, .. } => {
-            let input = crate::flow::input::classify(message);
-            match input {
-                crate::flow::input::Input::Text(text) => format!("text message ({} characters)", text.chars().count()),
-                other => other.label(),
-            }
-        }
+        // Never the text itself: the audit log keeps no message content.
+        Event::Message { message } => match &message.input {
+            Input::Text(text) => format!("text message ({} characters)", text.chars().count()),
+            other => other.label(),
+        },
         Event::VerificationFinished { submission, result } => format!("verification {submission} finished: {result:?}"),
         Event::MediaUnavailable { submission, slot, detail } => {
             format!("media of {submission} slot {slot} unavailable: {detail}")
@@ -171,7 +170,6 @@ fn describe(event: &Event) -> String {
         Event::ExpiryDue => "idle expiry check".into(),
         Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),
         Event::AgentOutcome { decision } => format!("agent decision: {decision:?}"),
-        Event::DeliveryStatus { message_id, status, .. } => format!("delivery {} of {message_id}", status.as_str()),
     }
 }
 

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::input::UserMessage;
 use super::state::MediaRef;
 use crate::verify::reason::ReasonCode;
-use crate::webhook::envelope::{Message, StatusKind};
 
 /// An event and the facts the engine may not look up itself: the time and a unique key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,12 +21,9 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// A message from the user.
+    /// A message from the user (its phone, when known, drives the language guess).
     Message {
-        message: Box<Message>,
-        /// The user's phone number when known (for the language guess).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        phone: Option<String>,
+        message: UserMessage,
     },
     VerificationFinished {
         submission: String,
@@ -50,13 +47,6 @@ pub enum Event {
     },
     AgentOutcome {
         decision: AgentDecision,
-    },
-    /// A delivery status of one of our messages.
-    DeliveryStatus {
-        message_id: String,
-        status: StatusKind,
-        #[serde(default)]
-        error_code: Option<i64>,
     },
 }
 

@@ -1,9 +1,27 @@
-//! What a user's message means to the engine.
+//! What a user's message means to the engine: the domain form of an inbound message.
+//!
+//! The webhook turns WhatsApp's wire format into a [`UserMessage`] when it records the message
+//! (`webhook::to_domain`), so the queues, the runner and the engine never depend on Meta's payloads.
+
+use serde::{Deserialize, Serialize};
 
 use super::state::MediaRef;
-use crate::webhook::envelope::{Content, Interactive, KnownContent, Message};
 
-#[derive(Debug, Clone, PartialEq)]
+/// One message from the user, as the conversation sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserMessage {
+    /// WhatsApp's message id (wamid): read receipts and collected media point back at it.
+    pub id: String,
+    /// When the user sent it, in Unix seconds (messages can arrive out of order).
+    pub timestamp: u64,
+    /// The sender's phone number, when WhatsApp gives one (users of usernames may have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub input: Input,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Input {
     Text(String),
     /// A reply button, list row or template quick-reply button, by id.
@@ -12,7 +30,7 @@ pub enum Input {
     Media(MediaRef),
     /// Something that asks for no answer (a reaction, a deleted or edited message, a number change).
     Ignorable(String),
-    /// Something the bot cannot use here (a sticker, a voice note, a location, an unknown type...).
+    /// Something the bot cannot use here (a sticker, a voice note, a location, an unknown type...), by kind.
     Other(String),
 }
 
@@ -24,34 +42,5 @@ impl Input {
             Input::Media(m) => format!("media {} ({})", m.media_id, m.mime_type),
             Input::Ignorable(kind) | Input::Other(kind) => format!("a {kind} message"),
         }
-    }
-}
-
-pub fn classify(message: &Message) -> Input {
-    let media = |m: &crate::webhook::envelope::Media| MediaRef {
-        media_id: m.id.clone(),
-        mime_type: m.mime_type.clone(),
-        sha256: m.sha256.clone(),
-        message_id: message.id.clone(),
-        at: message.timestamp,
-    };
-    match &message.content {
-        Content::Known(KnownContent::Text { text }) => Input::Text(text.body.clone()),
-        Content::Known(KnownContent::Interactive { interactive }) => match interactive {
-            Interactive::ButtonReply { button_reply: c } | Interactive::ListReply { list_reply: c } => {
-                Input::Choice(c.id.clone())
-            }
-            Interactive::NfmReply { .. } => Input::Other("flow reply".into()),
-        },
-        Content::Known(KnownContent::Button { button }) => Input::Choice(button.payload.clone()),
-        Content::Known(KnownContent::Image { image }) => Input::Media(media(image)),
-        Content::Known(KnownContent::Document { document }) => Input::Media(media(document)),
-        Content::Known(
-            KnownContent::Reaction { .. }
-            | KnownContent::Revoke { .. }
-            | KnownContent::Edit { .. }
-            | KnownContent::System { .. },
-        ) => Input::Ignorable(message.kind().to_owned()),
-        _ => Input::Other(message.kind().to_owned()),
     }
 }

@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::engine;
 use super::event::{AgentDecision, Effect, Envelope, Event, Reply, VerificationResult};
+use super::input::{Input, UserMessage};
 use super::load::Flow;
 use super::model::Span;
-use super::state::{ConversationState, Phase, UserKey};
-use crate::webhook::envelope::{Choice, Content, Interactive, KnownContent, Media, Message, Text};
+use super::state::{ConversationState, MediaRef, Phase, UserKey};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,7 +171,7 @@ struct Sim<'a> {
     state: Option<ConversationState>,
     scheduled: Vec<(u64, Event)>,
     n: u64,
-    last: Option<Box<Message>>,
+    last: Option<UserMessage>,
 }
 
 impl Sim<'_> {
@@ -196,46 +196,39 @@ impl Sim<'_> {
         }
     }
 
-    fn message(&mut self, step: &ScenarioStep) -> Option<Box<Message>> {
+    fn message(&mut self, step: &ScenarioStep) -> Option<UserMessage> {
         if step.again {
             let mut copy = self.last.clone()?;
             copy.id = format!("{}.again", copy.id);
+            if let Input::Media(media) = &mut copy.input {
+                media.message_id = copy.id.clone();
+            }
             return Some(copy);
         }
-        let media = |id: &str, mime: &str| Media {
-            id: id.to_owned(),
+        let id = format!("wamid.scenario.{}", self.n + 1);
+        let timestamp = self.clock.saturating_add_signed(step.at);
+        let media = |media_id: &str, mime: &str| MediaRef {
+            media_id: media_id.to_owned(),
             mime_type: mime.to_owned(),
             sha256: None,
-            caption: None,
-            filename: None,
-            url: None,
-            voice: None,
-            animated: None,
+            message_id: id.clone(),
+            at: timestamp,
         };
-        let content = if let Some(text) = &step.user {
-            Content::Known(KnownContent::Text { text: Text { body: text.clone() } })
-        } else if let Some(id) = &step.tap {
-            let choice = Choice { id: id.clone(), title: String::new(), description: None };
-            Content::Known(KnownContent::Interactive { interactive: Interactive::ButtonReply { button_reply: choice } })
-        } else if let Some(id) = &step.photo {
-            Content::Known(KnownContent::Image { image: media(id, "image/jpeg") })
-        } else if let Some(id) = &step.file {
-            Content::Known(KnownContent::Document { document: media(id, "application/pdf") })
+        // What the webhook makes of each kind of message (see `webhook::to_domain`).
+        let input = if let Some(text) = &step.user {
+            Input::Text(text.clone())
+        } else if let Some(choice) = &step.tap {
+            Input::Choice(choice.clone())
+        } else if let Some(media_id) = &step.photo {
+            Input::Media(media(media_id, "image/jpeg"))
+        } else if let Some(media_id) = &step.file {
+            Input::Media(media(media_id, "application/pdf"))
         } else if let Some(kind) = &step.other {
-            Content::Unknown { kind: kind.clone(), raw: Default::default() }
+            Input::Other(kind.clone())
         } else {
             return None;
         };
-        let message = Box::new(Message {
-            from: Some(self.user.user.clone()),
-            from_user_id: None,
-            id: format!("wamid.scenario.{}", self.n + 1),
-            timestamp: self.clock.saturating_add_signed(step.at),
-            context: None,
-            referral: None,
-            errors: Vec::new(),
-            content,
-        });
+        let message = UserMessage { id, timestamp, phone: Some(self.user.user.clone()), input };
         self.last = Some(message.clone());
         Some(message)
     }
@@ -253,8 +246,7 @@ impl Sim<'_> {
         }
         self.clock += 1;
         if let Some(message) = self.message(step) {
-            let phone = Some(self.user.user.clone());
-            self.apply(Event::Message { message, phone }, &mut effects);
+            self.apply(Event::Message { message }, &mut effects);
         } else if let Some(result) = &step.verification {
             let submission = self.pending_submission()?;
             self.apply(Event::VerificationFinished { submission, result: result.clone() }, &mut effects);

@@ -1,12 +1,16 @@
 //! The inbound job: one message or one status from a webhook, waiting for the conversation runner.
+//! A message is already in its domain form ([`UserMessage`]); a status keeps Meta's shape, as it only goes to
+//! the delivery log.
 //!
 //! Each job carries its dedupe key. The key is claimed in the same atomic step that enqueues the job, so a
 //! redelivered webhook finds the claim and adds nothing, and a crash can never leave a claim without its job.
 
 use serde::{Deserialize, Serialize};
 
+use crate::flow::input::UserMessage;
+use crate::flow::state::UserKey;
 use crate::jobs::key::JobKey;
-use crate::webhook::envelope::{Contact, Message, Metadata, Status};
+use crate::webhook::envelope::{Contact, Metadata, Status};
 
 /// The queue inbound jobs travel on (also the ingress's queue).
 pub const INBOUND_QUEUE: &str = "inbound";
@@ -28,7 +32,16 @@ pub enum InboundEvent {
         business: Metadata,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contact: Option<Contact>,
-        message: Box<Message>,
+        /// The sender's business-scoped user id, when Meta gives one (their phone is in the message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+        /// The message type as Meta names it (`text`, `interactive`, `sticker`, ...): the label of metrics and logs.
+        message_type: String,
+        message: UserMessage,
+        /// The raw JSON of a message whose type (or body) this version cannot read, kept whole so that nothing is
+        /// lost; the conversation sees it as [`Input::Other`](crate::flow::input::Input::Other).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        raw: Option<serde_json::Map<String, serde_json::Value>>,
     },
     /// A change in the delivery state of a message we sent.
     Status { business: Metadata, status: Status },
@@ -48,7 +61,7 @@ impl InboundEvent {
     /// A short label for metrics and logs: the message type, or `status:<kind>`.
     pub fn label(&self) -> String {
         match self {
-            Self::Message { message, .. } => message.kind().to_owned(),
+            Self::Message { message_type, .. } => message_type.clone(),
             Self::Status { status, .. } => format!("status:{}", status.status.as_str()),
         }
     }
@@ -56,16 +69,16 @@ impl InboundEvent {
 
 impl InboundEvent {
     /// Whose conversation this concerns: the business-scoped user id when Meta gives one, else the phone.
-    pub fn user_key(&self) -> Option<crate::flow::state::UserKey> {
+    pub fn user_key(&self) -> Option<UserKey> {
         let (business, user) = match self {
-            Self::Message { business, message, .. } => {
-                (business, message.from_user_id.clone().or_else(|| message.from.clone()))
+            Self::Message { business, user_id, message, .. } => {
+                (business, user_id.clone().or_else(|| message.phone.clone()))
             }
             Self::Status { business, status } => {
                 (business, status.recipient_user_id.clone().or_else(|| status.recipient_id.clone()))
             }
         };
-        Some(crate::flow::state::UserKey { phone_number_id: business.phone_number_id.clone(), user: user? })
+        Some(UserKey { phone_number_id: business.phone_number_id.clone(), user: user? })
     }
 }
 

@@ -1,9 +1,11 @@
-//! From a parsed envelope to what must be recorded: one inbound job per message and per status, and the
-//! payloads kept for inspection (unreadable items, other `field`s). Pure: the route does the I/O.
+//! From a parsed envelope to what must be recorded: one inbound job per message (in its domain form, see
+//! [`to_domain`](super::to_domain)) and per status, and the payloads kept for inspection (unreadable items, other
+//! `field`s). Pure: the route does the I/O.
 
 use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::store::{KeptKind, KeptPayload};
-use crate::webhook::envelope::{Change, Contact, Envelope, Message};
+use crate::webhook::envelope::{Change, Contact, Content, Envelope, Message};
+use crate::webhook::to_domain;
 
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -37,9 +39,17 @@ impl Batch {
                     }
                 };
                 for message in value.messages {
-                    let contact = contact_of(&message, &value.contacts);
-                    let event =
-                        InboundEvent::Message { business: value.metadata.clone(), contact, message: Box::new(message) };
+                    let event = InboundEvent::Message {
+                        business: value.metadata.clone(),
+                        contact: contact_of(&message, &value.contacts),
+                        user_id: message.from_user_id.clone(),
+                        message_type: message.kind().to_owned(),
+                        message: to_domain::user_message(&message),
+                        raw: match message.content {
+                            Content::Unknown { raw, .. } => Some(raw),
+                            Content::Known(_) => None,
+                        },
+                    };
                     batch.jobs.push(InboundJob::new(event, received_at_ms));
                 }
                 for status in value.statuses {

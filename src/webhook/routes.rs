@@ -107,10 +107,10 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
             continue;
         }
         match &job.event {
-            InboundEvent::Message { message, .. } => {
-                app.metrics.messages_enqueued.get_or_create(&TypeLabel { r#type: message.kind().to_owned() }).inc();
-                let sender = message.from_user_id.as_deref().or(message.from.as_deref()).unwrap_or("?");
-                tracing::debug!(r#type = message.kind(), from = %mask_phone(sender), "message queued");
+            InboundEvent::Message { message_type, user_id, message, .. } => {
+                app.metrics.messages_enqueued.get_or_create(&TypeLabel { r#type: message_type.clone() }).inc();
+                let sender = user_id.as_deref().or(message.phone.as_deref()).unwrap_or("?");
+                tracing::debug!(r#type = message_type.as_str(), from = %mask_phone(sender), "message queued");
             }
             InboundEvent::Status { status, .. } => {
                 app.metrics
