@@ -2,7 +2,9 @@
 //!
 //! Data flows from the webhook ([`webhook`]) into durable inbound jobs ([`jobs`], [`store`]); the Cloud API side
 //! (sending, media, rate limits, delivery state) is in [`whatsapp`], stored media in [`media`], and a local Graph
-//! API for development and tests in [`sim`].
+//! API for development and tests in [`sim`]. Verification (photo checks, document reading, identity providers) is in
+//! [`verify`]; the HMAC signature shared by provider calls, callbacks, company webhooks and agent outcomes is in
+//! [`signing`].
 
 pub mod agent;
 pub mod app;
@@ -18,6 +20,7 @@ pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod replay;
+pub mod signing;
 pub mod sim;
 pub mod store;
 pub mod telemetry;

@@ -247,8 +247,7 @@ async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried()
     }
     let (signature, body) = received.lock().unwrap().first().cloned().expect("delivered after a retry");
     let now = (wa_onboard::store::now_ms() / 1000) as i64;
-    wa_onboard::verify::providers::signing::verify(b"company-secret", Some(&signature), &body, now, 300)
-        .expect("signed");
+    wa_onboard::signing::verify(b"company-secret", Some(&signature), &body, now, 300).expect("signed");
     let event: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(event["event"], "onboarding.verified");
     assert_eq!(event["phone"], "5215511110008");

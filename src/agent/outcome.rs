@@ -16,8 +16,8 @@ use crate::flow::event::{AgentDecision, Event};
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::jobs::queue::Queued;
+use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::store::now_ms;
-use crate::verify::providers::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::verify::reason::ReasonCode;
 
 #[derive(Debug, Deserialize)]

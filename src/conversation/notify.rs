@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::config::Secret;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
+use crate::signing::{self, SIGNATURE_HEADER};
 use crate::store::now_ms;
-use crate::verify::providers::signing::{self, SIGNATURE_HEADER};
 
 pub struct CompanyWebhook {
     pub url: String,

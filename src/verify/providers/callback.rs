@@ -19,10 +19,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER, SignatureError};
 use super::wire::{PROVIDER_HEADER, WireCallback, WireStatus};
 use super::{Capability, ProviderAnswer};
 use crate::config::Secret;
+use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER, SignatureError};
 
 pub const CALLBACK_PATH: &str = "/providers/callback";
 const MAX_CALLBACK_BYTES: usize = 256 * 1024;

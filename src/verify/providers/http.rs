@@ -8,13 +8,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use super::breaker::{BreakerConfig, CircuitBreaker, Clock, SystemClock};
-use super::signing::{self, SIGNATURE_HEADER};
 use super::wire::{CORRELATION_HEADER, IDEMPOTENCY_HEADER, WireAnswer, WireRequest};
 use super::{
     Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, ProviderAnswer, ProviderError, ProviderRequest,
     RegistryChecker,
 };
 use crate::config::Secret;
+use crate::signing::{self, SIGNATURE_HEADER};
 
 /// Largest answer body read from a provider.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;

@@ -17,8 +17,8 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use super::Capability;
-use super::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use super::wire::{IDEMPOTENCY_HEADER, PROVIDER_HEADER, WireAnswer, WireCallback, WireRequest, WireStatus};
+use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::verify::reason::ReasonCode;
 
 /// What the registry reports.
