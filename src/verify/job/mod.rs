@@ -1,6 +1,15 @@
 //! The verification job: download the submission's photos (kept encrypted in the vault), check their quality,
 //! read the document, ask the configured providers, decide, and report back to the conversation as an event.
 //! Idempotent: a retried job finds its photos in the vault, and its result event has a fixed key.
+//!
+//! The providers it asks are built once per flow version ([`provider_cache`]); a provider that answers `pending`
+//! parks the job until its callback resumes it ([`resume`]).
+
+pub mod provider_cache;
+pub mod resume;
+
+pub use provider_cache::ProviderCache;
+pub use resume::{PendingCheck, ResumeOnCallback, pending_key};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,18 +18,6 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::decision::{Findings, decide};
-use super::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
-use super::document::{DocumentType, Side, read_document};
-use super::providers::config::{Providers, ProvidersConfig};
-use super::providers::local::LocalProvider;
-use super::providers::{
-    AnswerStatus, Capability, Correlation, ImageContent, ImageRole, ProviderAnswer, ProviderError, ProviderImage,
-    ProviderRequest, check,
-};
-use super::quality::{self, Kind, Thresholds, Verdict};
-use super::reason::ReasonCode;
-use crate::config::Env;
 use crate::conversation::flows::FlowRegistry;
 use crate::flow::event::{Event, VerificationResult};
 use crate::flow::model::Check;
@@ -33,6 +30,15 @@ use crate::jobs::worker::{Handler, JobFailure};
 use crate::media::vault::MediaVault;
 use crate::store::conversation::{AuditRecord, ConversationStore};
 use crate::store::now_ms;
+use crate::verify::decision::{Findings, decide};
+use crate::verify::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
+use crate::verify::document::{DocumentType, Side, read_document};
+use crate::verify::providers::{
+    AnswerStatus, Capability, Correlation, ImageContent, ImageRole, ProviderAnswer, ProviderError, ProviderImage,
+    ProviderRequest, check,
+};
+use crate::verify::quality::{self, Kind, Thresholds, Verdict};
+use crate::verify::reason::ReasonCode;
 use crate::whatsapp::client::CloudApi;
 use crate::whatsapp::media::{MediaError, MediaKind, MediaLimits, fetch_media};
 
@@ -56,23 +62,6 @@ pub struct Verifier {
     pub providers: ProviderCache,
 }
 
-/// A flow's providers (`None` when it names none), or why they could not be built.
-type Built = Result<Option<Arc<Providers>>, String>;
-
-/// Providers built per flow version.
-#[derive(Default)]
-pub struct ProviderCache {
-    built: std::sync::Mutex<std::collections::HashMap<String, Built>>,
-    local: std::sync::OnceLock<LocalProvider>,
-}
-
-impl ProviderCache {
-    /// The `local` provider used when a flow names none (built once: it warns when built).
-    fn local(&self) -> &LocalProvider {
-        self.local.get_or_init(|| LocalProvider::new("local"))
-    }
-}
-
 enum Step {
     Result(VerificationResult),
     MediaUnavailable {
@@ -85,21 +74,6 @@ enum Step {
         reference: String,
         known: BTreeMap<String, ProviderAnswer>,
     },
-}
-
-/// How long a verification waits for a provider's callback before the record is dropped (the conversation's own
-/// timeout hands the user to an agent well before).
-const PENDING_TTL_SECS: u64 = 24 * 3600;
-
-/// The store key of a verification waiting for `provider`'s callback about `reference`.
-pub fn pending_key(provider: &str, reference: &str) -> String {
-    format!("pending:{provider}:{reference}")
-}
-
-/// What is kept while a provider works: the job to resume, with the answers known so far.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct PendingCheck {
-    pub job: VerifyJob,
 }
 
 fn role_of(slot: &str) -> ImageRole {
@@ -232,7 +206,7 @@ impl Verifier {
             }
         }
 
-        let providers = match self.providers(&job.flow_id, &job.flow_version, settings) {
+        let providers = match self.providers.get(&job.flow_id, &job.flow_version, settings) {
             Ok(providers) => providers,
             Err(problem) => {
                 // Never pass a check silently because its provider cannot be built: a person looks instead.
@@ -342,26 +316,6 @@ impl Verifier {
             Step::Result,
         ))
     }
-
-    /// The flow's providers; `None` when the flow names none (the local checks run instead). Built on first use
-    /// per flow version and kept.
-    fn providers(&self, flow_id: &str, version: &str, settings: &crate::flow::model::Verification) -> Built {
-        let key = format!("{flow_id}@{version}");
-        let mut built = self.providers.built.lock().unwrap_or_else(|p| p.into_inner());
-        built.entry(key).or_insert_with(|| build_providers(settings)).clone()
-    }
-}
-
-fn build_providers(settings: &crate::flow::model::Verification) -> Built {
-    if settings.providers.is_null() {
-        return Ok(None);
-    }
-    let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).map_err(|e| e.to_string())?;
-    config.build(&Env::from_process()).map(|p| Some(Arc::new(p))).map_err(|problems| {
-        let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        tracing::error!(%text, "the flow's providers cannot be built: submissions go to a live agent");
-        text
-    })
 }
 
 #[async_trait]
@@ -381,7 +335,7 @@ impl Handler<VerifyJob> for Verifier {
                 let record = serde_json::to_string(&PendingCheck { job: resume })
                     .map_err(|e| JobFailure::Abort(e.to_string()))?;
                 self.conversations
-                    .put_value(&pending_key(&provider, &reference), &record, PENDING_TTL_SECS)
+                    .put_value(&pending_key(&provider, &reference), &record, resume::PENDING_TTL_SECS)
                     .await
                     .map_err(|e| JobFailure::Retry(e.to_string()))?;
                 notes.push(format!("waiting for {provider}'s callback about {reference}"));
@@ -413,32 +367,5 @@ impl Verifier {
         if let Err(e) = self.conversations.append_audit(&job.user, &[record]).await {
             tracing::warn!(error = %e, "verification not audited");
         }
-    }
-}
-
-/// Resumes a verification when an asynchronous provider posts its answer to `POST /providers/callback`.
-pub struct ResumeOnCallback {
-    pub conversations: Arc<dyn ConversationStore>,
-    pub verify: Arc<dyn JobQueue<VerifyJob>>,
-}
-
-#[async_trait]
-impl super::providers::callback::CallbackSink for ResumeOnCallback {
-    async fn deliver(&self, callback: super::providers::callback::CallbackAnswer) -> anyhow::Result<()> {
-        let key = pending_key(&callback.provider, &callback.reference);
-        let Some(record) = self.conversations.take_value(&key).await? else {
-            // Delivered twice, or after the conversation moved on: nothing waits for it.
-            tracing::info!(provider = %callback.provider, reference = %callback.reference, "callback for nothing pending");
-            return Ok(());
-        };
-        let PendingCheck { mut job } = serde_json::from_str(&record)?;
-        job.known.insert(callback.capability.as_str().to_owned(), callback.answer);
-        let queued = Queued::now(JobKey::provider_callback(&job.submission, &callback.reference), job);
-        if let Err(e) = self.verify.push(&[queued]).await {
-            // Put the record back, so the provider's retry finds it.
-            self.conversations.put_value(&key, &record, PENDING_TTL_SECS).await?;
-            return Err(e.into());
-        }
-        Ok(())
     }
 }
