@@ -8,3 +8,4 @@ pub mod job;
 pub mod providers;
 pub mod quality;
 pub mod reason;
+pub mod slot;

@@ -2,6 +2,9 @@
 //! read the document, ask the configured providers, decide, and report back to the conversation as an event.
 //! Idempotent: a retried job finds its photos in the vault, and its result event has a fixed key.
 //!
+//! The job names its photos' slots with the flow engine's strings; they become [`Slot`]s as the job is read, and
+//! strings again in the event it reports.
+//!
 //! The providers it asks are built once per flow version ([`provider_cache`]); a provider that answers `pending`
 //! parks the job until its callback resumes it ([`resume`]).
 
@@ -30,23 +33,21 @@ use crate::jobs::worker::{Handler, JobFailure};
 use crate::media::vault::MediaVault;
 use crate::store::conversation::{AuditRecord, ConversationStore};
 use crate::store::now_ms;
-use crate::verify::decision::{Findings, decide};
+use crate::verify::decision::{Findings, decide, retake};
 use crate::verify::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
-use crate::verify::document::{DocumentType, Side, read_document};
+use crate::verify::document::{DocumentType, read_document};
 use crate::verify::providers::{
-    AnswerStatus, Capability, Correlation, ImageContent, ImageRole, ProviderAnswer, ProviderError, ProviderImage,
-    ProviderRequest, check,
+    AnswerStatus, Capability, Correlation, ImageContent, ProviderAnswer, ProviderError, ProviderImage, ProviderRequest,
+    check,
 };
-use crate::verify::quality::{self, Kind, Thresholds, Verdict};
+use crate::verify::quality::{self, Thresholds, Verdict};
 use crate::verify::reason::ReasonCode;
+use crate::verify::slot::Slot;
 use crate::whatsapp::client::CloudApi;
 use crate::whatsapp::media::{MediaError, MediaKind, MediaLimits, fetch_media};
 
 /// Longer side of the grayscale barcodes are read on.
 const READING_LONG_SIDE: u32 = 2000;
-
-/// The order photos are checked in: the user fixes the first problem first.
-const SLOT_ORDER: &[&str] = &["front", "back", "selfie"];
 
 pub struct Verifier {
     /// Where asynchronous providers post their answers: `<public base>/providers/callback`.
@@ -65,7 +66,7 @@ pub struct Verifier {
 enum Step {
     Result(VerificationResult),
     MediaUnavailable {
-        slot: String,
+        slot: Slot,
         detail: String,
     },
     /// A provider answered `pending`: the job resumes on its callback.
@@ -74,14 +75,6 @@ enum Step {
         reference: String,
         known: BTreeMap<String, ProviderAnswer>,
     },
-}
-
-fn role_of(slot: &str) -> ImageRole {
-    match slot {
-        "selfie" => ImageRole::Selfie,
-        "back" => ImageRole::DocumentBack,
-        _ => ImageRole::DocumentFront,
-    }
 }
 
 fn capability_of(check: Check) -> Option<Capability> {
@@ -95,14 +88,13 @@ fn capability_of(check: Check) -> Option<Capability> {
 }
 
 impl Verifier {
-    fn ordered(job: &VerifyJob) -> Vec<(String, MediaRef)> {
-        let mut media: Vec<(String, MediaRef)> = job.media.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        media.sort_by_key(|(slot, _)| SLOT_ORDER.iter().position(|s| s == slot).unwrap_or(SLOT_ORDER.len()));
-        media
+    /// The job's photos by slot, in the order they are checked in (the order of [`Slot`]).
+    fn ordered(job: &VerifyJob) -> BTreeMap<Slot, MediaRef> {
+        job.media.iter().map(|(name, media)| (Slot::from(name.as_str()), media.clone())).collect()
     }
 
     /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta and kept.
-    async fn bytes(&self, job: &VerifyJob, slot: &str, media: &MediaRef) -> Result<Result<Bytes, String>, JobFailure> {
+    async fn bytes(&self, job: &VerifyJob, slot: &Slot, media: &MediaRef) -> Result<Result<Bytes, String>, JobFailure> {
         let name = format!("{slot}-{}", media.media_id);
         if let Ok(Some(stored)) = self.vault.get(&job.conversation_id, &name).await {
             return Ok(Ok(Bytes::from(stored.bytes)));
@@ -155,7 +147,7 @@ impl Verifier {
             if !checks.contains(&Check::Quality) {
                 break;
             }
-            let kind = if slot == "selfie" { Kind::Selfie } else { Kind::Document };
+            let kind = slot.kind();
             let (bytes, t) = (bytes.clone(), thresholds.clone());
             let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &t))
                 .await
@@ -176,12 +168,12 @@ impl Verifier {
             }
         }
         if let Some((slot, reason)) = findings.quality.first() {
-            return Ok(Step::Result(VerificationResult::Retake { slot: slot.clone(), reason: *reason }));
+            return Ok(Step::Result(retake(slot, *reason)));
         }
 
         if let Some(doc) = doc_type.filter(|_| checks.contains(&Check::Barcode) || checks.contains(&Check::Mrz)) {
-            for (slot, _, bytes) in photos.iter().filter(|(slot, _, _)| slot != "selfie") {
-                let side = if slot == "back" { Side::Back } else { Side::Front };
+            for (slot, _, bytes) in &photos {
+                let Some(side) = slot.side() else { continue };
                 let bytes = bytes.clone();
                 let reading = tokio::task::spawn_blocking(move || {
                     quality::decode::decode_to(&bytes, READING_LONG_SIDE).map(|d| read_document(&d.gray, doc, side))
@@ -220,7 +212,7 @@ impl Verifier {
         let images: Vec<ProviderImage> = photos
             .iter()
             .map(|(slot, media, bytes)| ProviderImage {
-                role: role_of(slot),
+                role: slot.image_role(),
                 content: ImageContent::Bytes { mime: media.mime_type.clone(), bytes: bytes.clone() },
             })
             .collect();
@@ -307,7 +299,7 @@ impl Verifier {
                 .collect();
             for finding in cross_check_fields(doc, None, &local, &ocr, today, &policy) {
                 audit.push(format!("cross-check: {} ({})", finding.reason, finding.detail));
-                findings.document.push(("front".into(), finding.reason));
+                findings.document.push((Slot::Front, finding.reason));
             }
         }
         let decided = decide(&findings, settings.agent_below_confidence);
@@ -327,7 +319,7 @@ impl Handler<VerifyJob> for Verifier {
         let event = match step {
             Step::Result(result) => Event::VerificationFinished { submission: job.submission.clone(), result },
             Step::MediaUnavailable { slot, detail } => {
-                Event::MediaUnavailable { submission: job.submission.clone(), slot, detail }
+                Event::MediaUnavailable { submission: job.submission.clone(), slot: slot.into(), detail }
             }
             Step::Pending { provider, reference, known } => {
                 let mut resume = job.clone();
