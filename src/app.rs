@@ -198,6 +198,7 @@ impl App {
                 conversations: self.backend.conversations.clone(),
                 events: queues.events.clone(),
                 providers: Default::default(),
+                clock: crate::clock::system(),
             }),
         };
         workers::spawn(&self.backend.queues, handlers, &self.state.config.workers, &self.shutdown)
@@ -227,7 +228,7 @@ impl App {
                 conversations: self.backend.conversations.clone(),
                 verify: self.backend.dispatch_queues().verify,
             });
-            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink));
+            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink, crate::clock::system()));
         }
         if let Some(sim) = &self.cloud.sim {
             app = app.nest(crate::sim::MOUNT_PATH, sim.router.clone());
@@ -261,7 +262,7 @@ fn provider_callback_secrets(flows: &FlowRegistry) -> std::collections::HashMap<
         else {
             continue;
         };
-        match config.build(&env) {
+        match config.build(&env, crate::clock::system()) {
             Ok(built) => secrets.extend(built.callback_secrets()),
             Err(problems) => tracing::error!(flow = flow.id(), ?problems, "providers of this flow cannot be built"),
         }

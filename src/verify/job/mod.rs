@@ -5,6 +5,9 @@
 //! The job names its photos' slots with the flow engine's strings; they become [`Slot`]s as the job is read, and
 //! strings again in the event it reports.
 //!
+//! Wall-clock time (today's date for the document's dates, the audit record's time, the providers' signatures)
+//! comes from the verifier's [`SharedClock`]; the timings in the audit log are measured with [`Instant`].
+//!
 //! The providers it asks are built once per flow version ([`provider_cache`]); a provider that answers `pending`
 //! parks the job until its callback resumes it ([`resume`]).
 
@@ -21,6 +24,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::clock::SharedClock;
 use crate::conversation::flows::FlowRegistry;
 use crate::flow::event::{Event, VerificationResult};
 use crate::flow::model::Check;
@@ -32,7 +36,6 @@ use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::media::vault::MediaVault;
 use crate::store::conversation::{AuditRecord, ConversationStore};
-use crate::store::now_ms;
 use crate::verify::decision::{Findings, decide, retake};
 use crate::verify::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
 use crate::verify::document::{DocumentType, read_document};
@@ -61,6 +64,7 @@ pub struct Verifier {
     /// The providers of each flow version, built once: their HTTP clients and circuit breakers must outlive a
     /// single job, or a provider that is down would be called afresh for every submission.
     pub providers: ProviderCache,
+    pub clock: SharedClock,
 }
 
 enum Step {
@@ -198,7 +202,7 @@ impl Verifier {
             }
         }
 
-        let providers = match self.providers.get(&job.flow_id, &job.flow_version, settings) {
+        let providers = match self.providers.get(&job.flow_id, &job.flow_version, settings, &self.clock) {
             Ok(providers) => providers,
             Err(problem) => {
                 // Never pass a check silently because its provider cannot be built: a person looks instead.
@@ -282,7 +286,7 @@ impl Verifier {
             // The barcode and MRZ (read here) against what the OCR provider read, and the dates against the
             // flow's rules.
             let policy = CrossCheckPolicy { min_age_years: settings.min_age };
-            let today = chrono::Utc::now().date_naive();
+            let today = self.today();
             let local: BTreeMap<String, String> = findings
                 .fields
                 .iter()
@@ -344,10 +348,16 @@ impl Handler<VerifyJob> for Verifier {
 }
 
 impl Verifier {
+    /// Today's date (UTC) by the verifier's clock.
+    fn today(&self) -> chrono::NaiveDate {
+        let now = i64::try_from(self.clock.now_ms()).ok().and_then(chrono::DateTime::from_timestamp_millis);
+        now.unwrap_or_default().date_naive()
+    }
+
     /// Every check and provider call, with timing and without image bytes, in the conversation's audit log.
     async fn audit(&self, job: &VerifyJob, notes: Vec<String>, started: Instant) {
         let record = AuditRecord {
-            at: now_ms() / 1000,
+            at: self.clock.now_secs(),
             conversation_id: job.conversation_id.clone(),
             actor: "verifier".into(),
             event: format!("verification {} ({} ms)", job.submission, started.elapsed().as_millis()),
