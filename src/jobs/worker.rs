@@ -2,6 +2,8 @@
 //!
 //! apalis-redis re-schedules every failed job by itself and ignores `max_attempts`; a handler's transient failure
 //! is retried until [`MAX_ATTEMPTS`], then aborted (apalis's dead set) and logged. Handlers are idempotent.
+//!
+//! A handler's [`JobFailure`] keeps the error that stopped the job, with its causes; the logs show its message.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,14 +27,37 @@ use crate::store::now_ms;
 /// Tries per job, the first included.
 pub const MAX_ATTEMPTS: u32 = 12;
 
+/// The error that stopped a job: any error (its causes kept), or a message.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a job did not complete, and whether to try it again. Displays as its cause (and `source` is the cause's).
 #[derive(Debug, Error)]
 pub enum JobFailure {
     /// Worth trying again later (store or network trouble).
-    #[error("{0}")]
-    Retry(String),
+    #[error(transparent)]
+    Retry(Cause),
     /// Trying again cannot help: recorded, never retried.
-    #[error("{0}")]
-    Abort(String),
+    #[error(transparent)]
+    Abort(Cause),
+}
+
+impl JobFailure {
+    /// Worth trying again: `cause` is an error or a message (`String`, `&str`).
+    pub fn retry(cause: impl Into<Cause>) -> Self {
+        Self::Retry(cause.into())
+    }
+
+    /// Trying again cannot help: `cause` is an error or a message (`String`, `&str`).
+    pub fn abort(cause: impl Into<Cause>) -> Self {
+        Self::Abort(cause.into())
+    }
+
+    /// The error that stopped the job.
+    pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        match self {
+            Self::Retry(cause) | Self::Abort(cause) => cause.as_ref(),
+        }
+    }
 }
 
 #[async_trait]
@@ -60,7 +85,7 @@ async fn apalis_entry<J: Job>(job: J, handler: Data<HandlerRef<J>>, attempt: Att
     let HandlerRef(inner) = &*handler;
     match inner.handle(job, attempt).await {
         Ok(()) => Ok(()),
-        Err(JobFailure::Retry(reason)) if attempt < MAX_ATTEMPTS => Err(reason.into()),
+        Err(JobFailure::Retry(reason)) if attempt < MAX_ATTEMPTS => Err(reason),
         Err(failure) => {
             tracing::error!(%failure, attempt, "job given up: moved to the dead set");
             Err(AbortError::new(failure).into())

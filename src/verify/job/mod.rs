@@ -9,11 +9,14 @@
 //! comes from the verifier's [`SharedClock`]; the timings in the audit log are measured with [`Instant`].
 //!
 //! The providers it asks are built once per flow version ([`provider_cache`]); a provider that answers `pending`
-//! parks the job until its callback resumes it ([`resume`]).
+//! parks the job until its callback resumes it ([`resume`]). What stops a run is a [`VerifyError`], which says
+//! whether the job is tried again.
 
+pub mod error;
 pub mod provider_cache;
 pub mod resume;
 
+pub use error::VerifyError;
 pub use provider_cache::ProviderCache;
 pub use resume::{PendingCheck, ResumeOnCallback, pending_key};
 
@@ -98,7 +101,12 @@ impl Verifier {
     }
 
     /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta and kept.
-    async fn bytes(&self, job: &VerifyJob, slot: &Slot, media: &MediaRef) -> Result<Result<Bytes, String>, JobFailure> {
+    async fn bytes(
+        &self,
+        job: &VerifyJob,
+        slot: &Slot,
+        media: &MediaRef,
+    ) -> Result<Result<Bytes, String>, VerifyError> {
         let name = format!("{slot}-{}", media.media_id);
         if let Ok(Some(stored)) = self.vault.get(&job.conversation_id, &name).await {
             return Ok(Ok(Bytes::from(stored.bytes)));
@@ -107,28 +115,24 @@ impl Verifier {
         match fetch_media(&self.api, &self.media_limits, &media.media_id, media.sha256.as_deref(), kind).await {
             Ok(fetched) => {
                 if let Err(e) = self.vault.put(&job.conversation_id, &name, &fetched.bytes, &fetched.mime_type).await {
-                    return Err(JobFailure::Retry(format!("cannot keep the photo in the vault: {e}")));
+                    return Err(VerifyError::Vault(e));
                 }
                 Ok(Ok(fetched.bytes))
             }
-            Err(MediaError::TokenExpired) => Err(JobFailure::Retry("the WhatsApp access token expired".into())),
+            Err(MediaError::TokenExpired) => Err(VerifyError::TokenExpired),
             Err(e) => Ok(Err(e.to_string())),
         }
     }
 
-    async fn run(&self, job: &VerifyJob, audit: &mut Vec<String>) -> Result<Step, JobFailure> {
-        let flow = self
-            .flows
-            .version(&job.flow_id, &job.flow_version, self.conversations.as_ref())
-            .await
-            .map_err(|e| JobFailure::Retry(e.to_string()))?
-            .ok_or_else(|| JobFailure::Abort(format!("flow {}@{} is not available", job.flow_id, job.flow_version)))?;
+    async fn run(&self, job: &VerifyJob, audit: &mut Vec<String>) -> Result<Step, VerifyError> {
+        let flow = self.flows.version(&job.flow_id, &job.flow_version, self.conversations.as_ref()).await?.ok_or_else(
+            || VerifyError::FlowMissing { flow_id: job.flow_id.clone(), version: job.flow_version.clone() },
+        )?;
         let settings = &flow.file.verification;
         let thresholds: Thresholds = if settings.quality.is_null() {
             Thresholds::default()
         } else {
-            serde_json::from_value(settings.quality.clone())
-                .map_err(|e| JobFailure::Abort(format!("verification.quality of the flow: {e}")))?
+            serde_json::from_value(settings.quality.clone()).map_err(VerifyError::Thresholds)?
         };
         let doc_type: Option<DocumentType> = job.document.as_deref().and_then(|d| d.parse().ok());
         let checks = job
@@ -155,7 +159,7 @@ impl Verifier {
             let (bytes, t) = (bytes.clone(), thresholds.clone());
             let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &t))
                 .await
-                .map_err(|e| JobFailure::Retry(format!("the photo check stopped: {e}")))?;
+                .map_err(VerifyError::QualityCheck)?;
             audit.push(format!(
                 "quality {slot}: {:?} {:?} (blur {:.0}, glare {:.3}, luma {:.0}, {:.0} ms)",
                 report.verdict,
@@ -183,7 +187,7 @@ impl Verifier {
                     quality::decode::decode_to(&bytes, READING_LONG_SIDE).map(|d| read_document(&d.gray, doc, side))
                 })
                 .await
-                .map_err(|e| JobFailure::Retry(format!("reading the document stopped: {e}")))?;
+                .map_err(VerifyError::Reading)?;
                 let Ok(reading) = reading else { continue };
                 audit.push(format!(
                     "document {slot}: {} barcode(s), fields {:?}, reasons {:?}",
@@ -328,12 +332,12 @@ impl Handler<VerifyJob> for Verifier {
             Step::Pending { provider, reference, known } => {
                 let mut resume = job.clone();
                 resume.known.extend(known);
-                let record = serde_json::to_string(&PendingCheck { job: resume })
-                    .map_err(|e| JobFailure::Abort(e.to_string()))?;
+                let record =
+                    serde_json::to_string(&PendingCheck { job: resume }).map_err(VerifyError::PendingRecord)?;
                 self.conversations
                     .put_value(&pending_key(&provider, &reference), &record, resume::PENDING_TTL_SECS)
                     .await
-                    .map_err(|e| JobFailure::Retry(e.to_string()))?;
+                    .map_err(VerifyError::Store)?;
                 notes.push(format!("waiting for {provider}'s callback about {reference}"));
                 self.audit(&job, notes, started).await;
                 return Ok(());
@@ -342,7 +346,7 @@ impl Handler<VerifyJob> for Verifier {
         self.audit(&job, notes, started).await;
         let key = JobKey::verification_result(&job.submission);
         let queued = Queued::now(key.clone(), EventJob { user: job.user.clone(), key, event });
-        self.events.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        self.events.push(&[queued]).await.map_err(VerifyError::Store)?;
         Ok(())
     }
 }
