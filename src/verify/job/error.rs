@@ -1,4 +1,4 @@
-//! What stops a verification run, and whether the job is tried again ([`From<VerifyError> for JobFailure`]). A
+//! What stops a verification run, and whether the job is tried again (`From<VerifyError> for JobFailure`). A
 //! photo that cannot be had, a bad photo or a provider that is down are no errors: they are results the
 //! conversation hears about.
 
