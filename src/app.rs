@@ -190,7 +190,7 @@ impl App {
                 conversations: self.backend.conversations(),
                 verify: Queues::new(self.backend.clone()).of(),
             });
-            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink));
+            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink, self.backend.clock()));
         }
         if let Some(sim) = &self.cloud.sim {
             app = app.nest(crate::sim::MOUNT_PATH, sim.router.clone());
@@ -269,6 +269,7 @@ fn handlers(
             conversations: backend.conversations(),
             events: queues.of(),
             providers: Default::default(),
+            clock: state.clock.clone(),
         }),
     }
 }
@@ -287,7 +288,7 @@ fn provider_callback_secrets(flows: &FlowRegistry) -> std::collections::HashMap<
         else {
             continue;
         };
-        match config.build(&env) {
+        match config.build(&env, crate::clock::system()) {
             Ok(built) => secrets.extend(built.callback_secrets()),
             Err(problems) => tracing::error!(flow = flow.id(), ?problems, "providers of this flow cannot be built"),
         }

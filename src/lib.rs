@@ -17,7 +17,10 @@
 //! - [`conversation`]: the runner (load the state, step the engine, compare-and-set, dispatch the effects), its
 //!   job handlers, the outbound worker and the company notifications.
 //! - [`flow`]: flow files (format, checks, loading), the pure engine, graphs and scenarios.
-//! - [`verify`]: photo quality, reading the document (barcodes, MRZ), identity providers, the decision.
+//! - [`verify`]: the verification job (pipeline, provider cache, callback resume), photo slots, photo quality,
+//!   reading the document (barcodes, MRZ), identity providers, the decision.
+//! - [`signing`]: the timestamped HMAC signature shared by provider calls, callbacks, company webhooks and agent
+//!   outcomes.
 //! - [`cloud`]: what a process uses to talk to Meta: client (or built-in simulator), sender, limiter, delivery
 //!   log, media vault, taken from the backend.
 //! - [`whatsapp`]: the Cloud API: messages within limits, errors and retry policy, client, idempotent sender,
@@ -55,6 +58,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod replay;
+pub mod signing;
 pub mod sim;
 pub mod store;
 pub mod telemetry;

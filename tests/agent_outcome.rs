@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use wa_onboard::demo::driver::{User, describe};
-use wa_onboard::verify::providers::signing;
+use wa_onboard::signing;
 
 const WAIT: Duration = Duration::from_secs(60);
 /// No AGENT_LINK_SECRET in the test config: it is derived from the app secret.

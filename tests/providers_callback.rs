@@ -7,11 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use tokio::sync::mpsc;
+use wa_onboard::clock::{self, FixedClock, SharedClock};
 use wa_onboard::config::Secret;
+use wa_onboard::signing::{self, SignatureError};
 use wa_onboard::verify::providers::breaker::BreakerConfig;
 use wa_onboard::verify::providers::callback::{CallbackAnswer, CallbackError, callback_router, verify_callback};
 use wa_onboard::verify::providers::http::{HttpProvider, HttpProviderConfig};
-use wa_onboard::verify::providers::signing::{self, SignatureError};
 use wa_onboard::verify::providers::sim::{ProviderSim, RegistryStatus, SimBehavior};
 use wa_onboard::verify::providers::{AnswerStatus, Capability, Correlation, ProviderRequest, check};
 use wa_onboard::verify::reason::ReasonCode;
@@ -24,9 +25,14 @@ fn now() -> i64 {
 
 /// The callback route on a random port, delivering into a channel.
 async fn receiver() -> (String, mpsc::Receiver<CallbackAnswer>) {
+    receiver_at(clock::system()).await
+}
+
+/// The same, with signatures checked against `clock`.
+async fn receiver_at(clock: SharedClock) -> (String, mpsc::Receiver<CallbackAnswer>) {
     let (tx, rx) = mpsc::channel(8);
     let secrets = HashMap::from([("acme".to_owned(), Secret::new(SECRET))]);
-    let app = callback_router(secrets, Arc::new(tx));
+    let app = callback_router(secrets, Arc::new(tx), clock);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/providers/callback", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -45,7 +51,7 @@ fn headers(signature: &str) -> HeaderMap {
 #[tokio::test]
 async fn pending_then_signed_callback_reaches_the_channel() {
     let (callback_url, mut rx) = receiver().await;
-    let sim = ProviderSim::start("acme", SECRET).await.unwrap();
+    let sim = ProviderSim::start("acme", SECRET, clock::system()).await.unwrap();
     sim.set(
         Capability::Registry,
         SimBehavior::Pending {
@@ -53,15 +59,18 @@ async fn pending_then_signed_callback_reaches_the_channel() {
             then: Box::new(SimBehavior::RegistryHit(RegistryStatus::Deceased)),
         },
     );
-    let p = HttpProvider::new(HttpProviderConfig {
-        name: "acme".to_owned(),
-        base_url: sim.base_url(),
-        secret: Secret::new(SECRET),
-        timeout: Duration::from_secs(2),
-        retries: 0,
-        retry_backoff: Duration::from_millis(10),
-        breaker: BreakerConfig::default(),
-    })
+    let p = HttpProvider::new(
+        HttpProviderConfig {
+            name: "acme".to_owned(),
+            base_url: sim.base_url(),
+            secret: Secret::new(SECRET),
+            timeout: Duration::from_secs(2),
+            retries: 0,
+            retry_backoff: Duration::from_millis(10),
+            breaker: BreakerConfig::default(),
+        },
+        clock::system(),
+    )
     .unwrap();
     let request = ProviderRequest {
         correlation: Correlation { conversation_id: "conv-8f3a".to_owned(), attempt: 2 },
@@ -113,6 +122,29 @@ async fn bad_signature_stale_timestamp_and_unknown_provider_get_401() {
     assert!(rx.try_recv().is_err(), "nothing delivered");
     assert_eq!(post(good, "acme").await.unwrap().status(), 204);
     assert_eq!(rx.recv().await.unwrap().reference, "acme-77");
+}
+
+#[tokio::test]
+async fn the_replay_window_is_measured_on_the_routers_clock() {
+    let t = 1_763_800_000;
+    let fixed = FixedClock::at_secs(t as u64);
+    let (url, mut rx) = receiver_at(fixed.clone()).await;
+    let client = reqwest::Client::new();
+    let post = |signature: String| {
+        client
+            .post(&url)
+            .header("x-waonboard-signature", signature)
+            .header("x-waonboard-provider", "acme")
+            .body(FINAL_BODY)
+            .send()
+    };
+    // Signed now by the system clock: years away from the router's.
+    assert_eq!(post(signing::sign(SECRET.as_bytes(), now(), FINAL_BODY.as_bytes())).await.unwrap().status(), 401);
+    let at_t = signing::sign(SECRET.as_bytes(), t, FINAL_BODY.as_bytes());
+    assert_eq!(post(at_t.clone()).await.unwrap().status(), 204);
+    assert_eq!(rx.recv().await.unwrap().reference, "acme-77");
+    fixed.advance(Duration::from_secs(301));
+    assert_eq!(post(at_t).await.unwrap().status(), 401);
 }
 
 #[test]

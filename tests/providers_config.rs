@@ -1,6 +1,7 @@
 //! The providers section of a flow file: parsing, validation, routing, secrets from the environment, and the
 //! local provider's warning.
 
+use wa_onboard::clock;
 use wa_onboard::config::Env;
 use wa_onboard::verify::providers::config::{ProvidersConfig, ProvidersConfigError};
 use wa_onboard::verify::providers::local::{LocalProvider, NOTE};
@@ -40,7 +41,7 @@ fn routes_resolve_first_match_by_capability_and_country() {
 #[test]
 fn secrets_come_from_the_environment() {
     let config: ProvidersConfig = serde_json::from_str(CONFIG).unwrap();
-    let problems = config.build(&Env::from_pairs([("PROVIDER_ACME_SECRET", "s1")])).unwrap_err();
+    let problems = config.build(&Env::from_pairs([("PROVIDER_ACME_SECRET", "s1")]), clock::system()).unwrap_err();
     assert_eq!(
         problems,
         vec![ProvidersConfigError::MissingSecret {
@@ -48,8 +49,9 @@ fn secrets_come_from_the_environment() {
             var: "PROVIDER_REGISTRO_SECRET".to_owned()
         }]
     );
-    let providers =
-        config.build(&Env::from_pairs([("PROVIDER_ACME_SECRET", "s1"), ("PROVIDER_REGISTRO_SECRET", "s2")])).unwrap();
+    let providers = config
+        .build(&Env::from_pairs([("PROVIDER_ACME_SECRET", "s1"), ("PROVIDER_REGISTRO_SECRET", "s2")]), clock::system())
+        .unwrap();
     assert_eq!(providers.provider_for(Capability::Registry, "AR").unwrap().name(), "registro");
     assert!(providers.registry_checker("PE").is_some());
     assert!(providers.face_matcher("AR").is_none());

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use wa_onboard::clock::{self, FixedClock};
 use wa_onboard::config::Secret;
 use wa_onboard::verify::document::DocumentType;
 use wa_onboard::verify::providers::breaker::{BreakerConfig, BreakerState, ManualClock};
@@ -45,7 +46,7 @@ fn request(number: &str) -> ProviderRequest {
 }
 
 fn provider(base_url: String, secret: &str, timeout_ms: u64, retries: u32, clock: Arc<ManualClock>) -> HttpProvider {
-    HttpProvider::with_clock(
+    HttpProvider::with_breaker_clock(
         HttpProviderConfig {
             name: "acme".to_owned(),
             base_url,
@@ -55,13 +56,14 @@ fn provider(base_url: String, secret: &str, timeout_ms: u64, retries: u32, clock
             retry_backoff: Duration::from_millis(10),
             breaker: BreakerConfig { failure_threshold: 2, cooldown_ms: 30_000 },
         },
+        clock::system(),
         clock,
     )
     .unwrap()
 }
 
 async fn sim() -> ProviderSim {
-    ProviderSim::start("acme", SECRET).await.unwrap()
+    ProviderSim::start("acme", SECRET, clock::system()).await.unwrap()
 }
 
 #[tokio::test]
@@ -211,6 +213,27 @@ async fn the_same_check_of_the_same_attempt_gets_the_same_answer() {
     assert!(first.reference.is_some());
     let keys: Vec<_> = sim.requests().into_iter().map(|r| r.idempotency_key).collect();
     assert_eq!(keys[0], keys[1]);
+}
+
+#[tokio::test]
+async fn signatures_are_stamped_by_the_providers_clock_and_checked_on_the_simulators() {
+    let fixed = FixedClock::at_secs(1_763_800_000);
+    let sim = ProviderSim::start("acme", SECRET, fixed.clone()).await.unwrap();
+    let config = HttpProviderConfig {
+        name: "acme".to_owned(),
+        base_url: sim.base_url(),
+        secret: Secret::new(SECRET),
+        timeout: Duration::from_secs(2),
+        retries: 0,
+        retry_backoff: Duration::from_millis(10),
+        breaker: BreakerConfig::default(),
+    };
+    let on_the_same_clock = HttpProvider::new(config.clone(), fixed.clone()).unwrap();
+    assert!(check(&on_the_same_clock, Capability::Registry, &request("30123456")).await.is_ok());
+    // The system's time is years after the simulator's: outside the replay window.
+    let on_the_system_clock = HttpProvider::new(config, clock::system()).unwrap();
+    assert!(check(&on_the_system_clock, Capability::Registry, &request("30123456")).await.is_err());
+    assert_eq!(sim.rejected(), 1);
 }
 
 /// The body of the worked signing example in docs/providers.md is what the client sends.

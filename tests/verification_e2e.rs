@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use wa_onboard::clock;
 use wa_onboard::demo::driver::{User, describe};
 use wa_onboard::demo::{SELFIE_JPEG, card_photo};
 use wa_onboard::verify::providers::Capability;
@@ -138,7 +139,7 @@ on_both_backends!(a_blurry_id_gets_the_blur_advice_then_after_three_tries_a_live
 });
 
 on_both_backends!(a_registry_hit_is_reviewed_by_a_person_without_accusation, |backend, name| async move {
-    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET, clock::system()).await.unwrap();
     provider.set(Capability::Registry, SimBehavior::RegistryHit(RegistryStatus::Stolen));
     let (app, sim, pnid) = start(backend, name, Some(&provider.base_url())).await;
     let mut user = User::new("Carla", "5215511110003", &app.base, APP_SECRET, &pnid, sim);
@@ -153,7 +154,7 @@ on_both_backends!(a_registry_hit_is_reviewed_by_a_person_without_accusation, |ba
 });
 
 on_both_backends!(a_provider_that_is_down_sends_the_user_to_an_agent_instead_of_waiting, |backend, name| async move {
-    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET, clock::system()).await.unwrap();
     provider.set(Capability::Registry, SimBehavior::Down);
     let (app, sim, pnid) = start(backend, name, Some(&provider.base_url())).await;
     let mut user = User::new("Diego", "5215511110004", &app.base, APP_SECRET, &pnid, sim);
@@ -187,7 +188,7 @@ on_both_backends!(a_photo_that_cannot_be_downloaded_is_asked_for_again, |backend
 });
 
 on_both_backends!(an_asynchronous_provider_answers_later_by_callback, |backend, name| async move {
-    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET, clock::system()).await.unwrap();
     let later = SimBehavior::Pending { delay: Duration::from_millis(300), then: Box::new(SimBehavior::pass(0.97)) };
     provider.set(Capability::Registry, later);
     let (app, sim, pnid) = start(backend, name, Some(&provider.base_url())).await;
@@ -264,8 +265,7 @@ async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried()
     assert!(app.run_pending_jobs().await >= 1);
     let (signature, body) = received.lock().unwrap().first().cloned().expect("delivered after a retry");
     let now = (wa_onboard::clock::Clock::now_secs(&wa_onboard::clock::SystemClock)) as i64;
-    wa_onboard::verify::providers::signing::verify(b"company-secret", Some(&signature), &body, now, 300)
-        .expect("signed");
+    wa_onboard::signing::verify(b"company-secret", Some(&signature), &body, now, 300).expect("signed");
     let event: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(event["event"], "onboarding.verified");
     assert_eq!(event["phone"], "5215511110008");
@@ -276,7 +276,7 @@ async fn a_verified_user_is_delivered_to_the_company_system_signed_and_retried()
 }
 
 on_both_backends!(a_failed_liveness_asks_for_a_new_selfie_with_its_advice, |backend, name| async move {
-    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET, clock::system()).await.unwrap();
     provider.set(Capability::Liveness, SimBehavior::Retry(wa_onboard::verify::reason::ReasonCode::LivenessFailed));
     let (app, sim, pnid) = start_checking(backend, name, Some(&provider.base_url()), "liveness").await;
     let mut user = User::new("Juan", "5215511110009", &app.base, APP_SECRET, &pnid, sim);
@@ -290,7 +290,7 @@ on_both_backends!(a_failed_liveness_asks_for_a_new_selfie_with_its_advice, |back
 });
 
 on_both_backends!(a_low_confidence_match_goes_to_a_person, |backend, name| async move {
-    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET).await.unwrap();
+    let provider = ProviderSim::start("registry_co", PROVIDER_SECRET, clock::system()).await.unwrap();
     provider.set(Capability::FaceMatch, SimBehavior::pass(0.31));
     let (app, sim, pnid) = start_checking(backend, name, Some(&provider.base_url()), "face_match").await;
     let mut user = User::new("Karla", "5215511110010", &app.base, APP_SECRET, &pnid, sim);

@@ -15,8 +15,8 @@ use crate::app::AppState;
 use crate::flow::event::{AgentDecision, Event};
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
+use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::store::queue::Queued;
-use crate::verify::providers::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::verify::reason::ReasonCode;
 
 #[derive(Debug, Deserialize)]

@@ -13,8 +13,8 @@ use crate::store::delivery::DeliveryLog;
 
 fn failure(error: RunError) -> JobFailure {
     match error {
-        RunError::Store(_) | RunError::Contention => JobFailure::Retry(error.to_string()),
-        RunError::FlowMissing(..) => JobFailure::Abort(error.to_string()),
+        RunError::Store(_) | RunError::Contention => JobFailure::retry(error),
+        RunError::FlowMissing(..) => JobFailure::abort(error),
     }
 }
 
@@ -29,7 +29,7 @@ pub struct InboundHandler {
 impl Handler<InboundJob> for InboundHandler {
     async fn handle(&self, job: InboundJob, _attempt: u32) -> Result<(), JobFailure> {
         if let InboundEvent::Status { status, .. } = &job.event {
-            self.delivery.apply(&status.delivery_update()).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+            self.delivery.apply(&status.delivery_update()).await.map_err(JobFailure::retry)?;
             if let Some(error) = status.errors.first() {
                 self.metrics.delivery_failures.get_or_create(&StatusLabel { status: error.code.to_string() }).inc();
                 tracing::warn!(code = error.code, title = %error.title, "a message of ours failed to deliver");

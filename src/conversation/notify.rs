@@ -10,7 +10,16 @@ use crate::clock::SharedClock;
 use crate::config::Secret;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
-use crate::verify::providers::signing::{self, SIGNATURE_HEADER};
+use crate::signing::{self, SIGNATURE_HEADER};
+
+/// Why a notification did not reach the company (retried).
+#[derive(Debug, thiserror::Error)]
+enum NotDelivered {
+    #[error("company webhook answered {0}")]
+    Refused(reqwest::StatusCode),
+    #[error("company webhook unreachable: {0}")]
+    Unreachable(#[source] reqwest::Error),
+}
 
 pub struct CompanyWebhook {
     pub url: String,
@@ -29,7 +38,7 @@ impl CompanyWebhook {
 #[async_trait]
 impl Handler<NotifyJob> for CompanyWebhook {
     async fn handle(&self, job: NotifyJob, attempt: u32) -> Result<(), JobFailure> {
-        let body = serde_json::to_vec(&job).map_err(|e| JobFailure::Abort(e.to_string()))?;
+        let body = serde_json::to_vec(&job).map_err(JobFailure::abort)?;
         let signature = signing::sign(self.secret.expose().as_bytes(), self.clock.now_secs() as i64, &body);
         let sent = self
             .client
@@ -48,9 +57,9 @@ impl Handler<NotifyJob> for CompanyWebhook {
             Ok(response) => {
                 let status = response.status();
                 tracing::warn!(%status, attempt, event = %job.event, "company webhook refused the notification");
-                Err(JobFailure::Retry(format!("company webhook answered {status}")))
+                Err(JobFailure::retry(NotDelivered::Refused(status)))
             }
-            Err(e) => Err(JobFailure::Retry(format!("company webhook unreachable: {e}"))),
+            Err(e) => Err(JobFailure::retry(NotDelivered::Unreachable(e))),
         }
     }
 }

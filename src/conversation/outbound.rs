@@ -80,6 +80,11 @@ impl RecipientLocks {
     }
 }
 
+/// A reply of the flow that WhatsApp would refuse: a flow bug, never retried.
+#[derive(Debug, thiserror::Error)]
+#[error("the flow produced a message WhatsApp would refuse: {0}")]
+struct Unsendable(#[source] MessageLimitError);
+
 enum Sent {
     All,
     /// Put back to run at this time (Meta asked to wait); the messages already sent are skipped next time.
@@ -99,7 +104,7 @@ impl Handler<OutboundJob> for OutboundHandler {
             }
             OutboundJob::Send { key, to, replies, attempt, .. } => {
                 let Some(recipient) = recipient(to) else {
-                    return Err(JobFailure::Abort("the conversation has neither a phone nor a user id".into()));
+                    return Err(JobFailure::abort("the conversation has neither a phone nor a user id"));
                 };
                 let lock = self.recipients.lock_for(recipient.id());
                 let _turn = lock.lock().await;
@@ -111,7 +116,7 @@ impl Handler<OutboundJob> for OutboundHandler {
                             *attempt += 1;
                         }
                         let queued = Queued { key: JobKey::send_retry(key, attempt + 1), job: again, run_at };
-                        self.queue.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+                        self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
                         tracing::warn!(%reason, "send deferred");
                         Ok(())
                     }
@@ -132,8 +137,7 @@ impl OutboundHandler {
         attempt: u32,
     ) -> Result<Sent, JobFailure> {
         for (index, reply) in replies.iter().enumerate() {
-            let message = to_message(reply)
-                .map_err(|e| JobFailure::Abort(format!("the flow produced a message WhatsApp would refuse: {e}")))?;
+            let message = to_message(reply).map_err(|e| JobFailure::abort(Unsendable(e)))?;
             let send = SendJob {
                 idempotency_key: JobKey::reply(key, index).into(),
                 to: recipient.clone(),
@@ -158,7 +162,7 @@ impl OutboundHandler {
                 }
                 // Stop sending: the job stays queued for after the token is replaced.
                 Err(DeliveryFailure::TokenExpired) => {
-                    return Err(JobFailure::Retry("the WhatsApp access token expired".into()));
+                    return Err(JobFailure::retry("the WhatsApp access token expired"));
                 }
             }
         }

@@ -3,6 +3,8 @@
 //! apalis-redis re-schedules every failed job by itself and ignores `max_attempts`; a handler's transient failure
 //! is retried until the job's attempt cap, then aborted (apalis's dead set) and logged. Handlers are idempotent.
 //! Tests run the memory queues step by step instead ([`run_pending`]).
+//!
+//! A handler's [`JobFailure`] keeps the error that stopped the job, with its causes; the logs show its message.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,14 +22,37 @@ use tokio_util::sync::CancellationToken;
 use crate::store::memory::queue::MemoryQueue;
 use crate::store::queue::{Job, WorkerSource};
 
+/// The error that stopped a job: any error (its causes kept), or a message.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a job did not complete, and whether to try it again. Displays as its cause (and `source` is the cause's).
 #[derive(Debug, Error)]
 pub enum JobFailure {
     /// Worth trying again later (store or network trouble).
-    #[error("{0}")]
-    Retry(String),
+    #[error(transparent)]
+    Retry(Cause),
     /// Trying again cannot help: recorded, never retried.
-    #[error("{0}")]
-    Abort(String),
+    #[error(transparent)]
+    Abort(Cause),
+}
+
+impl JobFailure {
+    /// Worth trying again: `cause` is an error or a message (`String`, `&str`).
+    pub fn retry(cause: impl Into<Cause>) -> Self {
+        Self::Retry(cause.into())
+    }
+
+    /// Trying again cannot help: `cause` is an error or a message (`String`, `&str`).
+    pub fn abort(cause: impl Into<Cause>) -> Self {
+        Self::Abort(cause.into())
+    }
+
+    /// The error that stopped the job.
+    pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        match self {
+            Self::Retry(cause) | Self::Abort(cause) => cause.as_ref(),
+        }
+    }
 }
 
 #[async_trait]
@@ -56,7 +81,7 @@ pub struct WorkerSpec {
 /// What to do after one try.
 enum Next {
     Done,
-    Retry(String),
+    Retry(Cause),
     GiveUp(JobFailure),
 }
 
@@ -101,7 +126,7 @@ async fn apalis_entry<J: Job, H: Handler<J> + ?Sized>(
     let current = tries.current() as u32 + 1;
     match attempt(handler.handler.as_ref(), job, current, handler.max_attempts).await {
         Next::Done => Ok(()),
-        Next::Retry(reason) => Err(reason.into()),
+        Next::Retry(reason) => Err(reason),
         Next::GiveUp(failure) => {
             tracing::error!(%failure, attempt = current, "job given up: moved to the dead set");
             Err(AbortError::new(failure).into())

@@ -2,20 +2,23 @@
 //!
 //! The order matters to the user: a photo problem they can fix comes first (a retake with precise advice), then
 //! what a person must look at. A provider that cannot answer is never the user's fault: it goes to an agent.
+//!
+//! Slots are [`Slot`]s here; a retake names its slot as the flow engine's string.
 
 use std::collections::BTreeMap;
 
 use crate::flow::event::VerificationResult;
 use crate::verify::providers::{AnswerStatus, Capability, ProviderAnswer, ProviderError};
 use crate::verify::reason::ReasonCode;
+use crate::verify::slot::Slot;
 
 /// What was found, slot by slot and check by check.
 #[derive(Debug, Default, Clone)]
 pub struct Findings {
     /// Local photo quality: the reasons of each slot that needs a retake, in slot order.
-    pub quality: Vec<(String, ReasonCode)>,
+    pub quality: Vec<(Slot, ReasonCode)>,
     /// Reading the document locally (barcodes, MRZ, cross-checks): the slot and the reason.
-    pub document: Vec<(String, ReasonCode)>,
+    pub document: Vec<(Slot, ReasonCode)>,
     /// Each provider call, in order.
     pub providers: Vec<(Capability, Result<ProviderAnswer, ProviderError>)>,
     /// Fields read locally and by providers.
@@ -23,23 +26,28 @@ pub struct Findings {
 }
 
 /// The slot a provider's retry refers to: the selfie for face checks, the front for the document.
-pub fn slot_for(capability: Capability) -> &'static str {
+pub fn slot_for(capability: Capability) -> Slot {
     match capability {
-        Capability::Liveness | Capability::FaceMatch => "selfie",
-        Capability::Document | Capability::Registry => "front",
+        Capability::Liveness | Capability::FaceMatch => Slot::Selfie,
+        Capability::Document | Capability::Registry => Slot::Front,
     }
+}
+
+/// A retake of `slot`, in the flow engine's terms.
+pub fn retake(slot: &Slot, reason: ReasonCode) -> VerificationResult {
+    VerificationResult::Retake { slot: slot.as_str().to_owned(), reason }
 }
 
 /// `None` while a provider's answer is pending (it will call back; the flow's timeout covers silence).
 pub fn decide(findings: &Findings, agent_below_confidence: f32) -> Option<VerificationResult> {
     if let Some((slot, reason)) = findings.quality.first() {
-        return Some(VerificationResult::Retake { slot: slot.clone(), reason: *reason });
+        return Some(retake(slot, *reason));
     }
     if let Some((slot, reason)) = findings.document.first() {
         return Some(match reason {
             ReasonCode::Underage => VerificationResult::Rejected { reason: *reason },
             ReasonCode::DocumentExpired => VerificationResult::Agent { reason: *reason },
-            r if r.is_retakeable() => VerificationResult::Retake { slot: slot.clone(), reason: *r },
+            r if r.is_retakeable() => retake(slot, *r),
             r => VerificationResult::Agent { reason: *r },
         });
     }
@@ -52,7 +60,7 @@ pub fn decide(findings: &Findings, agent_below_confidence: f32) -> Option<Verifi
         match answer.status {
             AnswerStatus::Pass => confidence = confidence.min(answer.confidence),
             AnswerStatus::Retry { reason } => {
-                return Some(VerificationResult::Retake { slot: slot_for(*capability).into(), reason });
+                return Some(retake(&slot_for(*capability), reason));
             }
             AnswerStatus::Fail { reason: ReasonCode::LowConfidence } => {
                 return Some(VerificationResult::Agent { reason: ReasonCode::LowConfidence });
@@ -92,25 +100,25 @@ mod tests {
             (
                 "a blurry front comes first",
                 Findings {
-                    quality: vec![("front".into(), Blurry)],
-                    document: vec![("front".into(), Underage)],
+                    quality: vec![(Slot::Front, Blurry)],
+                    document: vec![(Slot::Front, Underage)],
                     ..Default::default()
                 },
                 Some(VerificationResult::Retake { slot: "front".into(), reason: Blurry }),
             ),
             (
                 "wrong document type: retake",
-                Findings { document: vec![("back".into(), WrongDocumentType)], ..Default::default() },
+                Findings { document: vec![(Slot::Back, WrongDocumentType)], ..Default::default() },
                 Some(VerificationResult::Retake { slot: "back".into(), reason: WrongDocumentType }),
             ),
             (
                 "underage: review",
-                Findings { document: vec![("front".into(), Underage)], ..Default::default() },
+                Findings { document: vec![(Slot::Front, Underage)], ..Default::default() },
                 Some(VerificationResult::Rejected { reason: Underage }),
             ),
             (
                 "expired: an agent",
-                Findings { document: vec![("front".into(), DocumentExpired)], ..Default::default() },
+                Findings { document: vec![(Slot::Front, DocumentExpired)], ..Default::default() },
                 Some(VerificationResult::Agent { reason: DocumentExpired }),
             ),
             (

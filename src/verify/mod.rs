@@ -1,4 +1,6 @@
-//! Verification: photo quality, reading the document, providers, and the decision.
+//! Verification: photo quality ([`quality`]), reading the document ([`document`]), identity providers
+//! ([`providers`]), and the decision ([`decision`]). [`job`] runs them for one submission, keeps each flow
+//! version's providers, and resumes a check an asynchronous provider answers later.
 
 pub mod decision;
 pub mod document;
@@ -6,3 +8,4 @@ pub mod job;
 pub mod providers;
 pub mod quality;
 pub mod reason;
+pub mod slot;

@@ -4,11 +4,11 @@
 //!
 //! [`verify_callback`] is the pure check; [`callback_router`] is the axum route the app mounts, handing each
 //! parsed answer to a [`CallbackSink`] (an mpsc sender works). The sink must be idempotent on
-//! `(provider, reference)`: a provider may deliver the same callback again until it gets a 2xx.
+//! `(provider, reference)`: a provider may deliver the same callback again until it gets a 2xx. The replay window
+//! is measured against the router's [`SharedClock`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -19,10 +19,11 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER, SignatureError};
 use super::wire::{PROVIDER_HEADER, WireCallback, WireStatus};
 use super::{Capability, ProviderAnswer};
+use crate::clock::SharedClock;
 use crate::config::Secret;
+use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER, SignatureError};
 
 pub const CALLBACK_PATH: &str = "/providers/callback";
 const MAX_CALLBACK_BYTES: usize = 256 * 1024;
@@ -112,13 +113,15 @@ impl CallbackSink for tokio::sync::mpsc::Sender<CallbackAnswer> {
 struct CallbackState {
     secrets: Arc<HashMap<String, Secret>>,
     sink: Arc<dyn CallbackSink>,
+    clock: SharedClock,
 }
 
-/// The route `POST /providers/callback`. `secrets` maps each configured provider name to its secret.
+/// The route `POST /providers/callback`. `secrets` maps each configured provider name to its secret; signature
+/// timestamps are checked against `clock`.
 /// Answers: 204 delivered; 401 unknown provider or bad/stale signature; 400 a signed body that is not a final
 /// answer; 413 over 256 KiB; 503 the sink failed (the provider retries).
-pub fn callback_router(secrets: HashMap<String, Secret>, sink: Arc<dyn CallbackSink>) -> Router {
-    let state = CallbackState { secrets: Arc::new(secrets), sink };
+pub fn callback_router(secrets: HashMap<String, Secret>, sink: Arc<dyn CallbackSink>, clock: SharedClock) -> Router {
+    let state = CallbackState { secrets: Arc::new(secrets), sink, clock };
     Router::new().route(CALLBACK_PATH, post(handle)).layer(DefaultBodyLimit::max(MAX_CALLBACK_BYTES)).with_state(state)
 }
 
@@ -135,8 +138,7 @@ async fn handle(State(state): State<CallbackState>, headers: HeaderMap, body: By
         tracing::warn!(%error, "provider callback refused");
         return error.status();
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    match verify_callback(secret, &headers, &body, now) {
+    match verify_callback(secret, &headers, &body, state.clock.now_secs() as i64) {
         Ok(answer) => {
             let (provider, reference) = (answer.provider.clone(), answer.reference.clone());
             match state.sink.deliver(answer).await {

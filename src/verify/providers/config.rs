@@ -25,10 +25,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::breaker::{BreakerConfig, Clock, SystemClock};
+use super::breaker::{self, BreakerConfig};
 use super::http::{HttpProvider, HttpProviderConfig};
 use super::local::LocalProvider;
 use super::{Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, RegistryChecker};
+use crate::clock::SharedClock;
 use crate::config::{Env, Secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,12 +149,18 @@ impl ProvidersConfig {
         self.routes.iter().find(|r| r.matches(capability, country)).map(|r| r.provider.as_str())
     }
 
-    /// Builds every provider, reading secrets from `env`.
-    pub fn build(&self, env: &Env) -> Result<Providers, Vec<ProvidersConfigError>> {
-        self.build_with_clock(env, Arc::new(SystemClock))
+    /// Builds every provider, reading secrets from `env`; the http providers stamp their signatures with `clock`.
+    pub fn build(&self, env: &Env, clock: SharedClock) -> Result<Providers, Vec<ProvidersConfigError>> {
+        self.build_with_breaker_clock(env, clock, Arc::new(breaker::SystemClock))
     }
 
-    pub fn build_with_clock(&self, env: &Env, clock: Arc<dyn Clock>) -> Result<Providers, Vec<ProvidersConfigError>> {
+    /// With the breakers' monotonic clock injected too (tests).
+    pub fn build_with_breaker_clock(
+        &self,
+        env: &Env,
+        clock: SharedClock,
+        breaker_clock: Arc<dyn breaker::Clock>,
+    ) -> Result<Providers, Vec<ProvidersConfigError>> {
         let mut problems = self.validate();
         let mut by_name: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
         let mut secrets = HashMap::new();
@@ -178,7 +185,7 @@ impl ProvidersConfig {
                         retry_backoff: Duration::from_millis(spec.retry_backoff_ms),
                         breaker: spec.breaker,
                     };
-                    match HttpProvider::with_clock(config, clock.clone()) {
+                    match HttpProvider::with_breaker_clock(config, clock.clone(), breaker_clock.clone()) {
                         Ok(p) => {
                             by_name.insert(name.clone(), Arc::new(p));
                             secrets.insert(name.clone(), secret);

@@ -1,20 +1,24 @@
 //! A provider reached over HTTP with the contract of docs/providers.md: `POST {base_url}/v1/{capability}`, a
 //! signed JSON body, a timeout per attempt, bounded retries on 5xx / 429 / timeouts / connection errors only,
 //! and a circuit breaker in front.
+//!
+//! Two clocks: the wall clock ([`SharedClock`]) stamps each request's signature; the breaker's monotonic clock
+//! ([`breaker::Clock`]) times its cooldown, and latencies are measured with [`Instant`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::breaker::{BreakerConfig, CircuitBreaker, Clock, SystemClock};
-use super::signing::{self, SIGNATURE_HEADER};
+use super::breaker::{self, BreakerConfig, CircuitBreaker};
 use super::wire::{CORRELATION_HEADER, IDEMPOTENCY_HEADER, WireAnswer, WireRequest};
 use super::{
     Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, ProviderAnswer, ProviderError, ProviderRequest,
     RegistryChecker,
 };
+use crate::clock::SharedClock;
 use crate::config::Secret;
+use crate::signing::{self, SIGNATURE_HEADER};
 
 /// Largest answer body read from a provider.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -34,11 +38,22 @@ pub struct HttpProviderConfig {
     pub breaker: BreakerConfig,
 }
 
-#[derive(Debug)]
 pub struct HttpProvider {
     config: HttpProviderConfig,
     client: reqwest::Client,
     breaker: CircuitBreaker,
+    /// Stamps the signatures.
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for HttpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProvider")
+            .field("config", &self.config)
+            .field("client", &self.client)
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One attempt's failure, and whether another attempt may help.
@@ -47,20 +62,21 @@ struct AttemptError {
     retryable: bool,
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 impl HttpProvider {
-    pub fn new(config: HttpProviderConfig) -> Result<Self, reqwest::Error> {
-        Self::with_clock(config, Arc::new(SystemClock))
+    /// Signatures stamped by `clock`.
+    pub fn new(config: HttpProviderConfig, clock: SharedClock) -> Result<Self, reqwest::Error> {
+        Self::with_breaker_clock(config, clock, Arc::new(breaker::SystemClock))
     }
 
-    /// With the breaker's clock injected (tests).
-    pub fn with_clock(config: HttpProviderConfig, clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+    /// With the breaker's monotonic clock injected too (tests).
+    pub fn with_breaker_clock(
+        config: HttpProviderConfig,
+        clock: SharedClock,
+        breaker_clock: Arc<dyn breaker::Clock>,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().connect_timeout(config.timeout).build()?;
-        let breaker = CircuitBreaker::new(config.breaker, clock);
-        Ok(Self { config, client, breaker })
+        let breaker = CircuitBreaker::new(config.breaker, breaker_clock);
+        Ok(Self { config, client, breaker, clock })
     }
 
     pub fn breaker(&self) -> &CircuitBreaker {
@@ -121,7 +137,7 @@ impl HttpProvider {
         started: Instant,
     ) -> Result<ProviderAnswer, AttemptError> {
         let provider = self.config.name.clone();
-        let signature = signing::sign(self.config.secret.expose().as_bytes(), unix_now(), body);
+        let signature = signing::sign(self.config.secret.expose().as_bytes(), self.clock.now_secs() as i64, body);
         let sent = self
             .client
             .post(self.endpoint(capability))

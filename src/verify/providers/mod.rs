@@ -9,7 +9,6 @@ pub mod callback;
 pub mod config;
 pub mod http;
 pub mod local;
-pub mod signing;
 pub mod sim;
 pub mod wire;
 

@@ -1,11 +1,12 @@
 //! A provider simulator speaking the HTTP contract (docs/providers.md) on a random local port, with answers
 //! programmed per capability and per document number. It checks our signatures (a wrong secret gets 401) and
-//! can answer `pending` and later post a signed callback. For tests, demos and local development.
+//! can answer `pending` and later post a signed callback. For tests, demos and local development. Its signatures
+//! are stamped and checked with the [`SharedClock`] it is started with.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -17,8 +18,9 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use super::Capability;
-use super::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use super::wire::{IDEMPOTENCY_HEADER, PROVIDER_HEADER, WireAnswer, WireCallback, WireRequest, WireStatus};
+use crate::clock::SharedClock;
+use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 use crate::verify::reason::ReasonCode;
 
 /// What the registry reports.
@@ -98,11 +100,17 @@ struct Shared {
     secret: Arc<Vec<u8>>,
     state: Arc<Mutex<SimState>>,
     client: reqwest::Client,
+    clock: SharedClock,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Unix seconds, as signatures carry them.
+    fn now_secs(&self) -> i64 {
+        self.clock.now_secs() as i64
     }
 }
 
@@ -121,8 +129,8 @@ impl Drop for ProviderSim {
 
 impl ProviderSim {
     /// Starts on `127.0.0.1:<random port>`. `name` is the provider name it puts in callbacks; `secret` signs
-    /// both ways.
-    pub async fn start(name: &str, secret: &str) -> std::io::Result<Self> {
+    /// both ways, with timestamps from `clock`.
+    pub async fn start(name: &str, secret: &str, clock: SharedClock) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let shared = Shared {
@@ -130,6 +138,7 @@ impl ProviderSim {
             secret: Arc::new(secret.as_bytes().to_vec()),
             state: Arc::new(Mutex::new(SimState::default())),
             client: reqwest::Client::new(),
+            clock,
         };
         let app = Router::new().route("/v1/{capability}", post(handle)).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -177,7 +186,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    if signing::verify(&shared.secret, header, &body, unix_now(), DEFAULT_TOLERANCE_SECS).is_err() {
+    if signing::verify(&shared.secret, header, &body, shared.now_secs(), DEFAULT_TOLERANCE_SECS).is_err() {
         shared.lock().rejected += 1;
         return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
     }
@@ -316,7 +325,7 @@ async fn post_callback(
     };
     let status = match serde_json::to_vec(&callback) {
         Ok(body) => {
-            let signature = signing::sign(&shared.secret, unix_now(), &body);
+            let signature = signing::sign(&shared.secret, shared.now_secs(), &body);
             let sent = shared
                 .client
                 .post(url)
@@ -331,8 +340,4 @@ async fn post_callback(
         Err(_) => 0,
     };
     shared.lock().callbacks.push(status);
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

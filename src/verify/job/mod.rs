@@ -1,6 +1,24 @@
 //! The verification job: download the submission's photos (kept encrypted in the vault), check their quality,
 //! read the document, ask the configured providers, decide, and report back to the conversation as an event.
 //! Idempotent: a retried job finds its photos in the vault, and its result event has a fixed key.
+//!
+//! The job names its photos' slots with the flow engine's strings; they become [`Slot`]s as the job is read, and
+//! strings again in the event it reports.
+//!
+//! Wall-clock time (today's date for the document's dates, the audit record's time, the providers' signatures)
+//! comes from the verifier's [`SharedClock`]; the timings in the audit log are measured with [`Instant`].
+//!
+//! The providers it asks are built once per flow version ([`provider_cache`]); a provider that answers `pending`
+//! parks the job until its callback resumes it ([`resume`]). What stops a run is a [`VerifyError`], which says
+//! whether the job is tried again.
+
+pub mod error;
+pub mod provider_cache;
+pub mod resume;
+
+pub use error::VerifyError;
+pub use provider_cache::ProviderCache;
+pub use resume::{PendingCheck, ResumeOnCallback, pending_key};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,38 +27,34 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::decision::{Findings, decide};
-use super::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
-use super::document::{DocumentType, Side, read_document};
-use super::providers::config::{Providers, ProvidersConfig};
-use super::providers::local::LocalProvider;
-use super::providers::{
-    AnswerStatus, Capability, Correlation, ImageContent, ImageRole, ProviderAnswer, ProviderError, ProviderImage,
-    ProviderRequest, check,
-};
-use super::quality::{self, Kind, Thresholds, Verdict};
-use super::reason::ReasonCode;
-use crate::clock::Clock as _;
-use crate::config::Env;
+use crate::clock::SharedClock;
 use crate::conversation::flows::FlowRegistry;
 use crate::flow::event::{Event, VerificationResult};
 use crate::flow::model::Check;
 use crate::flow::state::MediaRef;
+use crate::jobs::BackgroundJob as _;
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::store::conversation::{AuditRecord, ConversationStore};
-use crate::store::queue::{JobQueue, Queued};
+use crate::store::queue::JobQueue;
 use crate::store::vault::MediaVault;
+use crate::verify::decision::{Findings, decide, retake};
+use crate::verify::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
+use crate::verify::document::{DocumentType, read_document};
+use crate::verify::providers::{
+    AnswerStatus, Capability, Correlation, ImageContent, ProviderAnswer, ProviderError, ProviderImage, ProviderRequest,
+    check,
+};
+use crate::verify::quality::{self, Thresholds, Verdict};
+use crate::verify::reason::ReasonCode;
+use crate::verify::slot::Slot;
 use crate::whatsapp::client::CloudApi;
 use crate::whatsapp::media::{MediaError, MediaKind, MediaLimits, fetch_media};
 
 /// Longer side of the grayscale barcodes are read on.
 const READING_LONG_SIDE: u32 = 2000;
-
-/// The order photos are checked in: the user fixes the first problem first.
-const SLOT_ORDER: &[&str] = &["front", "back", "selfie"];
 
 pub struct Verifier {
     /// Where asynchronous providers post their answers: `<public base>/providers/callback`.
@@ -54,29 +68,13 @@ pub struct Verifier {
     /// The providers of each flow version, built once: their HTTP clients and circuit breakers must outlive a
     /// single job, or a provider that is down would be called afresh for every submission.
     pub providers: ProviderCache,
-}
-
-/// A flow's providers (`None` when it names none), or why they could not be built.
-type Built = Result<Option<Arc<Providers>>, String>;
-
-/// Providers built per flow version.
-#[derive(Default)]
-pub struct ProviderCache {
-    built: std::sync::Mutex<std::collections::HashMap<String, Built>>,
-    local: std::sync::OnceLock<LocalProvider>,
-}
-
-impl ProviderCache {
-    /// The `local` provider used when a flow names none (built once: it warns when built).
-    fn local(&self) -> &LocalProvider {
-        self.local.get_or_init(|| LocalProvider::new("local"))
-    }
+    pub clock: SharedClock,
 }
 
 enum Step {
     Result(VerificationResult),
     MediaUnavailable {
-        slot: String,
+        slot: Slot,
         detail: String,
     },
     /// A provider answered `pending`: the job resumes on its callback.
@@ -85,29 +83,6 @@ enum Step {
         reference: String,
         known: BTreeMap<String, ProviderAnswer>,
     },
-}
-
-/// How long a verification waits for a provider's callback before the record is dropped (the conversation's own
-/// timeout hands the user to an agent well before).
-const PENDING_TTL_SECS: u64 = 24 * 3600;
-
-/// The store key of a verification waiting for `provider`'s callback about `reference`.
-pub fn pending_key(provider: &str, reference: &str) -> String {
-    format!("pending:{provider}:{reference}")
-}
-
-/// What is kept while a provider works: the job to resume, with the answers known so far.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct PendingCheck {
-    pub job: VerifyJob,
-}
-
-fn role_of(slot: &str) -> ImageRole {
-    match slot {
-        "selfie" => ImageRole::Selfie,
-        "back" => ImageRole::DocumentBack,
-        _ => ImageRole::DocumentFront,
-    }
 }
 
 fn capability_of(check: Check) -> Option<Capability> {
@@ -121,14 +96,18 @@ fn capability_of(check: Check) -> Option<Capability> {
 }
 
 impl Verifier {
-    fn ordered(job: &VerifyJob) -> Vec<(String, MediaRef)> {
-        let mut media: Vec<(String, MediaRef)> = job.media.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        media.sort_by_key(|(slot, _)| SLOT_ORDER.iter().position(|s| s == slot).unwrap_or(SLOT_ORDER.len()));
-        media
+    /// The job's photos by slot, in the order they are checked in (the order of [`Slot`]).
+    fn ordered(job: &VerifyJob) -> BTreeMap<Slot, MediaRef> {
+        job.media.iter().map(|(name, media)| (Slot::from(name.as_str()), media.clone())).collect()
     }
 
     /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta and kept.
-    async fn bytes(&self, job: &VerifyJob, slot: &str, media: &MediaRef) -> Result<Result<Bytes, String>, JobFailure> {
+    async fn bytes(
+        &self,
+        job: &VerifyJob,
+        slot: &Slot,
+        media: &MediaRef,
+    ) -> Result<Result<Bytes, String>, VerifyError> {
         let name = format!("{slot}-{}", media.media_id);
         if let Ok(Some(stored)) = self.vault.get(&job.conversation_id, &name).await {
             return Ok(Ok(Bytes::from(stored.bytes)));
@@ -137,28 +116,24 @@ impl Verifier {
         match fetch_media(&self.api, &self.media_limits, &media.media_id, media.sha256.as_deref(), kind).await {
             Ok(fetched) => {
                 if let Err(e) = self.vault.put(&job.conversation_id, &name, &fetched.bytes, &fetched.mime_type).await {
-                    return Err(JobFailure::Retry(format!("cannot keep the photo in the vault: {e}")));
+                    return Err(VerifyError::Vault(e));
                 }
                 Ok(Ok(fetched.bytes))
             }
-            Err(MediaError::TokenExpired) => Err(JobFailure::Retry("the WhatsApp access token expired".into())),
+            Err(MediaError::TokenExpired) => Err(VerifyError::TokenExpired),
             Err(e) => Ok(Err(e.to_string())),
         }
     }
 
-    async fn run(&self, job: &VerifyJob, audit: &mut Vec<String>) -> Result<Step, JobFailure> {
-        let flow = self
-            .flows
-            .version(&job.flow_id, &job.flow_version, self.conversations.as_ref())
-            .await
-            .map_err(|e| JobFailure::Retry(e.to_string()))?
-            .ok_or_else(|| JobFailure::Abort(format!("flow {}@{} is not available", job.flow_id, job.flow_version)))?;
+    async fn run(&self, job: &VerifyJob, audit: &mut Vec<String>) -> Result<Step, VerifyError> {
+        let flow = self.flows.version(&job.flow_id, &job.flow_version, self.conversations.as_ref()).await?.ok_or_else(
+            || VerifyError::FlowMissing { flow_id: job.flow_id.clone(), version: job.flow_version.clone() },
+        )?;
         let settings = &flow.file.verification;
         let thresholds: Thresholds = if settings.quality.is_null() {
             Thresholds::default()
         } else {
-            serde_json::from_value(settings.quality.clone())
-                .map_err(|e| JobFailure::Abort(format!("verification.quality of the flow: {e}")))?
+            serde_json::from_value(settings.quality.clone()).map_err(VerifyError::Thresholds)?
         };
         let doc_type: Option<DocumentType> = job.document.as_deref().and_then(|d| d.parse().ok());
         let checks = job
@@ -181,11 +156,11 @@ impl Verifier {
             if !checks.contains(&Check::Quality) {
                 break;
             }
-            let kind = if slot == "selfie" { Kind::Selfie } else { Kind::Document };
+            let kind = slot.kind();
             let (bytes, t) = (bytes.clone(), thresholds.clone());
             let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &t))
                 .await
-                .map_err(|e| JobFailure::Retry(format!("the photo check stopped: {e}")))?;
+                .map_err(VerifyError::QualityCheck)?;
             audit.push(format!(
                 "quality {slot}: {:?} {:?} (blur {:.0}, glare {:.3}, luma {:.0}, {:.0} ms)",
                 report.verdict,
@@ -202,18 +177,18 @@ impl Verifier {
             }
         }
         if let Some((slot, reason)) = findings.quality.first() {
-            return Ok(Step::Result(VerificationResult::Retake { slot: slot.clone(), reason: *reason }));
+            return Ok(Step::Result(retake(slot, *reason)));
         }
 
         if let Some(doc) = doc_type.filter(|_| checks.contains(&Check::Barcode) || checks.contains(&Check::Mrz)) {
-            for (slot, _, bytes) in photos.iter().filter(|(slot, _, _)| slot != "selfie") {
-                let side = if slot == "back" { Side::Back } else { Side::Front };
+            for (slot, _, bytes) in &photos {
+                let Some(side) = slot.side() else { continue };
                 let bytes = bytes.clone();
                 let reading = tokio::task::spawn_blocking(move || {
                     quality::decode::decode_to(&bytes, READING_LONG_SIDE).map(|d| read_document(&d.gray, doc, side))
                 })
                 .await
-                .map_err(|e| JobFailure::Retry(format!("reading the document stopped: {e}")))?;
+                .map_err(VerifyError::Reading)?;
                 let Ok(reading) = reading else { continue };
                 audit.push(format!(
                     "document {slot}: {} barcode(s), fields {:?}, reasons {:?}",
@@ -232,7 +207,7 @@ impl Verifier {
             }
         }
 
-        let providers = match self.providers(&job.flow_id, &job.flow_version, settings) {
+        let providers = match self.providers.get(&job.flow_id, &job.flow_version, settings, &self.clock) {
             Ok(providers) => providers,
             Err(problem) => {
                 // Never pass a check silently because its provider cannot be built: a person looks instead.
@@ -246,7 +221,7 @@ impl Verifier {
         let images: Vec<ProviderImage> = photos
             .iter()
             .map(|(slot, media, bytes)| ProviderImage {
-                role: role_of(slot),
+                role: slot.image_role(),
                 content: ImageContent::Bytes { mime: media.mime_type.clone(), bytes: bytes.clone() },
             })
             .collect();
@@ -316,7 +291,7 @@ impl Verifier {
             // The barcode and MRZ (read here) against what the OCR provider read, and the dates against the
             // flow's rules.
             let policy = CrossCheckPolicy { min_age_years: settings.min_age };
-            let today = chrono::Utc::now().date_naive();
+            let today = self.today();
             let local: BTreeMap<String, String> = findings
                 .fields
                 .iter()
@@ -333,7 +308,7 @@ impl Verifier {
                 .collect();
             for finding in cross_check_fields(doc, None, &local, &ocr, today, &policy) {
                 audit.push(format!("cross-check: {} ({})", finding.reason, finding.detail));
-                findings.document.push(("front".into(), finding.reason));
+                findings.document.push((Slot::Front, finding.reason));
             }
         }
         let decided = decide(&findings, settings.agent_below_confidence);
@@ -342,26 +317,6 @@ impl Verifier {
             Step::Result,
         ))
     }
-
-    /// The flow's providers; `None` when the flow names none (the local checks run instead). Built on first use
-    /// per flow version and kept.
-    fn providers(&self, flow_id: &str, version: &str, settings: &crate::flow::model::Verification) -> Built {
-        let key = format!("{flow_id}@{version}");
-        let mut built = self.providers.built.lock().unwrap_or_else(|p| p.into_inner());
-        built.entry(key).or_insert_with(|| build_providers(settings)).clone()
-    }
-}
-
-fn build_providers(settings: &crate::flow::model::Verification) -> Built {
-    if settings.providers.is_null() {
-        return Ok(None);
-    }
-    let config: ProvidersConfig = serde_json::from_value(settings.providers.clone()).map_err(|e| e.to_string())?;
-    config.build(&Env::from_process()).map(|p| Some(Arc::new(p))).map_err(|problems| {
-        let text = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        tracing::error!(%text, "the flow's providers cannot be built: submissions go to a live agent");
-        text
-    })
 }
 
 #[async_trait]
@@ -373,35 +328,41 @@ impl Handler<VerifyJob> for Verifier {
         let event = match step {
             Step::Result(result) => Event::VerificationFinished { submission: job.submission.clone(), result },
             Step::MediaUnavailable { slot, detail } => {
-                Event::MediaUnavailable { submission: job.submission.clone(), slot, detail }
+                Event::MediaUnavailable { submission: job.submission.clone(), slot: slot.into(), detail }
             }
             Step::Pending { provider, reference, known } => {
                 let mut resume = job.clone();
                 resume.known.extend(known);
-                let record = serde_json::to_string(&PendingCheck { job: resume })
-                    .map_err(|e| JobFailure::Abort(e.to_string()))?;
+                let record =
+                    serde_json::to_string(&PendingCheck { job: resume }).map_err(VerifyError::PendingRecord)?;
                 self.conversations
-                    .put_value(&pending_key(&provider, &reference), &record, PENDING_TTL_SECS)
+                    .put_value(&pending_key(&provider, &reference), &record, resume::PENDING_TTL_SECS)
                     .await
-                    .map_err(|e| JobFailure::Retry(e.to_string()))?;
+                    .map_err(VerifyError::Store)?;
                 notes.push(format!("waiting for {provider}'s callback about {reference}"));
                 self.audit(&job, notes, started).await;
                 return Ok(());
             }
         };
         self.audit(&job, notes, started).await;
-        let key = JobKey::verification_result(&job.submission);
-        let queued = Queued::now(key.clone(), EventJob { user: job.user.clone(), key, event });
-        self.events.push(&[queued]).await.map_err(|e| JobFailure::Retry(e.to_string()))?;
+        let queued =
+            EventJob { user: job.user.clone(), key: JobKey::verification_result(&job.submission), event }.queued();
+        self.events.push(&[queued]).await.map_err(VerifyError::Store)?;
         Ok(())
     }
 }
 
 impl Verifier {
+    /// Today's date (UTC) by the verifier's clock.
+    fn today(&self) -> chrono::NaiveDate {
+        let now = i64::try_from(self.clock.now_ms()).ok().and_then(chrono::DateTime::from_timestamp_millis);
+        now.unwrap_or_default().date_naive()
+    }
+
     /// Every check and provider call, with timing and without image bytes, in the conversation's audit log.
     async fn audit(&self, job: &VerifyJob, notes: Vec<String>, started: Instant) {
         let record = AuditRecord {
-            at: crate::clock::SystemClock.now_secs(),
+            at: self.clock.now_secs(),
             conversation_id: job.conversation_id.clone(),
             actor: "verifier".into(),
             event: format!("verification {} ({} ms)", job.submission, started.elapsed().as_millis()),
@@ -413,32 +374,5 @@ impl Verifier {
         if let Err(e) = self.conversations.append_audit(&job.user, &[record]).await {
             tracing::warn!(error = %e, "verification not audited");
         }
-    }
-}
-
-/// Resumes a verification when an asynchronous provider posts its answer to `POST /providers/callback`.
-pub struct ResumeOnCallback {
-    pub conversations: Arc<dyn ConversationStore>,
-    pub verify: Arc<dyn JobQueue<VerifyJob>>,
-}
-
-#[async_trait]
-impl super::providers::callback::CallbackSink for ResumeOnCallback {
-    async fn deliver(&self, callback: super::providers::callback::CallbackAnswer) -> anyhow::Result<()> {
-        let key = pending_key(&callback.provider, &callback.reference);
-        let Some(record) = self.conversations.take_value(&key).await? else {
-            // Delivered twice, or after the conversation moved on: nothing waits for it.
-            tracing::info!(provider = %callback.provider, reference = %callback.reference, "callback for nothing pending");
-            return Ok(());
-        };
-        let PendingCheck { mut job } = serde_json::from_str(&record)?;
-        job.known.insert(callback.capability.as_str().to_owned(), callback.answer);
-        let queued = Queued::now(JobKey::provider_callback(&job.submission, &callback.reference), job);
-        if let Err(e) = self.verify.push(&[queued]).await {
-            // Put the record back, so the provider's retry finds it.
-            self.conversations.put_value(&key, &record, PENDING_TTL_SECS).await?;
-            return Err(e.into());
-        }
-        Ok(())
     }
 }

@@ -1,9 +1,12 @@
 //! `X-WaOnboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, both ways: on our requests
-//! to providers and on their callbacks to us. The timestamp is inside the signed text, so an old request cannot
-//! be replayed past the tolerance window. Several `v1=` entries may be present (secret rotation): one match is
-//! enough.
+//! to providers and on their callbacks to us ([`crate::verify::providers`]), on the company webhook's
+//! notifications ([`crate::conversation::notify`]) and on agent outcomes ([`crate::agent::outcome`]). The
+//! timestamp is inside the signed text, so an old request cannot be replayed past the tolerance window. Several
+//! `v1=` entries may be present (secret rotation): one match is enough.
 //!
 //! Also the signed media URLs a provider may fetch images from ([`media_url`], [`verify_media_url`]).
+//!
+//! Pure: the caller passes the time (unix seconds) from its clock.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
