@@ -1,5 +1,5 @@
 //! Storage: every byte the service keeps, behind small traits, each with an in-memory and a Redis
-//! implementation that pass one conformance suite (`tests/store_conformance.rs`). No other room opens a Redis
+//! implementation that pass one conformance suite (`tests/store_conformance/`, one module per trait). No other room opens a Redis
 //! connection: [`Backend`] is built once from the configuration (all Redis or all memory) and hands out each
 //! store.
 //!

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use crate::clock::{self, SharedClock};
 use crate::flow::state::UserKey;
 use crate::store::StoreError;
-use crate::store::conversation::{AuditRecord, ConversationStore, Saved, Stored, Versioned};
+use crate::store::conversation::{
+    AuditRecord, CONVERSATION_INDEX_TTL_SECS, ConversationStore, Saved, Stored, Versioned,
+};
 
 /// Conversations in memory: the same compare-and-set semantics as the Redis script.
 pub struct MemoryConversations {
@@ -27,7 +29,8 @@ struct Conversations {
     docs: HashMap<UserKey, (u64, Stored)>,
     audit: HashMap<UserKey, Vec<AuditRecord>>,
     flows: HashMap<(String, String), String>,
-    index: HashMap<String, UserKey>,
+    /// Conversation id → (user, expiry in Unix ms), forgotten after [`CONVERSATION_INDEX_TTL_SECS`] like on Redis.
+    index: HashMap<String, (UserKey, u64)>,
     /// Key → (value, expiry in Unix ms).
     values: HashMap<String, (String, u64)>,
 }
@@ -95,12 +98,14 @@ impl ConversationStore for MemoryConversations {
     }
 
     async fn index_conversation(&self, conversation_id: &str, user: &UserKey) -> Result<(), StoreError> {
-        self.lock().index.insert(conversation_id.to_owned(), user.clone());
+        let expiry = self.clock.now_ms() + CONVERSATION_INDEX_TTL_SECS * 1000;
+        self.lock().index.insert(conversation_id.to_owned(), (user.clone(), expiry));
         Ok(())
     }
 
     async fn user_of(&self, conversation_id: &str) -> Result<Option<UserKey>, StoreError> {
-        Ok(self.lock().index.get(conversation_id).cloned())
+        let now = self.clock.now_ms();
+        Ok(self.lock().index.get(conversation_id).filter(|(_, expiry)| *expiry > now).map(|(user, _)| user.clone()))
     }
 
     async fn put_value(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {

@@ -118,6 +118,10 @@ impl ConversationStore for RedisConversations {
     }
 
     async fn append_audit(&self, user: &UserKey, audit: &[AuditRecord]) -> Result<(), StoreError> {
+        if audit.is_empty() {
+            // Redis refuses an empty pipeline ("empty command"); nothing to append is not an error.
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         for record in audit {
             pipe.cmd("XADD")
