@@ -163,56 +163,47 @@ on_both_backends!(a_replayed_fixture_gets_the_bot_answer_through_the_simulator, 
 #[tokio::test]
 async fn outside_the_24_hour_window_the_reengagement_template_goes_out_instead() {
     for (template, expect_template) in [(Some("kyc_resume:es_MX"), true), (None, false)] {
-        let (backend, redis) = open_backend(Backend::Memory, "window").await;
-        let mut extra = vec![("WORKER_POLL_MS", "20")];
+        let mut extra = vec![];
         if let Some(t) = template {
             extra.push(("WHATSAPP_REENGAGE_TEMPLATE", t));
         }
-        let app = spawn_app_with(backend, redis, &extra, wa_onboard::app::Workers::Run).await;
+        // No workers: the test runs the jobs, so the outcome is there as soon as they ran.
+        let app = spawn_stepped_app(&extra).await;
         let sim = app.sim.clone().unwrap();
         sim.fail_on(wa_onboard::sim::Endpoint::Messages, wa_onboard::sim::Failure::WindowClosed);
         assert_eq!(app.post_signed(fixture("message_text.json")).await.status(), 200);
-        let started = Instant::now();
-        let series = "wa_onboard_messages_undeliverable_total{reason=\"permanent\"}";
-        loop {
-            let sent = sim.messages();
-            if expect_template && !sent.is_empty() {
-                assert_eq!(sent[0].kind, "template");
-                assert_eq!(sent[0].body["template"]["name"], "kyc_resume");
-                assert_eq!(sent[0].body["template"]["language"]["code"], "es_MX");
-                break;
-            }
-            if !expect_template && metric(&app.metrics().await, series) == 1.0 {
-                assert!(sent.is_empty(), "nothing else is sent: {sent:?}");
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "template {template:?}: {sent:?}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        assert!(app.run_pending_jobs().await >= 2, "the inbound message and its replies ran");
+        let sent = sim.messages();
+        if expect_template {
+            assert_eq!(sent.len(), 1, "{sent:?}");
+            assert_eq!(sent[0].kind, "template");
+            assert_eq!(sent[0].body["template"]["name"], "kyc_resume");
+            assert_eq!(sent[0].body["template"]["language"]["code"], "es_MX");
+        } else {
+            let series = "wa_onboard_messages_undeliverable_total{reason=\"permanent\"}";
+            assert_eq!(metric(&app.metrics().await, series), 1.0);
+            assert!(sent.is_empty(), "nothing else is sent: {sent:?}");
         }
     }
 }
 
 #[tokio::test]
 async fn an_expired_access_token_stops_sending_and_says_so_in_readyz_and_metrics() {
-    let app = spawn_running_app(Backend::Memory, "token-expired").await;
+    let app = spawn_stepped_app(&[]).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
     let sim = app.sim.clone().unwrap();
     sim.fail_on(wa_onboard::sim::Endpoint::Messages, wa_onboard::sim::Failure::TokenExpired);
     assert_eq!(app.post_signed(fixture("message_text.json")).await.status(), 200);
-    let started = Instant::now();
-    loop {
-        let ready = app.get("/readyz").await;
-        if ready.status() == 503 {
-            assert!(ready.text().await.unwrap().contains("access token expired"));
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "readyz never reported the expired token");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    app.run_pending_jobs().await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503, "readyz reports the expired token");
+    assert!(ready.text().await.unwrap().contains("access token expired"));
     assert_eq!(metric(&app.metrics().await, "wa_onboard_whatsapp_token_expired"), 1.0);
-    // Nothing more goes out: the next message is held, not sent.
+    // Nothing more goes out: the next messages are held, not sent, however long the test waits.
     assert_eq!(app.post_signed(fixture("message_reaction.json")).await.status(), 200);
     assert_eq!(app.post_signed(fixture("message_location.json")).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.run_pending_jobs().await;
+    app.advance(Duration::from_secs(600));
+    app.run_pending_jobs().await;
     assert!(sim.messages().is_empty(), "{:?}", sim.messages());
 }
