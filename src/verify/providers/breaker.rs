@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// Monotonic time, injectable.
-pub trait Clock: Send + Sync + std::fmt::Debug {
+/// Monotonic time (elapsed, not wall-clock: see `crate::clock`), injectable.
+pub trait Monotonic: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Instant;
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemMonotonic;
 
-impl Clock for SystemClock {
+impl Monotonic for SystemMonotonic {
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -42,7 +42,7 @@ impl ManualClock {
     }
 }
 
-impl Clock for ManualClock {
+impl Monotonic for ManualClock {
     fn now(&self) -> Instant {
         self.base + *self.offset.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -91,7 +91,7 @@ enum State {
 #[derive(Debug)]
 pub struct CircuitBreaker {
     config: BreakerConfig,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn Monotonic>,
     state: Mutex<State>,
 }
 
@@ -100,7 +100,7 @@ pub struct CircuitBreaker {
 pub struct Open;
 
 impl CircuitBreaker {
-    pub fn new(config: BreakerConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: BreakerConfig, clock: Arc<dyn Monotonic>) -> Self {
         Self { config, clock, state: Mutex::new(State::Closed { failures: 0 }) }
     }
 
@@ -211,7 +211,8 @@ mod tests {
 
     #[test]
     fn a_dropped_permit_is_a_failure() {
-        let b = CircuitBreaker::new(BreakerConfig { failure_threshold: 1, cooldown_ms: 1000 }, Arc::new(SystemClock));
+        let b =
+            CircuitBreaker::new(BreakerConfig { failure_threshold: 1, cooldown_ms: 1000 }, Arc::new(SystemMonotonic));
         drop(b.acquire().unwrap());
         assert_eq!(b.state(), BreakerState::Open);
     }

@@ -151,7 +151,7 @@ impl ProvidersConfig {
 
     /// Builds every provider, reading secrets from `env`; the http providers stamp their signatures with `clock`.
     pub fn build(&self, env: &Env, clock: SharedClock) -> Result<Providers, Vec<ProvidersConfigError>> {
-        self.build_with_breaker_clock(env, clock, Arc::new(breaker::SystemClock))
+        self.build_with_breaker_clock(env, clock, Arc::new(breaker::SystemMonotonic))
     }
 
     /// With the breakers' monotonic clock injected too (tests).
@@ -159,7 +159,7 @@ impl ProvidersConfig {
         &self,
         env: &Env,
         clock: SharedClock,
-        breaker_clock: Arc<dyn breaker::Clock>,
+        breaker_clock: Arc<dyn breaker::Monotonic>,
     ) -> Result<Providers, Vec<ProvidersConfigError>> {
         let mut problems = self.validate();
         let mut by_name: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();

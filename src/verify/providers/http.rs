@@ -3,7 +3,7 @@
 //! and a circuit breaker in front.
 //!
 //! Two clocks: the wall clock ([`SharedClock`]) stamps each request's signature; the breaker's monotonic clock
-//! ([`breaker::Clock`]) times its cooldown, and latencies are measured with [`Instant`].
+//! ([`breaker::Monotonic`]) times its cooldown, and latencies are measured with [`Instant`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,14 +65,14 @@ struct AttemptError {
 impl HttpProvider {
     /// Signatures stamped by `clock`.
     pub fn new(config: HttpProviderConfig, clock: SharedClock) -> Result<Self, reqwest::Error> {
-        Self::with_breaker_clock(config, clock, Arc::new(breaker::SystemClock))
+        Self::with_breaker_clock(config, clock, Arc::new(breaker::SystemMonotonic))
     }
 
     /// With the breaker's monotonic clock injected too (tests).
     pub fn with_breaker_clock(
         config: HttpProviderConfig,
         clock: SharedClock,
-        breaker_clock: Arc<dyn breaker::Clock>,
+        breaker_clock: Arc<dyn breaker::Monotonic>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().connect_timeout(config.timeout).build()?;
         let breaker = CircuitBreaker::new(config.breaker, breaker_clock);
