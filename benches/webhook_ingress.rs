@@ -310,6 +310,8 @@ fn main() -> Result<()> {
         .current_dir(std::env::temp_dir())
         .env("WHATSAPP_APP_SECRET", APP_SECRET)
         .env("WHATSAPP_VERIFY_TOKEN", "bench-token")
+        // The repository's flows: the server runs outside the repo, where a relative FLOWS_DIR finds nothing.
+        .env("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
         .env("REDIS_KEY_PREFIX", &prefix)
         .env("BIND_ADDR", addr.to_string())
         // Nothing may leave the machine, should a worker ever call the Graph API.
