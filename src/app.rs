@@ -23,6 +23,7 @@ use crate::conversation::outbound::OutboundHandler;
 use crate::conversation::runner::Runner;
 use crate::jobs::Queues;
 use crate::jobs::event::EventJob;
+use crate::jobs::health::WorkerHealth;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::worker::Handler;
 use crate::metrics::Metrics;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub links: LinkSigner,
     pub conversations: Arc<dyn ConversationStore>,
     pub events: Arc<dyn JobQueue<EventJob>>,
+    /// Which queues have a live worker in this process (`/readyz` and metrics).
+    pub workers: Arc<WorkerHealth>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -123,11 +126,13 @@ impl App {
             dispatcher: Dispatcher { queues: queues.clone(), links: links.clone(), vault: Some(cloud.vault.clone()) },
             clock: backend.clock(),
         });
+        let metrics = Arc::new(Metrics::new());
         let state = Arc::new(AppState {
             config,
             clock: backend.clock(),
             store: backend.ingress(),
-            metrics: Arc::new(Metrics::new()),
+            workers: metrics.workers.clone(),
+            metrics,
             token_expired: cloud.api.token_expired_flag(),
             links,
             conversations,
@@ -163,7 +168,8 @@ impl App {
 
     /// Starts the workers of this process.
     pub async fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
-        self.handlers.spawn(&self.backend, &self.state.config.workers, &self.shutdown).await
+        let grace = std::time::Duration::from_secs(20);
+        self.handlers.spawn(&self.backend, &self.state.config.workers, &self.shutdown, &self.state.workers, grace).await
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight and stops the workers.

@@ -64,6 +64,8 @@ pub struct Metrics {
     /// Failed delivery statuses of our messages, by Meta error code.
     pub delivery_failures: Family<StatusLabel, Counter>,
     pub request_duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    /// Which queues have a live worker in this process, and restarts.
+    pub workers: std::sync::Arc<crate::jobs::health::WorkerHealth>,
 }
 
 impl Default for Metrics {
@@ -89,6 +91,7 @@ impl Metrics {
             messages_undeliverable: Family::default(),
             delivery_failures: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
+            workers: Default::default(),
         };
         registry.register(
             "webhooks_received",
@@ -141,6 +144,12 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request latency, by method, route and status",
             m.request_duration.clone(),
+        );
+        registry.register("worker_up", "1 while the queue has a live worker in this process", m.workers.up.clone());
+        registry.register(
+            "worker_restarts",
+            "Workers started again after a failure (Redis error, refused registration, panic), by queue",
+            m.workers.restarts.clone(),
         );
         Self { registry, ..m }
     }

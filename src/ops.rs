@@ -25,6 +25,17 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
         )
             .into_response();
     }
+    if let Some(down) = app.workers.down_queues().first() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: no live worker for the {} queue (down for {} s; it is being restarted)\n",
+                down.queue,
+                down.down_for.as_secs()
+            ),
+        )
+            .into_response();
+    }
     match app.store.ping().await {
         Ok(()) => {
             app.metrics.store_up.set(1);

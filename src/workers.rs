@@ -11,6 +11,7 @@ use crate::config::WorkerConfig;
 use crate::conversation::handlers::{EventHandler, InboundHandler};
 use crate::conversation::outbound::OutboundHandler;
 use crate::jobs::event::EventJob;
+use crate::jobs::health::WorkerHealth;
 use crate::jobs::inbound::{INBOUND_QUEUE, InboundJob};
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::OutboundJob;
@@ -91,32 +92,40 @@ impl Handlers {
         visit.with::<VerifyJob>(&self.verify).await;
     }
 
-    /// Starts one worker per kind of job, until `shutdown`.
+    /// Starts one supervised worker per kind of job, until `shutdown`; each reports to `health`, and on shutdown
+    /// lets its jobs in flight run on for `grace` before handing them back.
     pub async fn spawn(
         &self,
         backend: &Backend,
         config: &WorkerConfig,
         shutdown: &CancellationToken,
+        health: &Arc<WorkerHealth>,
+        grace: std::time::Duration,
     ) -> Vec<JoinHandle<()>> {
         struct Spawn<'a> {
             backend: &'a Backend,
             config: &'a WorkerConfig,
             shutdown: &'a CancellationToken,
+            health: &'a Arc<WorkerHealth>,
+            grace: std::time::Duration,
             started: Vec<JoinHandle<()>>,
         }
         impl EachJob for Spawn<'_> {
             async fn with<J: BackgroundJob>(&mut self, handler: &Arc<J::Handler>) {
                 let spec = WorkerSpec {
                     name: format!("{}-{}", self.config.name, J::QUEUE),
+                    queue: J::QUEUE,
                     concurrency: J::CONCURRENCY.resolve(self.config.concurrency),
                     poll: self.config.poll,
                     max_attempts: J::MAX_ATTEMPTS,
+                    grace: self.grace,
                 };
                 let source = self.backend.worker_source::<J>(J::QUEUE);
-                self.started.push(tokio::spawn(worker::run(spec, source, handler.clone(), self.shutdown.clone())));
+                let run = worker::run(spec, source, handler.clone(), self.shutdown.clone(), self.health.clone());
+                self.started.push(tokio::spawn(run));
             }
         }
-        let mut spawn = Spawn { backend, config, shutdown, started: Vec::new() };
+        let mut spawn = Spawn { backend, config, shutdown, health, grace, started: Vec::new() };
         self.each(&mut spawn).await;
         spawn.started
     }

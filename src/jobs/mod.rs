@@ -3,10 +3,12 @@
 
 pub mod contract;
 pub mod event;
+pub mod health;
 pub mod inbound;
 pub mod key;
 pub mod notify;
 pub mod outbound;
+pub mod redis_worker;
 pub mod verify;
 pub mod worker;
 

@@ -1,4 +1,5 @@
-//! Workers: run a handler over a queue, on Redis (apalis) or in memory, with our own attempt count.
+//! Workers: run a handler over a queue, on Redis (apalis, supervised: [`super::redis_worker`]) or in memory,
+//! with our own attempt count. A handler that panics fails its try like an error (retried), not the worker.
 //!
 //! apalis-redis re-schedules every failed job by itself and ignores `max_attempts`; a handler's transient failure
 //! is retried until the job's attempt cap, then aborted (apalis's dead set) and logged. Handlers are idempotent.
@@ -9,16 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::WorkerBuilderExt;
-use apalis_core::backend::ext::BackendExt;
-use apalis_core::error::{AbortError, BoxDynError};
-use apalis_core::task::attempt::Attempt;
-use apalis_core::task::data::Data;
-use apalis_core::worker::builder::WorkerBuilder;
 use async_trait::async_trait;
+use futures::FutureExt as _;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use super::health::WorkerHealth;
 use crate::store::memory::queue::MemoryQueue;
 use crate::store::queue::{Job, WorkerSource};
 
@@ -71,26 +68,42 @@ pub fn backoff(attempt: u32) -> u64 {
 pub struct WorkerSpec {
     /// Stable and unique per process, so that a restart reclaims its own jobs in flight.
     pub name: String,
+    pub queue: &'static str,
     pub concurrency: usize,
     /// How often a Redis worker looks for due jobs (and a memory worker for delayed ones).
     pub poll: Duration,
     /// Tries per job, the first included.
     pub max_attempts: u32,
+    /// On shutdown, how long jobs in flight may run on before they are handed back to the queue.
+    pub grace: Duration,
 }
 
 /// What to do after one try.
-enum Next {
+pub(super) enum Next {
     Done,
     Retry(Cause),
     GiveUp(JobFailure),
 }
 
-async fn attempt<J, H: Handler<J> + ?Sized>(handler: &H, job: J, attempt: u32, max_attempts: u32) -> Next {
-    match handler.handle(job, attempt).await {
+pub(super) async fn attempt<J, H: Handler<J> + ?Sized>(handler: &H, job: J, attempt: u32, max_attempts: u32) -> Next {
+    let outcome = std::panic::AssertUnwindSafe(handler.handle(job, attempt)).catch_unwind().await;
+    let outcome = outcome.unwrap_or_else(|panic| {
+        Err(JobFailure::retry(format!("the job's handler panicked: {}", panic_message(panic.as_ref()))))
+    });
+    match outcome {
         Ok(()) => Next::Done,
         Err(JobFailure::Retry(reason)) if attempt < max_attempts => Next::Retry(reason),
         Err(failure) => Next::GiveUp(failure),
     }
+}
+
+/// The text a panic was raised with.
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// Runs the jobs of `source` until `shutdown`.
@@ -99,58 +112,15 @@ pub async fn run<J: Job, H: Handler<J> + ?Sized>(
     source: WorkerSource<J>,
     handler: Arc<H>,
     shutdown: CancellationToken,
+    health: Arc<WorkerHealth>,
 ) {
     match source {
-        WorkerSource::Memory(queue) => run_memory(spec, queue, handler, shutdown).await,
-        WorkerSource::Redis(storage) => run_redis(spec, *storage, handler, shutdown).await,
-    }
-}
-
-/// A concrete type around the handler: apalis's handler functions cannot take `dyn` types with elided lifetimes.
-struct HandlerRef<H: ?Sized> {
-    handler: Arc<H>,
-    max_attempts: u32,
-}
-
-impl<H: ?Sized> Clone for HandlerRef<H> {
-    fn clone(&self) -> Self {
-        Self { handler: self.handler.clone(), max_attempts: self.max_attempts }
-    }
-}
-
-async fn apalis_entry<J: Job, H: Handler<J> + ?Sized>(
-    job: J,
-    handler: Data<HandlerRef<H>>,
-    tries: Attempt,
-) -> Result<(), BoxDynError> {
-    let current = tries.current() as u32 + 1;
-    match attempt(handler.handler.as_ref(), job, current, handler.max_attempts).await {
-        Next::Done => Ok(()),
-        Next::Retry(reason) => Err(reason),
-        Next::GiveUp(failure) => {
-            tracing::error!(%failure, attempt = current, "job given up: moved to the dead set");
-            Err(AbortError::new(failure).into())
+        WorkerSource::Memory(queue) => {
+            health.up(spec.queue);
+            run_memory(spec.clone(), queue, handler, shutdown).await;
+            health.down(spec.queue, false);
         }
-    }
-}
-
-async fn run_redis<J: Job, H: Handler<J> + ?Sized>(
-    spec: WorkerSpec,
-    storage: apalis_redis::RedisStorage<J>,
-    handler: Arc<H>,
-    shutdown: CancellationToken,
-) {
-    let worker = WorkerBuilder::new(spec.name.clone())
-        .backend(storage.poll_with_interval(spec.poll))
-        .concurrency(spec.concurrency)
-        .data(HandlerRef { handler, max_attempts: spec.max_attempts })
-        .build(apalis_entry::<J, H>);
-    let stop = async move {
-        shutdown.cancelled_owned().await;
-        Ok::<(), std::io::Error>(())
-    };
-    if let Err(e) = worker.run_until(stop).await {
-        tracing::error!(worker = %spec.name, error = %e, "worker stopped with an error");
+        WorkerSource::Redis(storage) => super::redis_worker::run(spec, *storage, handler, shutdown, health).await,
     }
 }
 
@@ -161,25 +131,39 @@ async fn run_memory<J: Job, H: Handler<J> + ?Sized>(
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(spec.concurrency.max(1)));
+    let mut running = tokio::task::JoinSet::new();
     loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit,
+            _ = shutdown.cancelled() => break,
+        };
+        let Ok(permit) = permit else { break };
         let taken = loop {
             if shutdown.is_cancelled() {
-                return;
+                break None;
             }
             if let Some(taken) = queue.take() {
-                break taken;
+                break Some(taken);
             }
             tokio::select! {
                 _ = queue.wait(spec.poll) => {}
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {}
             }
         };
+        let Some(taken) = taken else { break };
+        while running.try_join_next().is_some() {}
         let (queue, handler, spec) = (queue.clone(), handler.clone(), spec.clone());
-        tokio::spawn(async move {
+        running.spawn(async move {
             let _permit = permit;
             run_taken(&spec.name, &queue, handler.as_ref(), taken, spec.max_attempts).await;
         });
+    }
+    // Jobs in flight finish within the grace period; in memory, what is still running then is lost with the
+    // process anyway.
+    let finished = tokio::time::timeout(spec.grace, async { while running.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!(worker = %spec.name, left = running.len(), "jobs still running at the end of the grace period");
+        running.abort_all();
     }
 }
 

@@ -31,9 +31,19 @@ pub fn queue_config(prefix: &str, name: &str, key_ttl: Duration) -> apalis_redis
         // Workers poll on an interval; no pub/sub message per job.
         .emit_events(false)
         // A worker registers itself on its heartbeat: if that call fails (Redis slow or restarting), the worker
-        // fetches nothing until the next beat. Five seconds keeps that gap short (default 30 s).
-        .heartbeat_interval(Duration::from_secs(5))
+        // fetches nothing until the next beat. Five seconds keeps that gap short (apalis's default is 30 s).
+        .heartbeat_interval(crate::jobs::redis_worker::HEARTBEAT)
+        // A worker that missed this many beats is taken for dead: its jobs in flight go back to the queue.
+        .missed_heartbeats(crate::jobs::redis_worker::MISSED_HEARTBEATS)
+        // No registry outside the prefix (apalis's `core:apalis:queues:list`): every key stays in the queue's slot.
+        .queue_registry(None)
+        // Up to this many jobs per fetch (the worker takes the next batch at once when one is done).
+        .batch_size(FETCH_BATCH)
 }
+
+/// Jobs one fetch takes from Redis: one round trip per batch instead of per job, few enough that a worker that
+/// dies holds little in flight.
+const FETCH_BATCH: usize = 32;
 
 impl<J: Job> RedisQueue<J> {
     pub fn new(conn: ConnectionManager, config: apalis_redis::Config) -> Self {
