@@ -59,8 +59,27 @@ impl<J: Job> RedisQueue<J> {
 #[async_trait]
 impl<J: Job> JobQueue<J> for RedisQueue<J> {
     async fn push(&self, jobs: &[Queued<J>]) -> Result<Vec<Enqueued>, StoreError> {
-        // One push-script call per job (its key claim and the job in one atomic step), all sent at once: the
-        // multiplexed connection pipelines them, and each answer says whether that job was new.
+        // One push-script call per job (its key claim and the job in one atomic step), sent PUSH_WINDOW at a time:
+        // the multiplexed connection pipelines each window, and each answer says whether that job was new. A whole
+        // batch at once (10,000 messages in one webhook) queued the last calls behind thousands of others, beyond
+        // the Redis response timeout, so the batch was refused again on every redelivery.
+        let mut answers = Vec::with_capacity(jobs.len());
+        for window in jobs.chunks(PUSH_WINDOW) {
+            answers.extend(self.push_window(window).await?);
+        }
+        Ok(answers)
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError> {
+        self.pending_jobs(limit).await
+    }
+}
+
+/// Push calls in flight at once on the shared connection.
+const PUSH_WINDOW: usize = 256;
+
+impl<J: Job> RedisQueue<J> {
+    async fn push_window(&self, jobs: &[Queued<J>]) -> Result<Vec<Enqueued>, StoreError> {
         let pushes = jobs.iter().map(|queued| async move {
             let bytes = serde_json::to_vec(&queued.job).map_err(StoreError::corrupt)?;
             let mut builder = TaskBuilder::new(bytes).idempotency_key(queued.key.as_str());
@@ -77,7 +96,7 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
         futures::future::try_join_all(pushes).await
     }
 
-    async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError> {
+    async fn pending_jobs(&self, limit: usize) -> Result<Vec<J>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }

@@ -1,0 +1,278 @@
+//! Faults an operator meets, on the real binary: a Redis of the test's own that stops, freezes and comes back,
+//! a worker killed with SIGKILL and restarted at once, a batch of 10,000 messages. Every message acknowledged
+//! (200) is answered exactly once, counted in the log of a separate Graph API simulator process (after a SIGKILL,
+//! a send in flight may go out twice: see the test).
+
+mod common;
+#[path = "support/processes.rs"]
+mod processes;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use processes::{PrivateRedis, Service, free_port};
+use serde_json::{Value, json};
+use wa_onboard::webhook::signature;
+
+const TOKEN: &str = "fault-test-token";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+/// Jobs each worker runs at once.
+const CONCURRENCY: usize = 4;
+const MEDIA_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+struct Rig {
+    redis: PrivateRedis,
+    // Kept so that the simulator runs as long as the rig.
+    _sim: Service,
+    sim_url: String,
+    port: u16,
+    client: reqwest::Client,
+}
+
+impl Rig {
+    async fn start() -> Self {
+        let redis = PrivateRedis::start();
+        let sim_port = free_port();
+        let sim_url = format!("http://127.0.0.1:{sim_port}");
+        let mut sim = Service::start(
+            "the simulator",
+            &["sim", "--bind", &format!("127.0.0.1:{sim_port}")],
+            &[("WHATSAPP_ACCESS_TOKEN".into(), TOKEN.into())],
+        );
+        // Generous: one webhook of 10,000 messages takes seconds to record in a debug build.
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client.get(format!("{sim_url}/messages")).bearer_auth(TOKEN).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the simulator did not start");
+            if let Ok(Some(status)) = sim.child.try_wait() {
+                panic!("the simulator exited: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { redis, _sim: sim, sim_url, port: free_port(), client }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        [
+            ("WHATSAPP_APP_SECRET", common::APP_SECRET),
+            ("WHATSAPP_VERIFY_TOKEN", common::VERIFY_TOKEN),
+            ("WHATSAPP_ACCESS_TOKEN", TOKEN),
+            ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+            ("MEDIA_ENCRYPTION_KEY", MEDIA_KEY),
+            ("REDIS_KEY_PREFIX", "fault"),
+            ("WORKER_NAME", "fault-worker"),
+            ("WORKER_POLL_MS", "50"),
+            ("WHATSAPP_SEND_RATE", "1000"),
+            ("WORKER_CONCURRENCY", "4"), // CONCURRENCY
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain([
+            ("GRAPH_API_URL".to_owned(), self.sim_url.clone()),
+            ("REDIS_URL".to_owned(), self.redis.url()),
+            ("BIND_ADDR".to_owned(), format!("127.0.0.1:{}", self.port)),
+        ])
+        .collect()
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn serve(&self, args: &[&str]) -> Service {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let mut service = Service::start("serve", &all, &self.env());
+        service.wait_healthy(&format!("{}/healthz", self.base())).await;
+        service
+    }
+
+    /// POSTs a signed webhook until it is acknowledged with 200, as Meta redelivers (up to `limit`).
+    async fn deliver(&self, body: Vec<u8>, limit: Duration) {
+        let header = signature::sign(common::APP_SECRET.as_bytes(), &body);
+        let deadline = Instant::now() + limit;
+        loop {
+            let sent = self
+                .client
+                .post(format!("{}/webhook", self.base()))
+                .header("content-type", "application/json")
+                .header("X-Hub-Signature-256", &header)
+                .body(body.clone())
+                .send()
+                .await;
+            let last = match sent {
+                Ok(r) if r.status() == 200 => return,
+                Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+                Err(e) => e.to_string(),
+            };
+            assert!(Instant::now() < deadline, "the webhook did not acknowledge within {limit:?}; last: {last}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Messages the simulator recorded, per recipient.
+    async fn sent_per_user(&self) -> HashMap<String, usize> {
+        let Ok(answer) = self.client.get(format!("{}/messages", self.sim_url)).bearer_auth(TOKEN).send().await else {
+            return HashMap::new();
+        };
+        let messages: Vec<Value> = answer.json().await.unwrap_or_default();
+        let mut per_user = HashMap::new();
+        for message in messages {
+            if let Some(to) = message["to"].as_str() {
+                *per_user.entry(to.to_owned()).or_insert(0) += 1;
+            }
+        }
+        per_user
+    }
+
+    /// Waits until each of `users` has at least `each` messages (up to `limit`), then a little longer so that a
+    /// duplicate would show; answers the counts of `users`.
+    async fn answered(&self, users: &[String], each: usize, limit: Duration) -> HashMap<String, usize> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let sent = self.sent_per_user().await;
+            let waiting = users.iter().filter(|u| sent.get(*u).copied().unwrap_or(0) < each).count();
+            if waiting == 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let sent = self.sent_per_user().await;
+                return users.iter().map(|u| (u.clone(), sent.get(u).copied().unwrap_or(0))).collect();
+            }
+            assert!(Instant::now() < deadline, "{waiting} of {} users still unanswered after {limit:?}", users.len());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// A user's phone number, distinct per test and index.
+fn user(test: u32, n: u32) -> String {
+    format!("52155{test:02}{n:06}")
+}
+
+fn message(from: &str, id: &str) -> Value {
+    json!({"from": from, "id": id, "timestamp": "1795000000", "type": "text", "text": {"body": "hola"}})
+}
+
+/// One webhook carrying one "hola" from each of `users`.
+fn batch(users: &[String]) -> Vec<u8> {
+    let contacts: Vec<Value> = users.iter().map(|u| json!({"profile": {"name": "Ana"}, "wa_id": u})).collect();
+    let messages: Vec<Value> = users.iter().map(|u| message(u, &format!("wamid.fault-{u}"))).collect();
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": contacts, "messages": messages}}]}]
+    }))
+    .unwrap()
+}
+
+/// The replies the bot sends to a first "hola": measured on users answered while nothing is wrong.
+async fn first_reply_count(rig: &Rig, users: &[String]) -> usize {
+    for u in users {
+        rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(10)).await;
+    }
+    let counts = rig.answered(users, 1, Duration::from_secs(60)).await;
+    let each = counts[&users[0]];
+    assert!(counts.values().all(|&c| c == each), "every user gets the same first reply: {counts:?}");
+    each
+}
+
+fn assert_exactly(counts: &HashMap<String, usize>, each: usize) {
+    let wrong: Vec<_> = counts.iter().filter(|(_, c)| **c != each).collect();
+    assert!(wrong.is_empty(), "users not answered exactly once ({each} messages each): {wrong:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_stops_or_freezes_loses_no_message_and_needs_no_restart() {
+    let mut rig = Rig::start().await;
+    let serve = rig.serve(&[]).await;
+    let before: Vec<String> = (0..5).map(|n| user(1, n)).collect();
+    let each = first_reply_count(&rig, &before).await;
+
+    // Redis stopped for 5 s: messages sent meanwhile are refused (503) and redelivered until acknowledged.
+    rig.redis.stop();
+    let during: Vec<String> = (10..20).map(|n| user(1, n)).collect();
+    let outage_start = Instant::now();
+    let mut attempts = Vec::new();
+    for u in &during {
+        let header = signature::sign(common::APP_SECRET.as_bytes(), &batch(std::slice::from_ref(u)));
+        let answer = rig
+            .client
+            .post(format!("{}/webhook", rig.base()))
+            .header("X-Hub-Signature-256", header)
+            .body(batch(std::slice::from_ref(u)))
+            .send()
+            .await;
+        attempts.push(answer.map(|r| r.status().as_u16()).unwrap_or(0));
+    }
+    assert!(attempts.iter().all(|&s| s != 200), "nothing is acknowledged while Redis is down: {attempts:?}");
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(outage_start.elapsed())).await;
+    rig.redis.restart();
+    for u in &during {
+        rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(30)).await;
+    }
+    let after: Vec<String> = (20..30).map(|n| user(1, n)).collect();
+    for u in &after {
+        rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(30)).await;
+    }
+    assert_exactly(&rig.answered(&[&during[..], &after[..]].concat(), each, Duration::from_secs(60)).await, each);
+
+    // Redis frozen (SIGSTOP) for 5 s: connections hang instead of failing.
+    rig.redis.freeze();
+    let frozen: Vec<String> = (30..40).map(|n| user(1, n)).collect();
+    let thaw = async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        rig.redis.thaw();
+    };
+    let redeliver = async {
+        for u in &frozen {
+            rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(40)).await;
+        }
+    };
+    tokio::join!(thaw, redeliver);
+    let everyone = [&before[..], &during[..], &after[..], &frozen[..]].concat();
+    assert_exactly(&rig.answered(&everyone, each, Duration::from_secs(60)).await, each);
+    let ready = rig.client.get(format!("{}/readyz", rig.base())).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again without a restart: {:?}", ready.text().await);
+    drop(serve);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_and_restarted_at_once_answers_everything_once() {
+    let rig = Rig::start().await;
+    let _serve = rig.serve(&["--no-workers"]).await;
+    let mut worker = Service::start("worker", &["worker"], &rig.env());
+    let warmup: Vec<String> = (0..3).map(|n| user(2, n)).collect();
+    let each = first_reply_count(&rig, &warmup).await;
+
+    let users: Vec<String> = (100..400).map(|n| user(2, n)).collect();
+    rig.deliver(batch(&users), Duration::from_secs(10)).await;
+    // Kill it while it works through the batch, and start it again within a second, with the same name.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rig.sent_per_user().await.len() < warmup.len() + 20 {
+        assert!(Instant::now() < deadline, "the worker did not start on the batch");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.kill9();
+    let mut worker = Service::start("worker", &["worker"], &rig.env());
+    let counts = rig.answered(&users, each, Duration::from_secs(120)).await;
+    // Every user is answered. A send that Meta accepted just before the kill, and that the dead process had no
+    // time to record, goes out again: at most one per send in flight (WORKER_CONCURRENCY of them), never more.
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| **c != each).collect();
+    assert!(twice.iter().all(|(_, c)| **c == 2 * each), "answered more than twice: {twice:?}");
+    assert!(twice.len() <= CONCURRENCY, "more duplicates than sends in flight: {twice:?}");
+    worker.terminate();
+    assert_eq!(worker.wait_exit(Duration::from_secs(25)), Some(0), "the worker stops cleanly on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_ten_thousand_messages_is_answered() {
+    let rig = Rig::start().await;
+    let _serve = rig.serve(&[]).await;
+    let warmup: Vec<String> = (0..2).map(|n| user(3, n)).collect();
+    let each = first_reply_count(&rig, &warmup).await;
+    let users: Vec<String> = (1000..11_000).map(|n| user(3, n)).collect();
+    rig.deliver(batch(&users), Duration::from_secs(30)).await;
+    // A correctness bound: in a debug build on two busy cores this takes minutes.
+    assert_exactly(&rig.answered(&users, each, Duration::from_secs(1500)).await, each);
+}
