@@ -4,12 +4,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::link::LinkSigner;
@@ -21,6 +23,7 @@ use crate::conversation::flows::FlowRegistry;
 use crate::conversation::handlers::{EventHandler, InboundHandler};
 use crate::conversation::outbound::OutboundHandler;
 use crate::conversation::runner::Runner;
+use crate::http::{Draining, Server, ServerHandle, gate};
 use crate::jobs::Queues;
 use crate::jobs::event::EventJob;
 use crate::jobs::health::WorkerHealth;
@@ -49,14 +52,19 @@ pub struct AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    // With METRICS_ADDR, /metrics is only on that internal address.
+    let metrics_route = match state.config.metrics_addr {
+        None => Router::new().route("/metrics", get(ops::metrics)),
+        Some(_) => Router::new(),
+    };
     Router::new()
         .route("/webhook", get(webhook::routes::handshake).post(webhook::routes::receive))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/agent/outcome", post(crate::agent::outcome::receive))
         .route("/agent/handoff", get(crate::agent::outcome::handoff_page))
         // route_layer: runs after routing, so the route template is known; 413s are counted too.
+        .merge(metrics_route)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_latency))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state)
@@ -166,10 +174,28 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Starts the workers of this process.
+    /// Starts the workers of this process. On stop they get the grace period less a margin for handing back
+    /// what is still running and closing the connections.
     pub async fn spawn_workers(&self) -> Vec<JoinHandle<()>> {
-        let grace = std::time::Duration::from_secs(20);
+        let grace = worker_grace(self.state.config.shutdown_grace);
         self.handlers.spawn(&self.backend, &self.state.config.workers, &self.shutdown, &self.state.workers, grace).await
+    }
+
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `METRICS_ADDR` when it is set.
+    pub async fn spawn_metrics_server(&self) -> anyhow::Result<Option<ServerHandle>> {
+        let Some(addr) = self.state.config.metrics_addr else { return Ok(None) };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on METRICS_ADDR={addr}"))?;
+        tracing::info!(%addr, "metrics: GET /metrics /healthz /readyz");
+        let server = Server { listener, limits: self.state.config.http, metrics: self.state.metrics.clone() };
+        Ok(Some(server.spawn(ops_router(self.state.clone()))))
+    }
+
+    /// Stops the workers by `deadline`: those still running then are aborted (a Redis worker has handed its
+    /// jobs back to the queue before that).
+    pub async fn stop_workers(&self, workers: Vec<JoinHandle<()>>, deadline: Instant) {
+        Self::stop_workers_of(&self.shutdown, workers, deadline).await;
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight and stops the workers.
@@ -188,7 +214,6 @@ impl App {
         let workers = if self.workers == Workers::Run { self.spawn_workers().await } else { Vec::new() };
         self.reload_flows_on_hangup();
         tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
-        let stop = self.shutdown.clone();
         let mut app = router(self.state.clone());
         let secrets = provider_callback_secrets(&self.runner.flows);
         if !secrets.is_empty() {
@@ -201,19 +226,59 @@ impl App {
         if let Some(sim) = &self.cloud.sim {
             app = app.nest(crate::sim::MOUNT_PATH, sim.router.clone());
         }
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stop.cancel();
-            })
-            .await
-            .context("the HTTP server stopped with an error");
-        self.shutdown.cancel();
-        for worker in workers {
-            let _ = worker.await;
+        let draining = Draining::default();
+        let limits = config.http;
+        let (body_limit, body_timeout) = (config.max_body_bytes, limits.body_timeout);
+        let drain = draining.clone();
+        let app = app
+            .layer(axum::middleware::from_fn(move |request, next| {
+                gate::read_body_in_time(body_limit, body_timeout, request, next)
+            }))
+            .layer(axum::middleware::from_fn(move |request, next| {
+                gate::refuse_while_draining(drain.clone(), request, next)
+            }));
+        let metrics_server = self.spawn_metrics_server().await?;
+        let grace = config.shutdown_grace;
+        let server = Server { listener: self.listener, limits, metrics: self.state.metrics.clone() }.spawn(app);
+        shutdown.await;
+        // The stop: 503 to new requests, the workers finish or hand back their jobs, then the connections close.
+        let deadline = Instant::now() + grace;
+        draining.start();
+        tracing::info!(grace_secs = grace.as_secs(), "draining: new requests get 503; workers finish their jobs");
+        let connections_margin = (grace / 10).min(Duration::from_secs(1));
+        let stopping = Self::stop_workers_of(&self.shutdown, workers, deadline - connections_margin);
+        stopping.await;
+        server.close(deadline).await;
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.close(deadline).await;
         }
-        served
+        tracing::info!("stopped");
+        Ok(())
     }
+
+    async fn stop_workers_of(shutdown: &CancellationToken, workers: Vec<JoinHandle<()>>, deadline: Instant) {
+        shutdown.cancel();
+        for mut worker in workers {
+            if tokio::time::timeout_at(deadline, &mut worker).await.is_err() {
+                tracing::warn!("a worker was still running at the end of the grace period: aborted");
+                worker.abort();
+            }
+        }
+    }
+}
+
+/// What a worker may spend finishing its jobs on stop: the grace period less what handing back and closing take.
+pub fn worker_grace(grace: Duration) -> Duration {
+    grace.saturating_sub(Duration::from_secs(2)).max(grace / 2)
+}
+
+/// `/healthz`, `/readyz` and `/metrics` alone (the internal address of `METRICS_ADDR`).
+pub fn ops_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .with_state(state)
 }
 
 fn reengage_template(config: &Config) -> Option<crate::whatsapp::message::OutboundMessage> {
@@ -349,5 +414,15 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing requests in flight (a second signal stops at once)");
+}
+
+/// Completes on the first Ctrl-C or SIGTERM; a second one exits the process at once (status 130).
+pub async fn shutdown_signal_then_force() {
+    shutdown_signal().await;
+    tokio::spawn(async {
+        shutdown_signal().await;
+        eprintln!("second stop signal: exiting now, without waiting for jobs and requests in flight");
+        std::process::exit(130);
+    });
 }

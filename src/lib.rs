@@ -54,6 +54,7 @@ pub mod config;
 pub mod conversation;
 pub mod demo;
 pub mod flow;
+pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;

@@ -64,6 +64,10 @@ pub struct Metrics {
     /// Failed delivery statuses of our messages, by Meta error code.
     pub delivery_failures: Family<StatusLabel, Counter>,
     pub request_duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    /// HTTP connections open now, refused at the cap, and closed for overstaying (idle, slow headers).
+    pub http_connections_open: Gauge,
+    pub http_connections_refused: Counter,
+    pub http_connections_timed_out: Family<ReasonLabel, Counter>,
     /// Which queues have a live worker in this process, and restarts.
     pub workers: std::sync::Arc<crate::jobs::health::WorkerHealth>,
 }
@@ -91,6 +95,9 @@ impl Metrics {
             messages_undeliverable: Family::default(),
             delivery_failures: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
+            http_connections_open: Gauge::default(),
+            http_connections_refused: Counter::default(),
+            http_connections_timed_out: Family::default(),
             workers: Default::default(),
         };
         registry.register(
@@ -144,6 +151,17 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request latency, by method, route and status",
             m.request_duration.clone(),
+        );
+        registry.register("http_connections_open", "HTTP connections open now", m.http_connections_open.clone());
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections answered 503 and closed because HTTP_MAX_CONNECTIONS were open",
+            m.http_connections_refused.clone(),
+        );
+        registry.register(
+            "http_connections_timed_out",
+            "HTTP connections closed by the server, by reason (idle, slow headers)",
+            m.http_connections_timed_out.clone(),
         );
         registry.register("worker_up", "1 while the queue has a live worker in this process", m.workers.up.clone());
         registry.register(

@@ -10,6 +10,7 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
 use thiserror::Error;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -51,8 +52,16 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(digest(secret, timestamp, body).finalize().into_bytes()))
 }
 
+/// At most this many `v1=` entries are looked at: enough for a secret rotation, never a cost to an attacker.
+pub const MAX_SIGNATURES: usize = 5;
+/// Headers longer than this are refused before they are parsed (5 entries of 67 bytes and a timestamp fit).
+const MAX_HEADER_LEN: usize = 512;
+
 /// Checks a header against the body and the clock (`now`, unix seconds), in constant time. Returns the signed
 /// timestamp.
+///
+/// Cheap to refuse: the header's size, its form and the timestamp are checked before the body is touched, and
+/// the HMAC over the body is computed once whatever the number of `v1=` entries (at most [`MAX_SIGNATURES`]).
 pub fn verify(
     secret: &[u8],
     header: Option<&str>,
@@ -61,13 +70,19 @@ pub fn verify(
     tolerance_secs: i64,
 ) -> Result<i64, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
+    if header.len() > MAX_HEADER_LEN {
+        return Err(SignatureError::Malformed);
+    }
     let mut timestamp = None;
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<[u8; 32]> = Vec::with_capacity(2);
     for part in header.split(',') {
         let (key, value) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
         match key {
             "t" => timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
             "v1" => {
+                if candidates.len() == MAX_SIGNATURES {
+                    return Err(SignatureError::Malformed);
+                }
                 let mut bytes = [0u8; 32];
                 hex::decode_to_slice(value, &mut bytes).map_err(|_| SignatureError::Malformed)?;
                 candidates.push(bytes);
@@ -79,13 +94,15 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    let matches = candidates.iter().any(|c| digest(secret, timestamp, body).verify_slice(c).is_ok());
-    if !matches {
-        return Err(SignatureError::Mismatch);
-    }
     let age = now.saturating_sub(timestamp);
     if age.abs() > tolerance_secs {
         return Err(SignatureError::Stale { age_secs: age });
+    }
+    let expected = digest(secret, timestamp, body).finalize().into_bytes();
+    // Every candidate is compared (no early exit), each in constant time.
+    let matches = candidates.iter().fold(false, |found, c| found | bool::from(c.as_slice().ct_eq(expected.as_slice())));
+    if !matches {
+        return Err(SignatureError::Mismatch);
     }
     Ok(timestamp)
 }
@@ -151,6 +168,23 @@ mod tests {
         assert_eq!(verify(b"new", None, body, 1000, 300), Err(SignatureError::Missing));
         assert_eq!(verify(b"new", Some("t=1000"), body, 1000, 300), Err(SignatureError::Malformed));
         assert_eq!(verify(b"new", Some("garbage"), body, 1000, 300), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn refusals_are_cheap_and_bounded() {
+        let body = b"{}";
+        let good = sign(b"k", 1000, body);
+        let entry = good.split_once(',').unwrap().1;
+        // A stale timestamp is refused as stale even with a wrong signature: the body is never hashed.
+        let forged = format!("t=1,{entry}");
+        assert_eq!(verify(b"other", Some(&forged), body, 1000, 300), Err(SignatureError::Stale { age_secs: 999 }));
+        // Five entries (a rotation) are fine, a sixth is refused before any HMAC.
+        let five = format!("{good}{}", format!(",{entry}").repeat(4));
+        assert_eq!(verify(b"k", Some(&five), body, 1000, 300), Ok(1000));
+        let six = format!("{five},{entry}");
+        assert_eq!(verify(b"k", Some(&six), body, 1000, 300), Err(SignatureError::Malformed));
+        let long = format!("t=1000,{}", "x=y,".repeat(200));
+        assert_eq!(verify(b"k", Some(&long), body, 1000, 300), Err(SignatureError::Malformed));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use wa_onboard::app::{App, Workers, shutdown_signal};
+use wa_onboard::app::{App, Workers, shutdown_signal_then_force};
 use wa_onboard::config::{Config, Env, StoreConfig};
 
 pub(crate) async fn serve(env: &Env, dev: bool, no_workers: bool) -> anyhow::Result<ExitCode> {
@@ -19,7 +19,7 @@ pub(crate) async fn serve(env: &Env, dev: bool, no_workers: bool) -> anyhow::Res
     }
     let workers = if no_workers { Workers::None } else { Workers::Run };
     let app = App::build(config, workers).await?;
-    app.run(shutdown_signal()).await?;
+    app.run(shutdown_signal_then_force()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -39,12 +39,38 @@ pub(crate) async fn worker(env: &Env) -> anyhow::Result<ExitCode> {
     let config = Config { bind_addr: "127.0.0.1:0".parse()?, ..config };
     let app = App::build(config, Workers::Run).await?;
     tracing::info!(name = %app.state.config.workers.name, "worker running; SIGHUP reloads the flows; Ctrl-C stops");
+    let metrics_server = app.spawn_metrics_server().await?;
     let handles = app.spawn_workers().await;
     app.reload_flows_on_hangup();
-    shutdown_signal().await;
-    app.stop();
-    for handle in handles {
-        let _ = handle.await;
+    let down_limit = app.state.config.workers.down_exit_after;
+    let health = app.state.workers.clone();
+    // A worker process whose queues cannot be served exits non-zero, so that its supervisor restarts it.
+    let gave_up = async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if let Some(down) = health.down_longer_than(down_limit) {
+                return down;
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        () = shutdown_signal_then_force() => None,
+        down = gave_up => Some(down),
+    };
+    let deadline = tokio::time::Instant::now() + app.state.config.shutdown_grace;
+    app.stop_workers(handles, deadline).await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.close(deadline).await;
     }
-    Ok(ExitCode::SUCCESS)
+    match outcome {
+        None => Ok(ExitCode::SUCCESS),
+        Some(down) => {
+            tracing::error!(
+                queue = down.queue,
+                down_secs = down.down_for.as_secs(),
+                "no live worker for this queue for longer than WORKER_DOWN_EXIT_SECS: exiting so that the supervisor restarts the process"
+            );
+            Ok(ExitCode::from(3))
+        }
+    }
 }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod env;
+mod http;
 mod links;
 mod logs;
 mod media;
@@ -23,6 +24,7 @@ mod whatsapp;
 mod workers;
 
 pub use env::{ConfigError, Env};
+pub use http::{DEFAULT_SHUTDOWN_GRACE_SECS, HttpLimits};
 pub use links::AgentLinkConfig;
 pub use logs::LogFormat;
 pub use media::{
@@ -64,6 +66,12 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// Where the company's system hears how onboardings end, and the secret that signs those requests.
     pub company_webhook: Option<(String, Secret)>,
+    /// Read and idle timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
+    /// How long a stop may take, from SIGTERM to the exit.
+    pub shutdown_grace: Duration,
+    /// Where `/metrics` is served instead of `BIND_ADDR` (an internal address).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -86,6 +94,9 @@ impl Config {
         let public_base_url = server::public_base_url(env)?;
         let company_webhook = links::company_webhook(env)?;
         let agent_link = links::agent_link(env, agent_base_url, &app_secret)?;
+        let http = http::limits(env)?;
+        let shutdown_grace = http::shutdown_grace(env)?;
+        let metrics_addr = http::metrics_addr(env)?;
         Ok(Self {
             bind_addr,
             app_secret,
@@ -108,6 +119,9 @@ impl Config {
             reengage_template,
             public_base_url,
             company_webhook,
+            http,
+            shutdown_grace,
+            metrics_addr,
         })
     }
 
@@ -166,6 +180,10 @@ mod tests {
             ("REDIS_URL", "localhost:6379"),
             ("MEDIA_RETENTION_HOURS", "0"),
             ("MEDIA_MAX_IMAGE_BYTES", "big"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("SHUTDOWN_GRACE_SECS", "soon"),
+            ("METRICS_ADDR", "9090"),
         ];
         for (name, value) in cases {
             let mut pairs = base();

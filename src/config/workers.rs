@@ -12,10 +12,12 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// How often a worker looks for due jobs (delayed and retried jobs wait for it).
     pub poll: Duration,
+    /// A `worker` process exits non-zero when one of its queues has had no live worker for this long.
+    pub down_exit_after: Duration,
 }
 
 /// `WORKER_NAME` (unset: `<HOSTNAME>-<port>`), `WORKER_CONCURRENCY` (at least 1) and `WORKER_POLL_MS` (10 to
-/// 60000).
+/// 60000) and `WORKER_DOWN_EXIT_SECS`.
 pub(super) fn from_env(env: &Env, port: u16) -> Result<WorkerConfig, ConfigError> {
     let name = match env.get("WORKER_NAME") {
         Some(name) => name.to_owned(),
@@ -23,5 +25,11 @@ pub(super) fn from_env(env: &Env, port: u16) -> Result<WorkerConfig, ConfigError
     };
     let concurrency: usize = env.parse("WORKER_CONCURRENCY", 32)?;
     let poll_ms: u64 = env.parse("WORKER_POLL_MS", 200)?;
-    Ok(WorkerConfig { name, concurrency: concurrency.max(1), poll: Duration::from_millis(poll_ms.clamp(10, 60_000)) })
+    let down_exit_secs: u64 = env.parse("WORKER_DOWN_EXIT_SECS", 120)?;
+    Ok(WorkerConfig {
+        name,
+        concurrency: concurrency.max(1),
+        poll: Duration::from_millis(poll_ms.clamp(10, 60_000)),
+        down_exit_after: Duration::from_secs(down_exit_secs.max(1)),
+    })
 }

@@ -57,39 +57,74 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8]) -> Result<(), Si
     let mut expected = [0u8; 32];
     hex::decode_to_slice(hex_digest, &mut expected).map_err(|_| SignatureError::Malformed)?;
 
-    let matches = |bytes: &[u8]| {
-        let mut mac = mac(secret);
-        mac.update(bytes);
-        mac.verify_slice(&expected).is_ok()
-    };
-    if matches(body) {
+    let mut plain = mac(secret);
+    plain.update(body);
+    if plain.verify_slice(&expected).is_ok() {
         return Ok(());
     }
     if !body.is_ascii()
-        && let Some(escaped) = escape_non_ascii(body)
-        && matches(escaped.as_bytes())
+        && let Ok(text) = std::str::from_utf8(body)
     {
-        return Ok(());
+        let mut escaped = mac(secret);
+        escape_non_ascii(text, |chunk| escaped.update(chunk));
+        if escaped.verify_slice(&expected).is_ok() {
+            return Ok(());
+        }
     }
     Err(SignatureError::Mismatch)
 }
 
-/// The body with every non-ASCII character written as lowercase `\uXXXX` UTF-16 units, as Meta describes it.
-/// `None` when the body is not UTF-8 (then no escaped form exists).
-fn escape_non_ascii(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let mut out = String::with_capacity(text.len() + 64);
+/// Feeds `sink` the text with every non-ASCII character written as lowercase `\uXXXX` UTF-16 units, as Meta
+/// describes it: ASCII runs are passed through as they are, escapes are written into a small buffer (no
+/// allocation per character), so the fallback costs little more than hashing the escaped bytes.
+fn escape_non_ascii(text: &str, mut sink: impl FnMut(&[u8])) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut buffer = [0u8; 1024];
+    let mut filled = 0;
     let mut units = [0u16; 2];
-    for ch in text.chars() {
+    let mut run_start = 0;
+    for (at, ch) in text.char_indices() {
         if ch.is_ascii() {
-            out.push(ch);
-        } else {
-            for unit in ch.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
+            continue;
         }
+        if filled > 0 && run_start < at {
+            sink(&buffer[..filled]);
+            filled = 0;
+        }
+        if run_start < at {
+            sink(&bytes[run_start..at]);
+        }
+        for unit in ch.encode_utf16(&mut units) {
+            if filled + 6 > buffer.len() {
+                sink(&buffer[..filled]);
+                filled = 0;
+            }
+            let unit = *unit;
+            buffer[filled..filled + 6].copy_from_slice(&[
+                b'\\',
+                b'u',
+                HEX[usize::from(unit >> 12)],
+                HEX[usize::from((unit >> 8) & 0xf)],
+                HEX[usize::from((unit >> 4) & 0xf)],
+                HEX[usize::from(unit & 0xf)],
+            ]);
+            filled += 6;
+        }
+        run_start = at + ch.len_utf8();
     }
-    Some(out)
+    if filled > 0 {
+        sink(&buffer[..filled]);
+    }
+    sink(&bytes[run_start..]);
+}
+
+/// The escaped form as a string (tests and benchmarks).
+#[doc(hidden)]
+pub fn escaped_form(body: &str) -> String {
+    let mut out = Vec::with_capacity(body.len() + 64);
+    escape_non_ascii(body, |chunk| out.extend_from_slice(chunk));
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -133,7 +168,9 @@ mod tests {
     fn escaped_unicode_form_is_accepted_as_fallback() {
         let raw = "{\"body\":\"Olá äöå 🎉\"}";
         let escaped = "{\"body\":\"Ol\\u00e1 \\u00e4\\u00f6\\u00e5 \\ud83c\\udf89\"}";
-        assert_eq!(escape_non_ascii(raw.as_bytes()).as_deref(), Some(escaped));
+        assert_eq!(escaped_form(raw), escaped);
+        assert_eq!(escaped_form("plain"), "plain");
+        assert_eq!(escaped_form("ñ"), "\\u00f1");
         let header = sign(SECRET, escaped.as_bytes());
         assert_eq!(verify(SECRET, Some(&header), raw.as_bytes()), Ok(()));
     }
