@@ -80,9 +80,19 @@ impl Rig {
     }
 
     async fn serve(&self, args: &[&str]) -> Service {
+        self.serve_with(args, &[]).await
+    }
+
+    /// `serve ARGS` with some settings changed.
+    async fn serve_with(&self, args: &[&str], changed: &[(&str, String)]) -> Service {
         let mut all = vec!["serve"];
         all.extend_from_slice(args);
-        let mut service = Service::start("serve", &all, &self.env());
+        let mut env = self.env();
+        for (key, value) in changed {
+            env.retain(|(k, _)| k != key);
+            env.push(((*key).to_owned(), value.clone()));
+        }
+        let mut service = Service::start("serve", &all, &env);
         service.wait_healthy(&format!("{}/healthz", self.base())).await;
         service
     }
@@ -275,4 +285,107 @@ async fn a_batch_of_ten_thousand_messages_is_answered() {
     rig.deliver(batch(&users), Duration::from_secs(30)).await;
     // A correctness bound: in a debug build on two busy cores this takes minutes.
     assert_exactly(&rig.answered(&users, each, Duration::from_secs(1500)).await, each);
+}
+
+/// A "Graph API" that accepts connections and never answers them.
+async fn silent_graph_api() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+const GRACE_SECS: u64 = 5;
+
+/// 100 users write while the Graph API at `graph_api_url` cannot take their replies; SIGTERM must end the process
+/// with status 0 within the grace period; a restart against the real simulator answers each of them exactly once.
+async fn stop_while_sends_cannot_finish(test: u32, graph_api_url: String, check_draining: bool) {
+    let rig = Rig::start().await;
+    let grace = [("SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())];
+    let mut warm = rig.serve_with(&[], &grace).await;
+    let each = first_reply_count(&rig, &[user(test, 0)]).await;
+    warm.terminate();
+    assert_eq!(warm.wait_exit(Duration::from_secs(GRACE_SECS + 1)), Some(0), "an idle service stops cleanly");
+
+    let mut serve = rig.serve_with(&[], &[grace[0].clone(), ("GRAPH_API_URL", graph_api_url)]).await;
+    let users: Vec<String> = (1..101).map(|n| user(test, n)).collect();
+    rig.deliver(batch(&users), Duration::from_secs(10)).await;
+    // Let the workers pick the replies up and get stuck on them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = Instant::now();
+    serve.terminate();
+    if check_draining {
+        // The workers are still busy: meanwhile a new webhook is refused (Meta redelivers it) and the liveness
+        // probe answers.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let late = batch(&[user(test, 200)]);
+        let header = signature::sign(common::APP_SECRET.as_bytes(), &late);
+        let refused = rig
+            .client
+            .post(format!("{}/webhook", rig.base()))
+            .header("X-Hub-Signature-256", header)
+            .body(late)
+            .send()
+            .await
+            .expect("the server still answers while draining");
+        assert_eq!(refused.status(), 503, "a webhook while draining is refused, not lost");
+        assert_eq!(refused.headers()["connection"], "close");
+        let live = rig.client.get(format!("{}/healthz", rig.base())).send().await.unwrap();
+        assert_eq!(live.status(), 200);
+    }
+    let code = serve.wait_exit(Duration::from_secs(GRACE_SECS + 2));
+    let took = asked.elapsed();
+    assert_eq!(code, Some(0), "SIGTERM ends the process cleanly (took {took:?})");
+    assert!(took <= Duration::from_millis(GRACE_SECS * 1000 + 700), "stopped after {took:?}, grace {GRACE_SECS} s");
+
+    let _serve = rig.serve(&[]).await;
+    assert_exactly(&rig.answered(&users, each, Duration::from_secs(120)).await, each);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_an_unreachable_graph_api_exits_in_time_and_loses_nothing() {
+    let unreachable = format!("http://127.0.0.1:{}", free_port());
+    stop_while_sends_cannot_finish(4, unreachable, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_graph_api_that_never_answers_drains_exits_in_time_and_loses_nothing() {
+    let (silent, _task) = silent_graph_api().await;
+    stop_while_sends_cannot_finish(5, silent, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_half_sent_request_exits_in_time_and_a_second_signal_at_once() {
+    use tokio::io::AsyncWriteExt as _;
+    let rig = Rig::start().await;
+    let long_reads = [
+        ("SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string()),
+        ("HTTP_HEADER_TIMEOUT_SECS", "120".to_owned()),
+        ("HTTP_BODY_TIMEOUT_SECS", "120".to_owned()),
+    ];
+    let mut serve = rig.serve_with(&[], &long_reads).await;
+    let mut half = tokio::net::TcpStream::connect(("127.0.0.1", rig.port)).await.unwrap();
+    half.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"object\"").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    serve.terminate();
+    assert_eq!(serve.wait_exit(Duration::from_secs(GRACE_SECS + 2)), Some(0));
+    assert!(asked.elapsed() <= Duration::from_millis(GRACE_SECS * 1000 + 700), "took {:?}", asked.elapsed());
+
+    // A second signal does not wait for the grace period.
+    let mut serve = rig.serve_with(&[], &long_reads).await;
+    let mut half = tokio::net::TcpStream::connect(("127.0.0.1", rig.port)).await.unwrap();
+    half.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    serve.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    serve.terminate();
+    assert_eq!(serve.wait_exit(Duration::from_secs(2)), Some(130), "a second SIGTERM exits at once");
+    assert!(asked.elapsed() < Duration::from_secs(1));
 }
