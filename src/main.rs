@@ -17,7 +17,9 @@ async fn main() -> ExitCode {
     telemetry::init(Config::log_format_from(&env));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { dev, no_workers } => cli::serve::serve(&env, dev, no_workers).await,
+        Command::Serve { dev, no_workers, allow_memory_store } => {
+            cli::serve::serve(&env, dev, no_workers, allow_memory_store).await
+        }
         Command::Worker => cli::serve::worker(&env).await,
         Command::Audit { user, phone_number_id, limit } => cli::audit::run(&env, &user, phone_number_id, limit).await,
         Command::Replay { path, url } => cli::replay::run(&env, &path, url).await,

@@ -120,7 +120,7 @@ on_both_backends!(replies_are_queued_once_each_in_the_order_they_were_decided, |
 async fn sim_messages(app: &TestApp, at_least: usize) -> Vec<serde_json::Value> {
     let started = Instant::now();
     loop {
-        let messages: Vec<serde_json::Value> = app.get("/_sim/messages").await.json().await.unwrap();
+        let messages: Vec<serde_json::Value> = app.sim_get("/messages").await.json().await.unwrap();
         if messages.len() >= at_least || started.elapsed() > Duration::from_secs(10) {
             return messages;
         }

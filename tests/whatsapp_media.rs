@@ -186,6 +186,7 @@ async fn media_can_be_registered_over_http() {
     let bytes = jpeg(500);
     let response = reqwest::Client::new()
         .post(format!("{}/_admin/media", sim.base_url))
+        .bearer_auth(wa_onboard::sim::SIM_ACCESS_TOKEN)
         .json(&serde_json::json!({"id": "http-1", "mime_type": "image/jpeg",
             "bytes": base64::engine::general_purpose::STANDARD.encode(&bytes)}))
         .send()

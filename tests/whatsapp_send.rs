@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
+use wa_onboard::config::{Config, Env};
 use wa_onboard::sim::{Endpoint, Failure, SIM_ACCESS_TOKEN, Simulator};
 use wa_onboard::whatsapp::{GraphError, OutboundMessage, Recipient, Retry};
 
@@ -59,7 +60,15 @@ async fn every_message_kind_is_sent_and_recorded() {
     assert_eq!(recorded[5].body["biz_opaque_callback_data"], "conv-42");
 
     // The same list over HTTP.
-    let listed: Vec<Value> = reqwest::get(format!("{}/messages", sim.base_url)).await.unwrap().json().await.unwrap();
+    let listed: Vec<Value> = reqwest::Client::new()
+        .get(format!("{}/messages", sim.base_url))
+        .bearer_auth(SIM_ACCESS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), messages.len());
     assert_eq!(listed[2]["body"]["interactive"]["action"]["buttons"][1]["reply"]["title"], "No acepto");
 }
@@ -87,8 +96,15 @@ async fn mark_read_with_typing_indicator() {
     assert!(reads[0].typing_indicator);
     assert!(!reads[1].typing_indicator);
     assert!(sim.messages().is_empty(), "a read receipt is not a message");
-    let listed: Vec<Value> =
-        reqwest::get(format!("{}/_admin/reads", sim.base_url)).await.unwrap().json().await.unwrap();
+    let listed: Vec<Value> = reqwest::Client::new()
+        .get(format!("{}/_admin/reads", sim.base_url))
+        .bearer_auth(SIM_ACCESS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed[0]["message_id"], "wamid.in.1");
 }
 
@@ -231,6 +247,7 @@ async fn failures_can_be_programmed_over_http() {
     let http = reqwest::Client::new();
     let queued: Value = http
         .post(format!("{}/_admin/failures", sim.base_url))
+        .bearer_auth(SIM_ACCESS_TOKEN)
         .json(&json!({"kind": "throttled", "count": 2}))
         .send()
         .await
@@ -241,6 +258,7 @@ async fn failures_can_be_programmed_over_http() {
     assert_eq!(queued["pending"], 2);
     let response = http
         .post(format!("{}/_admin/failures", sim.base_url))
+        .bearer_auth(SIM_ACCESS_TOKEN)
         .json(&json!({"kind": "error", "status": 503, "code": 2, "message": "Service temporarily unavailable",
                       "on": "messages"}))
         .send()
@@ -258,9 +276,14 @@ async fn failures_can_be_programmed_over_http() {
     api.send(&ana(), &text).await.unwrap();
     assert_eq!(sim.pending_failures(), 1);
 
-    let bad = http.post(format!("{}/_admin/failures", sim.base_url)).json(&json!({"kind": "nonsense"})).send().await;
+    let bad = http
+        .post(format!("{}/_admin/failures", sim.base_url))
+        .bearer_auth(SIM_ACCESS_TOKEN)
+        .json(&json!({"kind": "nonsense"}))
+        .send()
+        .await;
     assert_eq!(bad.unwrap().status(), 400);
-    let reset = http.post(format!("{}/_admin/reset", sim.base_url)).send().await.unwrap();
+    let reset = http.post(format!("{}/_admin/reset", sim.base_url)).bearer_auth(SIM_ACCESS_TOKEN).send().await.unwrap();
     assert!(reset.status().is_success());
     assert!(sim.messages().is_empty());
     assert_eq!(sim.pending_failures(), 0);
@@ -276,15 +299,31 @@ async fn the_simulator_mounts_inside_the_app_without_a_token() {
     in_app.state.set_public_base(&base);
     let router = axum::Router::new().nest(wa_onboard::sim::MOUNT_PATH, in_app.router);
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let settings =
-        wa_onboard::whatsapp::CloudApiSettings::new(&base, "v23.0", &in_app.phone_number_id, in_app.access_token);
+    let settings = wa_onboard::whatsapp::CloudApiSettings::new(
+        &base,
+        "v23.0",
+        &in_app.phone_number_id,
+        in_app.access_token.clone(),
+    );
+    let token = in_app.access_token.expose().to_owned();
     let api = wa_onboard::whatsapp::CloudApi::new(settings).unwrap();
     api.send(&ana(), &OutboundMessage::text("hola").unwrap()).await.unwrap();
-    let listed: Vec<Value> = reqwest::get(format!("{base}/messages")).await.unwrap().json().await.unwrap();
+    // The inspection and admin routes need the per-start token.
+    let bare = reqwest::get(format!("{base}/messages")).await.unwrap();
+    assert_eq!(bare.status(), 401);
+    let failure =
+        reqwest::Client::new().post(format!("{base}/_admin/failures")).json(&json!({"kind": "token_expired"}));
+    assert_eq!(failure.send().await.unwrap().status(), 401);
+    let listed = reqwest::Client::new().get(format!("{base}/messages")).bearer_auth(&token).send().await.unwrap();
+    let listed: Vec<Value> = listed.json().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["body"]["text"]["body"], "hola");
 
     let with_token = common::config(&[("WHATSAPP_ACCESS_TOKEN", "EAAG")]);
     assert!(wa_onboard::sim::in_app(&with_token).is_none());
+    let production =
+        Config::from_env(&Env::from_pairs([("WHATSAPP_APP_SECRET", "s"), ("WHATSAPP_VERIFY_TOKEN", "v")]), false)
+            .unwrap();
+    assert!(wa_onboard::sim::in_app(&production).is_none(), "no simulator outside --dev");
     server.abort();
 }

@@ -31,6 +31,9 @@ pub(crate) enum Command {
         /// Serve HTTP only; run the workers in separate `wa-onboard worker` processes (Redis only).
         #[arg(long)]
         no_workers: bool,
+        /// Production without REDIS_URL, for a one-process trial: everything is lost on restart.
+        #[arg(long)]
+        allow_memory_store: bool,
     },
     /// Run the workers only (conversation runner, sends, verifications, scheduled events). Needs REDIS_URL.
     Worker,

@@ -5,8 +5,35 @@ use std::process::ExitCode;
 use wa_onboard::app::{App, Workers, shutdown_signal_then_force};
 use wa_onboard::config::{Config, Env, StoreConfig};
 
-pub(crate) async fn serve(env: &Env, dev: bool, no_workers: bool) -> anyhow::Result<ExitCode> {
+/// Refuses a production start that lacks a setting it needs, naming each.
+fn refuse_unsafe(config: &Config, allow_memory_store: bool) -> anyhow::Result<()> {
+    let gaps = config.production_gaps(allow_memory_store);
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = gaps.iter().map(|gap| format!("  - {gap}")).collect();
+    anyhow::bail!(
+        "refusing to start in production mode with unsafe settings; set:\n{}\n(to try the service locally, run \
+         `wa-onboard serve --dev`: in-memory store, built-in Graph API simulator, development secrets)",
+        list.join("\n")
+    )
+}
+
+pub(crate) async fn serve(
+    env: &Env,
+    dev: bool,
+    no_workers: bool,
+    allow_memory_store: bool,
+) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(env, dev)?;
+    if !dev {
+        refuse_unsafe(&config, allow_memory_store)?;
+        if config.store == StoreConfig::Memory {
+            tracing::warn!(
+                "--allow-memory-store: conversations and jobs live in this process only and are lost on restart"
+            );
+        }
+    }
     if no_workers && config.store == StoreConfig::Memory {
         anyhow::bail!("--no-workers needs REDIS_URL: in memory, jobs can only be run by the process that queued them");
     }
@@ -25,17 +52,9 @@ pub(crate) async fn serve(env: &Env, dev: bool, no_workers: bool) -> anyhow::Res
 
 pub(crate) async fn worker(env: &Env) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(env, false)?;
-    if config.store == StoreConfig::Memory {
-        anyhow::bail!(
-            "REDIS_URL is not set: a separate worker needs the shared Redis (in memory, `serve` runs the workers)"
-        );
-    }
-    if config.access_token.is_none() {
-        anyhow::bail!(
-            "WHATSAPP_ACCESS_TOKEN is not set: a separate worker sends through the real Cloud API (the built-in \
-             simulator lives inside `serve`)"
-        );
-    }
+    // A separate worker needs the shared Redis, and sends through the real Cloud API (the built-in simulator
+    // lives inside `serve --dev`).
+    refuse_unsafe(&config, false)?;
     let config = Config { bind_addr: "127.0.0.1:0".parse()?, ..config };
     let app = App::build(config, Workers::Run).await?;
     tracing::info!(name = %app.state.config.workers.name, "worker running; SIGHUP reloads the flows; Ctrl-C stops");

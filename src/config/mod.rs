@@ -17,6 +17,7 @@ mod http;
 mod links;
 mod logs;
 mod media;
+mod production;
 mod secret;
 mod server;
 mod store;
@@ -30,6 +31,7 @@ pub use logs::LogFormat;
 pub use media::{
     DEFAULT_MEDIA_MAX_DOCUMENT_BYTES, DEFAULT_MEDIA_MAX_IMAGE_BYTES, DEFAULT_MEDIA_RETENTION_HOURS, MediaConfig,
 };
+pub use production::MissingSetting;
 pub use secret::{MediaKey, Secret};
 pub use server::{DEFAULT_BIND_ADDR, DEFAULT_DEDUPE_TTL_SECS, DEFAULT_MAX_BODY_BYTES};
 pub use store::{DEFAULT_KEY_PREFIX, StoreConfig};

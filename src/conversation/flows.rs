@@ -19,9 +19,9 @@ pub struct FlowRegistry {
 }
 
 impl FlowRegistry {
-    /// Loads every flow of `dir`; fails with every problem found.
+    /// Loads every flow of `dir` (the built-in flow when it holds none); fails with every problem found.
     pub fn load(dir: &Path, default_flow: &str) -> Result<Self, Vec<Problem>> {
-        let flows = load::load_all(dir)?;
+        let flows = load::load_all_or_builtin(dir)?;
         if !flows.contains_key(default_flow) {
             let known = flows.keys().cloned().collect::<Vec<_>>().join(", ");
             return Err(vec![Problem::error(
@@ -62,7 +62,7 @@ impl FlowRegistry {
 
     /// Reloads the flows from disk; on any problem the running flows stay as they were.
     pub fn reload(&self) -> Result<Vec<String>, Vec<Problem>> {
-        let flows = load::load_all(&self.dir)?;
+        let flows = load::load_all_or_builtin(&self.dir)?;
         if !flows.contains_key(&self.default_flow) {
             return Err(vec![Problem::error(
                 &self.dir,

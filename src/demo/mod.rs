@@ -16,7 +16,7 @@ use crate::store::Backend;
 use driver::User;
 
 /// The default flow, built in so the demo runs from any folder.
-const DEFAULT_FLOW: &str = include_str!("../../flows/kyc_latam.yaml");
+const DEFAULT_FLOW: &str = crate::flow::load::BUILTIN_FLOW;
 /// A public-domain portrait (NASA, via scikit-image), as a selfie.
 pub const SELFIE_JPEG: &[u8] = include_bytes!("../../tests/data/astronaut.jpg");
 

@@ -77,6 +77,27 @@ pub fn flow_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The default flow, built into the binary so that the service runs from any folder and after `cargo install`.
+pub const BUILTIN_FLOW: &str = include_str!("../../flows/kyc_latam.yaml");
+/// Where problems in the built-in flow are said to be.
+pub const BUILTIN_FLOW_PATH: &str = "<built-in>/kyc_latam.yaml";
+
+/// Every flow of `path`; when the folder is missing or holds no flow file, the built-in flow (and a log line that
+/// says so). A folder with flows that have problems is reported as such, never replaced.
+pub fn load_all_or_builtin(path: &Path) -> Result<BTreeMap<String, Arc<Flow>>, Vec<Problem>> {
+    let has_files = flow_files(path).is_ok_and(|files| !files.is_empty());
+    if has_files {
+        return load_all(path);
+    }
+    let flow = Flow::parse(BUILTIN_FLOW, Path::new(BUILTIN_FLOW_PATH))?;
+    tracing::info!(
+        flows_dir = %path.display(),
+        flow = flow.id(),
+        "no flow files in FLOWS_DIR: using the flow built into the binary"
+    );
+    Ok(BTreeMap::from([(flow.id().to_owned(), Arc::new(flow))]))
+}
+
 /// Every flow of a folder, by id. All problems of all files are reported together.
 pub fn load_all(path: &Path) -> Result<BTreeMap<String, Arc<Flow>>, Vec<Problem>> {
     let files = flow_files(path).map_err(|e| vec![Problem::error(path, 0, format!("cannot read: {e}"), "")])?;

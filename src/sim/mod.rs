@@ -311,25 +311,30 @@ pub struct InAppSim {
 /// Where [`in_app`] expects to be mounted.
 pub const MOUNT_PATH: &str = "/_sim";
 
-/// When `WHATSAPP_ACCESS_TOKEN` is absent: a simulator to mount under [`MOUNT_PATH`], and the client settings
-/// that point at it. `None` when a real token is configured. If the app binds port 0, call
-/// `state.set_public_base(...)` with the real address once bound.
+/// In development mode (`serve --dev`) without `WHATSAPP_ACCESS_TOKEN`: a simulator to mount under [`MOUNT_PATH`],
+/// and the client settings that point at it. Its access token is new at every start (printed in the start-up log)
+/// and needed on every route, the inspection and admin ones included. `None` outside development mode or when a
+/// real token is configured. If the app binds port 0, call `state.set_public_base(...)` with the real address.
 pub fn in_app(config: &Config) -> Option<InAppSim> {
-    if config.access_token.is_some() {
+    if config.access_token.is_some() || !config.dev_mode {
         return None;
     }
+    let token = format!("sim-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let graph_api_url = format!("http://{}{MOUNT_PATH}", config.bind_addr);
     let phone_number_id = config.phone_number_id.clone().unwrap_or_else(|| SIM_PHONE_NUMBER_ID.to_owned());
-    let state = SimState::new(SimConfig::default(), &graph_api_url);
+    let sim_config = SimConfig { access_token: token.clone(), ..SimConfig::default() };
+    let state = SimState::new(sim_config, &graph_api_url);
     tracing::warn!(
         %graph_api_url,
-        "no WHATSAPP_ACCESS_TOKEN: messages go to the built-in simulator (see GET {MOUNT_PATH}/messages)"
+        sim_token = %token,
+        "no WHATSAPP_ACCESS_TOKEN: messages go to the built-in simulator; list them with \
+         `curl -H 'Authorization: Bearer <sim_token>' {graph_api_url}/messages`"
     );
     Some(InAppSim {
         router: router(state.clone()),
         state,
         graph_api_url,
-        access_token: Secret::new(SIM_ACCESS_TOKEN),
+        access_token: Secret::new(token),
         phone_number_id,
     })
 }

@@ -262,11 +262,20 @@ async fn download(State(state): State<Arc<SimState>>, Path(token): Path<String>,
     }
 }
 
-async fn list_messages(State(state): State<Arc<SimState>>) -> Response {
+// The inspection and admin routes need the access token too: what was sent holds phone numbers, and a queued
+// failure stops all sending.
+
+async fn list_messages(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = unauthorized(&state, &headers) {
+        return refused;
+    }
     axum::Json(state.messages()).into_response()
 }
 
-async fn list_reads(State(state): State<Arc<SimState>>) -> Response {
+async fn list_reads(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = unauthorized(&state, &headers) {
+        return refused;
+    }
     axum::Json(state.reads()).into_response()
 }
 
@@ -278,8 +287,11 @@ struct MediaRequest {
     mime_type: String,
 }
 
-async fn admin_media(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+async fn admin_media(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     use base64::Engine as _;
+    if let Some(refused) = unauthorized(&state, &headers) {
+        return refused;
+    }
     let request: MediaRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -305,7 +317,10 @@ struct FailureRequest {
     count: Option<u32>,
 }
 
-async fn admin_failures(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+async fn admin_failures(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = unauthorized(&state, &headers) {
+        return refused;
+    }
     let request: FailureRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("not a failure: {e}\n")).into_response(),
@@ -318,7 +333,10 @@ async fn admin_failures(State(state): State<Arc<SimState>>, body: Bytes) -> Resp
     axum::Json(json!({"queued": count, "pending": state.pending_failures()})).into_response()
 }
 
-async fn admin_reset(State(state): State<Arc<SimState>>) -> Response {
+async fn admin_reset(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = unauthorized(&state, &headers) {
+        return refused;
+    }
     state.reset();
     StatusCode::NO_CONTENT.into_response()
 }

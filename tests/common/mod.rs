@@ -92,7 +92,8 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
         ("BIND_ADDR", "127.0.0.1:0"),
     ];
     pairs.extend_from_slice(extra);
-    Config::from_env(&Env::from_pairs(pairs), false).expect("test config is valid")
+    // Development mode: the in-app Graph API simulator is mounted (no access token is set in tests).
+    Config::from_env(&Env::from_pairs(pairs), true).expect("test config is valid")
 }
 
 pub async fn open_backend(backend: Backend, name: &str) -> (wa_onboard::store::Backend, Option<RedisKeys>) {
@@ -145,6 +146,8 @@ pub struct TestApp {
     pub redis: Option<RedisKeys>,
     /// The in-app Graph API simulator (no access token is configured in tests).
     pub sim: Option<Arc<wa_onboard::sim::SimState>>,
+    /// The in-app simulator's access token (new at every start), needed on its routes.
+    pub sim_token: String,
     server: JoinHandle<()>,
 }
 
@@ -189,6 +192,7 @@ pub async fn spawn_app_with(
     let runner = app.runner.clone();
     let handlers = app.handlers.clone();
     let sim = app.cloud.sim.as_ref().map(|s| s.state.clone());
+    let sim_token = app.cloud.sim.as_ref().map(|s| s.access_token.expose().to_owned()).unwrap_or_default();
     let server = tokio::spawn(async move {
         let _ = app.run(std::future::pending()).await;
     });
@@ -202,6 +206,7 @@ pub async fn spawn_app_with(
         client: reqwest::Client::new(),
         redis,
         sim,
+        sim_token,
         server,
     }
 }
@@ -235,6 +240,12 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.base)).send().await.expect("request reaches the app")
+    }
+
+    /// GETs a route of the in-app simulator (`/_sim...`) with its token.
+    pub async fn sim_get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{}{path}", self.base, wa_onboard::sim::MOUNT_PATH);
+        self.client.get(url).bearer_auth(&self.sim_token).send().await.expect("request reaches the app")
     }
 
     pub async fn metrics(&self) -> String {
