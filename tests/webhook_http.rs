@@ -135,6 +135,26 @@ async fn a_signed_body_that_is_not_an_envelope_is_kept_and_acknowledged() {
     assert!(app.store.pending_inbound(10).await.unwrap().is_empty());
 }
 
+on_both_backends!(
+    a_change_without_metadata_is_kept_and_the_messages_beside_it_are_queued,
+    |backend, name| async move {
+        let app = spawn_app(backend, name).await;
+        let mut body: serde_json::Value = serde_json::from_slice(&text_webhook("wamid.beside-1", "hola")).unwrap();
+        let good = body["entry"][0]["changes"][0].clone();
+        let broken = serde_json::json!({"field": "messages", "value": {"messages": [{"id": "wamid.orphan"}]}});
+        body["entry"][0]["changes"] = serde_json::json!([broken, good]);
+        let response = app.post_signed(serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(response.status(), 200);
+        let pending = app.store.pending_inbound(10).await.unwrap();
+        assert_eq!(pending.len(), 1, "the valid message is queued: {pending:?}");
+        let kept = app.store.kept(10).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].kind, KeptKind::InvalidItem);
+        assert!(kept[0].reason.contains("metadata"), "{}", kept[0].reason);
+        assert!(kept[0].body.contains("wamid.orphan"));
+    }
+);
+
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     let app = spawn_app(Backend::Redis, "ops").await;

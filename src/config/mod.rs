@@ -51,6 +51,8 @@ pub struct Config {
     pub graph_api_version: String,
     pub store: StoreConfig,
     pub max_body_bytes: usize,
+    /// What the inspection log of kept payloads may hold (count and bytes).
+    pub kept: crate::store::KeptCap,
     pub dedupe_ttl: Duration,
     pub log_format: LogFormat,
     pub media: MediaConfig,
@@ -86,6 +88,7 @@ impl Config {
         let graph_api_url = whatsapp::graph_api_url(env)?;
         let store = store::from_env(env)?;
         let max_body_bytes = server::max_body_bytes(env)?;
+        let kept = server::kept_cap(env)?;
         let dedupe_ttl = server::dedupe_ttl(env)?;
         let log_format = logs::log_format(env)?;
         let agent_base_url = links::agent_base_url(env)?;
@@ -109,6 +112,7 @@ impl Config {
             graph_api_version: env.get("GRAPH_API_VERSION").unwrap_or(DEFAULT_GRAPH_API_VERSION).to_owned(),
             store,
             max_body_bytes,
+            kept,
             dedupe_ttl,
             log_format,
             media,

@@ -51,3 +51,17 @@ pub(super) fn public_base_url(env: &Env) -> Result<Option<String>, ConfigError> 
     }
     Ok(public_base_url)
 }
+
+/// `KEPT_MAX_BYTES` (and the fixed count cap): how much the inspection log of kept payloads may hold.
+pub(super) fn kept_cap(env: &Env) -> Result<crate::store::KeptCap, ConfigError> {
+    let default = crate::store::KeptCap::default();
+    let max_bytes: usize = env.parse("KEPT_MAX_BYTES", default.max_bytes)?;
+    if max_bytes < 1024 {
+        return Err(ConfigError::Invalid {
+            name: "KEPT_MAX_BYTES",
+            value: max_bytes.to_string(),
+            reason: "must be at least 1024 bytes".into(),
+        });
+    }
+    Ok(crate::store::KeptCap { max_bytes, ..default })
+}

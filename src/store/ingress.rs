@@ -30,6 +30,39 @@ pub struct KeptPayload {
 
 /// How many kept payloads are retained; older ones are trimmed first.
 pub const KEPT_PAYLOADS_MAX: usize = 10_000;
+/// How many bytes of kept bodies are retained (`KEPT_MAX_BYTES`).
+pub const KEPT_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// What the inspection log may hold: the oldest payloads go first when either bound is passed, and a body larger
+/// than `max_bytes` is cut to it (with a note of its full size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptCap {
+    pub max_count: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for KeptCap {
+    fn default() -> Self {
+        Self { max_count: KEPT_PAYLOADS_MAX, max_bytes: KEPT_BYTES_MAX }
+    }
+}
+
+impl KeptCap {
+    /// The payload as it is kept: its body cut to `max_bytes` at a character boundary, when larger.
+    pub fn fit(&self, payload: &KeptPayload) -> KeptPayload {
+        let mut kept = payload.clone();
+        if kept.body.len() > self.max_bytes {
+            let note = format!(" …[cut: {} bytes in all]", payload.body.len());
+            let mut end = self.max_bytes.saturating_sub(note.len());
+            while !kept.body.is_char_boundary(end) {
+                end -= 1;
+            }
+            kept.body.truncate(end);
+            kept.body.push_str(&note);
+        }
+        kept
+    }
+}
 
 #[async_trait]
 pub trait IngressStore: Send + Sync + 'static {
@@ -38,8 +71,8 @@ pub trait IngressStore: Send + Sync + 'static {
     /// without its job: the sender retries the batch and the recorded ones come back as duplicates.
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError>;
 
-    /// Appends payloads to the inspection log (capped at [`KEPT_PAYLOADS_MAX`]).
-    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError>;
+    /// Appends payloads to the inspection log, then trims the oldest until it holds at most `cap`.
+    async fn keep(&self, payloads: &[KeptPayload], cap: KeptCap) -> Result<(), StoreError>;
 
     /// The newest kept payloads, newest first.
     async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError>;

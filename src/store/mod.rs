@@ -5,7 +5,7 @@
 //!
 //! | trait | what it keeps | Redis keys (under `REDIS_KEY_PREFIX`) |
 //! |---|---|---|
-//! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `webhook:kept` |
+//! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `{kept}:*` |
 //! | [`ConversationStore`] | conversation state (compare-and-set), outbox, audit log, flow sources, index | `conv:{user}`, `audit:{user}`, `flows`, `convidx:*`, `value:*` |
 //! | [`JobQueue`] | jobs with idempotency keys, due now or later (apalis-redis format) | `{<queue>}:*` |
 //! | [`ValueStore`] | small values with a lifetime, e.g. what each send did | `<namespace>:<key>` |
@@ -32,7 +32,7 @@ use thiserror::Error;
 pub use backend::Backend;
 pub use conversation::ConversationStore;
 pub use delivery::DeliveryLog;
-pub use ingress::{IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload};
+pub use ingress::{IngressStore, KEPT_BYTES_MAX, KEPT_PAYLOADS_MAX, KeptCap, KeptKind, KeptPayload};
 pub use queue::{Enqueued, JobQueue, Queued};
 pub use rate_limit::RateLimiter;
 pub use values::ValueStore;

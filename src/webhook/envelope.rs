@@ -421,14 +421,14 @@ pub struct EnvelopeError(String);
 #[derive(Deserialize)]
 struct RawEnvelope {
     object: String,
-    entry: Vec<RawEntry>,
+    entry: Vec<Value>,
 }
 
 #[derive(Deserialize)]
 struct RawEntry {
     id: String,
     #[serde(default)]
-    changes: Vec<RawChange>,
+    changes: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -457,17 +457,42 @@ impl Envelope {
         if raw.object != "whatsapp_business_account" {
             return Err(EnvelopeError(format!("`object` is {:?}, expected \"whatsapp_business_account\"", raw.object)));
         }
+        // Every layer below the envelope degrades item by item: a bad entry, change or `messages` value is kept
+        // for inspection and the rest of the batch goes on.
         let mut rejected = Vec::new();
         let mut entries = Vec::with_capacity(raw.entry.len());
         for entry in raw.entry {
-            let mut changes = Vec::with_capacity(entry.changes.len());
-            for change in entry.changes {
-                if change.field != "messages" {
-                    changes.push(Change::Other { field: change.field, value: change.value });
+            let parsed: RawEntry = match RawEntry::deserialize(&entry) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    rejected.push(RejectedItem { reason: format!("entry: {e}"), raw: entry });
                     continue;
                 }
-                let value: RawMessagesValue = serde_json::from_value(change.value)
-                    .map_err(|e| EnvelopeError(format!("a `messages` change: {e}")))?;
+            };
+            let mut changes = Vec::with_capacity(parsed.changes.len());
+            for change in parsed.changes {
+                let RawChange { field, value } = match RawChange::deserialize(&change) {
+                    Ok(raw_change) => raw_change,
+                    Err(e) => {
+                        rejected.push(RejectedItem {
+                            reason: format!("change of account {}: {e}", parsed.id),
+                            raw: change,
+                        });
+                        continue;
+                    }
+                };
+                if field != "messages" {
+                    changes.push(Change::Other { field, value });
+                    continue;
+                }
+                let value: RawMessagesValue = match RawMessagesValue::deserialize(&value) {
+                    Ok(messages) => messages,
+                    Err(e) => {
+                        let reason = format!("a `messages` change of account {}: {e}", parsed.id);
+                        rejected.push(RejectedItem { reason, raw: value });
+                        continue;
+                    }
+                };
                 changes.push(Change::Messages(MessagesValue {
                     metadata: value.metadata,
                     contacts: parse_each(value.contacts, "contact", &mut rejected),
@@ -476,7 +501,7 @@ impl Envelope {
                     errors: parse_each(value.errors, "error", &mut rejected),
                 }));
             }
-            entries.push(Entry { id: entry.id, changes });
+            entries.push(Entry { id: parsed.id, changes });
         }
         Ok(Self { object: raw.object, entries, rejected })
     }
@@ -604,5 +629,26 @@ mod tests {
         for body in [&b"not json"[..], br#"{"object":"page","entry":[]}"#, br#"{"entry":[]}"#, b"[]"] {
             assert!(Envelope::parse(body).is_err(), "{}", String::from_utf8_lossy(body));
         }
+    }
+
+    #[test]
+    fn a_change_without_metadata_or_a_broken_entry_is_rejected_alone() {
+        let good = serde_json::json!({"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "messages": [{"from": "5215512345678", "id": "wamid.ok", "timestamp": "1795000000", "type": "text",
+                          "text": {"body": "hola"}}]}});
+        let no_metadata = serde_json::json!({"field": "messages", "value": {"messages": []}});
+        let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [
+            {"id": "1", "changes": [no_metadata, good, {"value": {}}]},
+            {"changes": []},
+        ]});
+        let envelope = Envelope::parse(body.to_string().as_bytes()).expect("the envelope itself is fine");
+        assert_eq!(envelope.messages_values().map(|v| v.messages.len()).sum::<usize>(), 1, "the good message stays");
+        let reasons: Vec<&str> = envelope.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0].starts_with("a `messages` change of account 1: missing field `metadata`"), "{reasons:?}");
+        assert!(reasons[1].starts_with("change of account 1"), "{reasons:?}");
+        assert!(reasons[2].starts_with("entry: missing field `id`"), "{reasons:?}");
     }
 }

@@ -69,7 +69,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
                 body: String::from_utf8_lossy(&body).into_owned(),
                 received_at_ms,
             };
-            return match app.store.keep(&[kept]).await {
+            return match app.store.keep(&[kept], app.config.kept).await {
                 Ok(()) => {
                     outcome("invalid_envelope");
                     app.metrics.payloads_kept.get_or_create(&KindLabel { kind: "invalid_envelope" }).inc();
@@ -83,7 +83,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
 
     let batch = Batch::from_envelope(envelope, received_at_ms);
     if !batch.kept.is_empty() {
-        if let Err(e) = app.store.keep(&batch.kept).await {
+        if let Err(e) = app.store.keep(&batch.kept, app.config.kept).await {
             return unavailable(&app, &e);
         }
         for kept in &batch.kept {

@@ -4,7 +4,7 @@
 use crate::common::{fixture, text_webhook};
 use crate::{SHORT_TTL, Store};
 use wa_onboard::jobs::inbound::{InboundEvent, InboundJob};
-use wa_onboard::store::{Enqueued, KeptKind, KeptPayload};
+use wa_onboard::store::{Enqueued, KeptCap, KeptKind, KeptPayload};
 use wa_onboard::webhook::envelope::Envelope;
 
 conformance!(
@@ -13,6 +13,7 @@ conformance!(
     pending_jobs_come_back_unchanged,
     concurrent_claims_let_exactly_one_through,
     kept_payloads_read_back_newest_first,
+    kept_payloads_are_capped_in_bytes_and_in_count,
     claims_expire_after_the_dedupe_ttl key_ttl = SHORT_TTL,
     #[redis ignore = "disagreement: Redis lists jobs pushed in the same second in random order (apalis orders its \
                       scheduled set by second, then by a random task id)"]
@@ -96,9 +97,10 @@ async fn kept_payloads_read_back_newest_first(store: Store) {
         body: format!("{{\"n\":{i}}} ñ"),
         received_at_ms: i,
     };
-    store.keep(&[payload(1, KeptKind::InvalidEnvelope), payload(2, KeptKind::OtherField)]).await.unwrap();
-    store.keep(&[payload(3, KeptKind::InvalidItem)]).await.unwrap();
-    store.keep(&[]).await.unwrap();
+    let cap = KeptCap::default();
+    store.keep(&[payload(1, KeptKind::InvalidEnvelope), payload(2, KeptKind::OtherField)], cap).await.unwrap();
+    store.keep(&[payload(3, KeptKind::InvalidItem)], cap).await.unwrap();
+    store.keep(&[], cap).await.unwrap();
     let kept = store.kept(10).await.unwrap();
     assert_eq!(
         kept,
@@ -110,6 +112,38 @@ async fn kept_payloads_read_back_newest_first(store: Store) {
     );
     assert_eq!(store.kept(1).await.unwrap(), vec![payload(3, KeptKind::InvalidItem)], "the limit takes the newest");
     store.ping().await.unwrap();
+}
+
+async fn kept_payloads_are_capped_in_bytes_and_in_count(store: Store) {
+    let store = store.backend.ingress();
+    let payload = |i: u64, size: usize| KeptPayload {
+        kind: KeptKind::InvalidEnvelope,
+        reason: format!("reason {i}"),
+        body: "é".repeat(size / 2),
+        received_at_ms: i,
+    };
+    let cap = KeptCap { max_count: 5, max_bytes: 10_000 };
+    // Ten bodies of 3,000 bytes: only the newest three fit in 10,000 bytes.
+    for i in 0..10 {
+        store.keep(&[payload(i, 3000)], cap).await.unwrap();
+    }
+    let kept = store.kept(100).await.unwrap();
+    let order: Vec<u64> = kept.iter().map(|p| p.received_at_ms).collect();
+    assert_eq!(order, [9, 8, 7], "the newest that fit in the byte cap, newest first");
+    // Small bodies: the count cap holds.
+    let small: Vec<KeptPayload> = (10..20).map(|i| payload(i, 10)).collect();
+    store.keep(&small, cap).await.unwrap();
+    let order: Vec<u64> = store.kept(100).await.unwrap().iter().map(|p| p.received_at_ms).collect();
+    assert_eq!(order, [19, 18, 17, 16, 15]);
+    // A body larger than the cap is cut (at a character boundary) and says so.
+    store.keep(&[payload(99, 50_000)], cap).await.unwrap();
+    let kept = store.kept(100).await.unwrap();
+    assert_eq!(kept.len(), 1, "the cut body fills the cap alone");
+    assert!(
+        kept[0].body.len() <= 10_000 && kept[0].body.ends_with("[cut: 50000 bytes in all]"),
+        "{}",
+        kept[0].body.len()
+    );
 }
 
 /// Claims a key, sees it still claimed shortly before the dedupe TTL runs out, and claims it again after.

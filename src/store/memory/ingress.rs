@@ -8,13 +8,19 @@ use async_trait::async_trait;
 use super::queue::MemoryQueue;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
-use crate::store::ingress::{IngressStore, KEPT_PAYLOADS_MAX, KeptPayload};
+use crate::store::ingress::{IngressStore, KeptCap, KeptPayload};
 use crate::store::queue::{Enqueued, JobQueue, Queued};
 
 pub struct MemoryIngress {
     inbound: Arc<MemoryQueue<InboundJob>>,
-    /// Newest last.
-    kept: Mutex<VecDeque<KeptPayload>>,
+    /// Newest last, with the bytes of their bodies.
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    payloads: VecDeque<KeptPayload>,
+    bytes: usize,
 }
 
 impl MemoryIngress {
@@ -22,7 +28,7 @@ impl MemoryIngress {
         Self { inbound, kept: Mutex::default() }
     }
 
-    fn kept_lock(&self) -> std::sync::MutexGuard<'_, VecDeque<KeptPayload>> {
+    fn kept_lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         // A panic while holding the lock cannot leave a half-written batch (each write is one push), so the data
         // is still consistent: keep serving instead of poisoning every later request.
         self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -36,17 +42,22 @@ impl IngressStore for MemoryIngress {
         self.inbound.push(&queued).await
     }
 
-    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
+    async fn keep(&self, payloads: &[KeptPayload], cap: KeptCap) -> Result<(), StoreError> {
         let mut kept = self.kept_lock();
-        kept.extend(payloads.iter().cloned());
-        while kept.len() > KEPT_PAYLOADS_MAX {
-            kept.pop_front();
+        for payload in payloads {
+            let payload = cap.fit(payload);
+            kept.bytes += payload.body.len();
+            kept.payloads.push_back(payload);
+        }
+        while kept.payloads.len() > cap.max_count || kept.bytes > cap.max_bytes {
+            let Some(oldest) = kept.payloads.pop_front() else { break };
+            kept.bytes -= oldest.body.len();
         }
         Ok(())
     }
 
     async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError> {
-        Ok(self.kept_lock().iter().rev().take(limit).cloned().collect())
+        Ok(self.kept_lock().payloads.iter().rev().take(limit).cloned().collect())
     }
 
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {

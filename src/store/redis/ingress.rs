@@ -2,8 +2,8 @@
 //! script claims each job's idempotency key (`SETNX`) and enqueues the job in one Lua call, which gives
 //! invariant 1 (a claim and its job are written together) for the whole batch at once.
 //!
-//! Keys: `<prefix>:{inbound}:*` for the queue (one hash tag, so one Redis Cluster slot), `<prefix>:webhook:kept`
-//! for the inspection log (a capped stream).
+//! Keys: `<prefix>:{inbound}:*` for the queue (one hash tag, so one Redis Cluster slot), `<prefix>:{kept}:webhook`
+//! for the inspection log (a stream capped in entries and in bytes, counted in `<prefix>:{kept}:bytes`).
 
 use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
@@ -11,19 +11,58 @@ use async_trait::async_trait;
 use super::queue::RedisQueue;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
-use crate::store::ingress::{IngressStore, KEPT_PAYLOADS_MAX, KeptKind, KeptPayload};
+use crate::store::ingress::{IngressStore, KeptCap, KeptKind, KeptPayload};
 use crate::store::queue::{Enqueued, JobQueue, Queued};
+
+/// Appends each payload (ARGV from 3, four fields each) with the size of its body, then removes the oldest
+/// entries while the stream holds more than ARGV[1] entries or ARGV[2] bytes of bodies (counted in KEYS[2]).
+static KEEP_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local max_count = tonumber(ARGV[1])
+local max_bytes = tonumber(ARGV[2])
+local bytes = tonumber(redis.call('GET', KEYS[2]) or '0')
+for i = 3, #ARGV, 4 do
+  local size = string.len(ARGV[i + 2])
+  redis.call('XADD', KEYS[1], '*', 'kind', ARGV[i], 'reason', ARGV[i + 1], 'body', ARGV[i + 2],
+    'received_at_ms', ARGV[i + 3], 'size', size)
+  bytes = bytes + size
+end
+local count = redis.call('XLEN', KEYS[1])
+while count > 0 and (count > max_count or bytes > max_bytes) do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  local fields = oldest[2]
+  local size = 0
+  for j = 1, #fields, 2 do
+    if fields[j] == 'size' then size = tonumber(fields[j + 1]) end
+  end
+  redis.call('XDEL', KEYS[1], oldest[1])
+  bytes = bytes - size
+  count = count - 1
+end
+if count == 0 then bytes = 0 end
+redis.call('SET', KEYS[2], bytes)
+",
+    )
+});
 
 #[derive(Clone)]
 pub struct RedisIngress {
     conn: ConnectionManager,
     inbound: RedisQueue<InboundJob>,
     kept_key: String,
+    kept_bytes_key: String,
 }
 
 impl RedisIngress {
     pub fn new(conn: ConnectionManager, prefix: &str, inbound: RedisQueue<InboundJob>) -> Self {
-        Self { conn, inbound, kept_key: format!("{prefix}:webhook:kept") }
+        // One hash tag: the script touches both keys (one Redis Cluster slot).
+        Self {
+            conn,
+            inbound,
+            kept_key: format!("{prefix}:{{kept}}:webhook"),
+            kept_bytes_key: format!("{prefix}:{{kept}}:bytes"),
+        }
     }
 }
 
@@ -34,32 +73,23 @@ impl IngressStore for RedisIngress {
         self.inbound.push(&queued).await
     }
 
-    async fn keep(&self, payloads: &[KeptPayload]) -> Result<(), StoreError> {
+    async fn keep(&self, payloads: &[KeptPayload], cap: KeptCap) -> Result<(), StoreError> {
         if payloads.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for p in payloads {
-            let kind = serde_json::to_value(p.kind).map_err(StoreError::corrupt)?;
-            pipe.cmd("XADD")
-                .arg(&self.kept_key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(KEPT_PAYLOADS_MAX)
-                .arg("*")
-                .arg("kind")
-                .arg(kind.as_str().unwrap_or_default())
-                .arg("reason")
-                .arg(&p.reason)
-                .arg("body")
-                .arg(&p.body)
-                .arg("received_at_ms")
-                .arg(p.received_at_ms)
-                .ignore();
+        let mut invocation = KEEP_SCRIPT.key(&self.kept_key);
+        invocation.key(&self.kept_bytes_key).arg(cap.max_count).arg(cap.max_bytes);
+        for payload in payloads {
+            let payload = cap.fit(payload);
+            let kind = serde_json::to_value(payload.kind).map_err(StoreError::corrupt)?;
+            invocation
+                .arg(kind.as_str().unwrap_or_default().to_owned())
+                .arg(payload.reason)
+                .arg(payload.body)
+                .arg(payload.received_at_ms);
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(StoreError::unavailable)
+        invocation.invoke_async::<()>(&mut conn).await.map_err(StoreError::unavailable)
     }
 
     async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError> {
