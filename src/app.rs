@@ -160,9 +160,13 @@ impl App {
         })
     }
 
-    /// On SIGHUP, reloads the flows (see [`spawn_flow_reload`]).
+    /// On SIGHUP, reloads the flows (see [`spawn_flow_reload`]) and the access token; watches the token file.
     pub fn reload_flows_on_hangup(&self) {
         spawn_flow_reload(self.runner.flows.clone(), self.backend.clone(), self.shutdown.clone());
+        if self.cloud.sim.is_none() {
+            let file = self.state.config.access_token_file.clone();
+            crate::whatsapp::token_reload::spawn(self.cloud.api.clone(), file, self.shutdown.clone());
+        }
     }
 
     /// Stops the workers started with [`App::spawn_workers`].

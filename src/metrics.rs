@@ -57,8 +57,10 @@ pub struct Metrics {
     pub payloads_kept: Family<KindLabel, Counter>,
     /// 1 while the store answers, as last seen by /readyz.
     pub store_up: Gauge,
-    /// 1 once Meta answered 190 (access token expired): sending has stopped.
+    /// 1 once Meta answered 190 (access token expired): sending is held.
     pub token_expired: Gauge,
+    /// Sends put back to wait for a new access token.
+    pub sends_held: Counter,
     pub messages_sent: Family<TypeLabel, Counter>,
     pub messages_undeliverable: Family<ReasonLabel, Counter>,
     /// Failed delivery statuses of our messages, by Meta error code.
@@ -91,6 +93,7 @@ impl Metrics {
             payloads_kept: Family::default(),
             store_up: Gauge::default(),
             token_expired: Gauge::default(),
+            sends_held: Counter::default(),
             messages_sent: Family::default(),
             messages_undeliverable: Family::default(),
             delivery_failures: Family::default(),
@@ -133,8 +136,13 @@ impl Metrics {
         registry.register("store_up", "1 when the store answered the last readiness check", m.store_up.clone());
         registry.register(
             "whatsapp_token_expired",
-            "1 when Meta refused the access token (error 190): nothing is sent until it is replaced",
+            "1 when Meta refused the access token (error 190): sends are held until it is replaced",
             m.token_expired.clone(),
+        );
+        registry.register(
+            "whatsapp_sends_held",
+            "Sends put back to wait (no attempt used) because the access token is invalid",
+            m.sends_held.clone(),
         );
         registry.register("messages_sent", "Messages accepted by the Cloud API, by kind", m.messages_sent.clone());
         registry.register(

@@ -21,7 +21,8 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     if token_expired {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the WhatsApp access token expired (Meta error 190); replace WHATSAPP_ACCESS_TOKEN and restart\n",
+            "not ready: the WhatsApp access token expired (Meta error 190); sends are held: write a new token to \
+             WHATSAPP_ACCESS_TOKEN_FILE, or update .env and send SIGHUP\n",
         )
             .into_response();
     }

@@ -120,6 +120,13 @@ impl Rig {
         }
     }
 
+    /// The bodies the simulator recorded for `to`, in the order it received them.
+    async fn bodies_to(&self, to: &str) -> Vec<Value> {
+        let answer = self.client.get(format!("{}/messages", self.sim_url)).bearer_auth(TOKEN).send().await.unwrap();
+        let messages: Vec<Value> = answer.json().await.unwrap();
+        messages.into_iter().filter(|m| m["to"] == to).map(|m| m["body"].clone()).collect()
+    }
+
     /// Messages the simulator recorded, per recipient.
     async fn sent_per_user(&self) -> HashMap<String, usize> {
         let Ok(answer) = self.client.get(format!("{}/messages", self.sim_url)).bearer_auth(TOKEN).send().await else {
@@ -388,4 +395,58 @@ async fn sigterm_with_a_half_sent_request_exits_in_time_and_a_second_signal_at_o
     serve.terminate();
     assert_eq!(serve.wait_exit(Duration::from_secs(2)), Some(130), "a second SIGTERM exits at once");
     assert!(asked.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_are_held_while_the_token_is_invalid_and_go_out_in_order_once_the_token_file_is_replaced() {
+    let rig = Rig::start().await;
+    let dir = std::env::temp_dir().join(format!("wa-onboard-token-{}-{}", std::process::id(), rig.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let file_setting = [("WHATSAPP_ACCESS_TOKEN_FILE", token_file.display().to_string())];
+    let serve = rig.serve_with(&[], &file_setting).await;
+    let warm = user(6, 0);
+    let each = first_reply_count(&rig, std::slice::from_ref(&warm)).await;
+    let expected = rig.bodies_to(&warm).await;
+
+    // The token goes bad (as when it expires): Meta answers 190 and nothing more goes out.
+    std::fs::write(&token_file, "revoked-token").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await; // the file is looked at every 2 s
+    let users: Vec<String> = (1..51).map(|n| user(6, n)).collect();
+    for chunk in users.chunks(10) {
+        rig.deliver(batch(chunk), Duration::from_secs(10)).await;
+    }
+    // Long enough for every reply to be tried, and held, many times over (the retries of a plain failure would
+    // have used up their attempts).
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let sent = rig.sent_per_user().await;
+    assert!(users.iter().all(|u| !sent.contains_key(u)), "nothing is sent with a refused token: {sent:?}");
+    let ready = rig.client.get(format!("{}/readyz", rig.base())).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("access token expired"));
+    let metrics = rig.client.get(format!("{}/metrics", rig.base())).send().await.unwrap().text().await.unwrap();
+    assert_eq!(common::metric(&metrics, "wa_onboard_whatsapp_token_expired"), 1.0);
+    assert!(common::metric(&metrics, "wa_onboard_whatsapp_sends_held_total") >= 50.0, "{metrics}");
+
+    // A new token in the file: every held reply goes out, once, each user's in the order the flow wrote them.
+    std::fs::write(&token_file, TOKEN).unwrap();
+    assert_exactly(&rig.answered(&users, each, Duration::from_secs(60)).await, each);
+    for u in &users {
+        let bodies: Vec<Value> = rig.bodies_to(u).await;
+        let strip = |b: &[Value]| {
+            b.iter()
+                .map(|v| {
+                    let mut v = v.clone();
+                    v["to"] = Value::Null;
+                    v
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&bodies), strip(&expected), "{u} got the replies out of order");
+    }
+    let ready = rig.client.get(format!("{}/readyz", rig.base())).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again: {:?}", ready.text().await);
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
 }

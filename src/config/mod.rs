@@ -36,7 +36,7 @@ pub use secret::{MediaKey, Secret};
 pub use server::{DEFAULT_BIND_ADDR, DEFAULT_DEDUPE_TTL_SECS, DEFAULT_MAX_BODY_BYTES};
 pub use store::{DEFAULT_KEY_PREFIX, StoreConfig};
 pub use whatsapp::{
-    DEFAULT_GRAPH_API_URL, DEFAULT_GRAPH_API_VERSION, DEV_APP_SECRET, DEV_VERIFY_TOKEN, SendRateConfig,
+    DEFAULT_GRAPH_API_URL, DEFAULT_GRAPH_API_VERSION, DEV_APP_SECRET, DEV_VERIFY_TOKEN, SendRateConfig, read_token_file,
 };
 pub use workers::WorkerConfig;
 
@@ -46,6 +46,8 @@ pub struct Config {
     pub app_secret: Secret,
     pub verify_token: Secret,
     pub access_token: Option<Secret>,
+    /// `WHATSAPP_ACCESS_TOKEN_FILE`: watched, and re-read on SIGHUP, so a new token needs no restart.
+    pub access_token_file: Option<PathBuf>,
     pub phone_number_id: Option<String>,
     pub graph_api_url: String,
     pub graph_api_version: String,
@@ -86,6 +88,7 @@ impl Config {
         let bind_addr = server::bind_addr(env, dev_mode)?;
         let (app_secret, verify_token) = whatsapp::webhook_secrets(env, dev_mode)?;
         let graph_api_url = whatsapp::graph_api_url(env)?;
+        let (access_token, access_token_file) = whatsapp::access_token(env)?;
         let store = store::from_env(env)?;
         let max_body_bytes = server::max_body_bytes(env)?;
         let kept = server::kept_cap(env)?;
@@ -106,7 +109,8 @@ impl Config {
             bind_addr,
             app_secret,
             verify_token,
-            access_token: env.get("WHATSAPP_ACCESS_TOKEN").map(Secret::new),
+            access_token,
+            access_token_file,
             phone_number_id: env.get("WHATSAPP_PHONE_NUMBER_ID").map(str::to_owned),
             graph_api_url,
             graph_api_version: env.get("GRAPH_API_VERSION").unwrap_or(DEFAULT_GRAPH_API_VERSION).to_owned(),

@@ -82,3 +82,28 @@ pub(super) fn reengage_template(env: &Env) -> Option<(String, String)> {
         None => (raw.to_owned(), "es".to_owned()),
     })
 }
+
+/// Reads an access token file: its content, trimmed; an empty or unreadable file is an error.
+pub fn read_token_file(path: &std::path::Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(Secret::new(token))
+}
+
+/// `WHATSAPP_ACCESS_TOKEN_FILE` (read now, and again whenever it changes) or `WHATSAPP_ACCESS_TOKEN`:
+/// `(token, file)`.
+pub(super) fn access_token(env: &Env) -> Result<(Option<Secret>, Option<std::path::PathBuf>), ConfigError> {
+    let Some(file) = env.get("WHATSAPP_ACCESS_TOKEN_FILE") else {
+        return Ok((env.get("WHATSAPP_ACCESS_TOKEN").map(Secret::new), None));
+    };
+    let path = std::path::PathBuf::from(file);
+    let token = read_token_file(&path).map_err(|reason| ConfigError::Invalid {
+        name: "WHATSAPP_ACCESS_TOKEN_FILE",
+        value: file.to_owned(),
+        reason,
+    })?;
+    Ok((Some(token), Some(path)))
+}

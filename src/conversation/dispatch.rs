@@ -119,6 +119,7 @@ impl Dispatcher {
                 conversation_id: state.conversation_id.clone(),
                 replies,
                 attempt: 0,
+                holds: 0,
             };
             outbound.push(job.queued());
         }

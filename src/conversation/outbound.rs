@@ -89,7 +89,12 @@ enum Sent {
     All,
     /// Put back to run at this time (Meta asked to wait); the messages already sent are skipped next time.
     Deferred(u64, String),
+    /// The access token is invalid: put back as it is (no attempt used) until a new token is in place.
+    Held,
 }
+
+/// How often a held send looks whether the token was replaced.
+pub const HOLD_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[async_trait]
 impl Handler<OutboundJob> for OutboundHandler {
@@ -118,6 +123,22 @@ impl Handler<OutboundJob> for OutboundHandler {
                         let queued = Queued { key: JobKey::send_retry(key, attempt + 1), job: again, run_at };
                         self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
                         tracing::warn!(%reason, "send deferred");
+                        Ok(())
+                    }
+                    Sent::Held => {
+                        let mut again = job.clone();
+                        if let OutboundJob::Send { holds, .. } = &mut again {
+                            *holds += 1;
+                        }
+                        let holds = match &again {
+                            OutboundJob::Send { holds, .. } => *holds,
+                            OutboundJob::MarkRead { .. } => 0,
+                        };
+                        let run_at = self.clock.now_secs() + HOLD_RECHECK.as_secs();
+                        let queued = Queued { key: JobKey::send_held(key, *attempt, holds), job: again, run_at };
+                        self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
+                        self.metrics.sends_held.inc();
+                        tracing::debug!(holds, "send held until the access token is replaced");
                         Ok(())
                     }
                 }
@@ -160,10 +181,8 @@ impl OutboundHandler {
                 Err(DeliveryFailure::Undeliverable { reason }) => {
                     self.undeliverable("permanent", &format!("{}: {}", reason.category, reason.message))
                 }
-                // Stop sending: the job stays queued for after the token is replaced.
-                Err(DeliveryFailure::TokenExpired) => {
-                    return Err(JobFailure::retry("the WhatsApp access token expired"));
-                }
+                // Stop sending: the job (with the replies not yet sent) waits for a new token, no attempt used.
+                Err(DeliveryFailure::TokenExpired) => return Ok(Sent::Held),
             }
         }
         Ok(Sent::All)

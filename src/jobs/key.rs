@@ -43,6 +43,11 @@ impl JobKey {
         Self(format!("{}:retry{attempt}", send.0))
     }
 
+    /// A send job put back while the access token is invalid: its `holds`-th hold at try `attempt`.
+    pub fn send_held(send: &JobKey, attempt: u32, holds: u32) -> Self {
+        Self(format!("{}:retry{attempt}:held{holds}", send.0))
+    }
+
     /// The result of a verification submission, as an event of its conversation.
     pub fn verification_result(submission: &str) -> Self {
         Self(format!("{submission}:result"))

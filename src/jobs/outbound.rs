@@ -30,6 +30,9 @@ pub enum OutboundJob {
         /// Tries made so far (a rescheduled retry carries it on).
         #[serde(default)]
         attempt: u32,
+        /// Times it was put back because the access token was invalid (holds are not attempts).
+        #[serde(default)]
+        holds: u32,
     },
     /// Mark the user's message read and show the typing indicator.
     MarkRead {

@@ -78,6 +78,8 @@ pub struct CloudApi {
     http: reqwest::Client,
     settings: Arc<CloudApiSettings>,
     token_expired: Arc<AtomicBool>,
+    /// The access token in use: starts as the settings' one, replaced at run time ([`CloudApi::replace_token`]).
+    token: Arc<std::sync::RwLock<Secret>>,
 }
 
 impl std::fmt::Debug for CloudApi {
@@ -97,7 +99,8 @@ impl CloudApi {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("wa-onboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, settings: Arc::new(settings), token_expired: Arc::new(AtomicBool::new(false)) })
+        let token = Arc::new(std::sync::RwLock::new(settings.access_token.clone()));
+        Ok(Self { http, settings: Arc::new(settings), token_expired: Arc::new(AtomicBool::new(false)), token })
     }
 
     pub fn settings(&self) -> &CloudApiSettings {
@@ -123,12 +126,26 @@ impl CloudApi {
         self.token_expired.store(false, Ordering::Relaxed);
     }
 
+    /// Puts a new access token in place for every clone of this client; when it differs from the one in use,
+    /// sending resumes (the held sends go out). Answers whether it changed.
+    pub fn replace_token(&self, token: Secret) -> bool {
+        let mut current = self.token.write().unwrap_or_else(|p| p.into_inner());
+        if current.expose() == token.expose() {
+            return false;
+        }
+        *current = token;
+        drop(current);
+        let was_expired = self.token_expired.swap(false, Ordering::Relaxed);
+        tracing::warn!(was_expired, "WhatsApp access token replaced: sending resumes");
+        true
+    }
+
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
     pub(crate) fn bearer(&self) -> String {
-        format!("Bearer {}", self.settings.access_token.expose())
+        format!("Bearer {}", self.token.read().unwrap_or_else(|p| p.into_inner()).expose())
     }
 
     /// `{base}/{version}/{path}`.
@@ -150,8 +167,8 @@ impl CloudApi {
                     code = ?error.code(),
                     http_status = ?error.http_status(),
                     %error,
-                    "WHATSAPP ACCESS TOKEN EXPIRED OR INVALID: all sending is STOPPED until WHATSAPP_ACCESS_TOKEN \
-                     is replaced and the service restarted"
+                    "WHATSAPP ACCESS TOKEN EXPIRED OR INVALID: sending is HELD (nothing is lost) until a new token \
+                     is in place: write it to WHATSAPP_ACCESS_TOKEN_FILE, or update .env and send SIGHUP"
                 );
             }
         }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod media;
 pub mod message;
 pub mod sender;
+pub mod token_reload;
 
 pub use client::{CloudApi, CloudApiSettings, Sent};
 pub use error::{GraphError, Permanent, Retry};
