@@ -9,7 +9,7 @@ use wa_onboard::telemetry;
 
 mod cli;
 
-use cli::{Cli, Command, check_image::DocumentArgs};
+use cli::{Cli, Command, JobsCommand, check_image::DocumentArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,6 +23,12 @@ async fn main() -> ExitCode {
         Command::Worker => cli::serve::worker(&env).await,
         Command::Audit { user, phone_number_id, limit } => cli::audit::run(&env, &user, phone_number_id, limit).await,
         Command::Replay { path, url } => cli::replay::run(&env, &path, url).await,
+        Command::Jobs { command: JobsCommand::Dead { queue, limit } } => {
+            cli::jobs::dead(&env, queue.as_deref(), limit).await
+        }
+        Command::Jobs { command: JobsCommand::Retry { id, all, queue } } => {
+            cli::jobs::retry(&env, id.as_deref(), all, queue.as_deref()).await
+        }
         Command::Kept { limit } => cli::kept::run(&env, limit).await,
         Command::Flow { command } => cli::flow::run(&env, command),
         Command::Sim { bind } => cli::sim::run(&env, bind).await,

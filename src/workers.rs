@@ -21,6 +21,15 @@ use crate::jobs::{BackgroundJob, Concurrency, JobKey};
 use crate::store::Backend;
 use crate::verify::job::Verifier;
 
+/// Every queue the service runs, in the order a message flows through them.
+pub const QUEUE_NAMES: [&str; 5] = [
+    <InboundJob as BackgroundJob>::QUEUE,
+    <EventJob as BackgroundJob>::QUEUE,
+    <OutboundJob as BackgroundJob>::QUEUE,
+    <VerifyJob as BackgroundJob>::QUEUE,
+    <NotifyJob as BackgroundJob>::QUEUE,
+];
+
 impl BackgroundJob for InboundJob {
     const QUEUE: &'static str = INBOUND_QUEUE;
     type Handler = InboundHandler;

@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub(crate) mod check_image;
 pub(crate) mod demo;
 pub(crate) mod flow;
+pub(crate) mod jobs;
 pub(crate) mod kept;
 pub(crate) mod replay;
 pub(crate) mod serve;
@@ -60,6 +61,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// List and put back the jobs the queues gave up on (Redis).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Print the payloads kept for inspection (signed but unreadable bodies, other fields), newest first.
     Kept {
         #[arg(long, default_value_t = 20)]
@@ -94,6 +100,28 @@ pub(crate) enum Command {
         /// The machine-readable zone as text (from an OCR or typed), parsed and checked with the barcodes.
         #[arg(long)]
         mrz_text: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum JobsCommand {
+    /// Print the dead jobs (id, queue, attempts, when, last error), one JSON object a line.
+    Dead {
+        /// Only this queue (inbound, events, outbound, verify, notify).
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put a dead job back in its queue (it starts again from its first try), or all of them with --all.
+    Retry {
+        /// The job id, as `jobs dead` prints it.
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<String>,
     },
 }
 

@@ -117,6 +117,14 @@ impl Backend {
     }
 
     /// The Redis key prefix (none in memory).
+    /// The jobs the queues gave up on (Redis only: in memory they live and die with the process).
+    pub fn dead_jobs(&self) -> Option<super::redis::dead_jobs::RedisDeadJobs> {
+        match &self.kind {
+            Kind::Memory(_) => None,
+            Kind::Redis(r) => Some(super::redis::dead_jobs::RedisDeadJobs::new(r.conn.clone(), &r.prefix)),
+        }
+    }
+
     pub fn redis_prefix(&self) -> Option<&str> {
         match &self.kind {
             Kind::Memory(_) => None,

@@ -5,6 +5,7 @@
 //! they land on one Redis Cluster slot.
 
 pub mod conversations;
+pub mod dead_jobs;
 pub mod delivery;
 pub mod ingress;
 pub mod queue;
