@@ -450,3 +450,64 @@ async fn sends_are_held_while_the_token_is_invalid_and_go_out_in_order_once_the_
     drop(serve);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_live_on_their_own_address_and_a_worker_without_live_queues_exits_for_its_supervisor() {
+    let mut rig = Rig::start().await;
+    let (serve_metrics, worker_metrics) = (free_port(), free_port());
+    let serve = rig.serve_with(&["--no-workers"], &[("METRICS_ADDR", format!("127.0.0.1:{serve_metrics}"))]).await;
+    let public = rig.client.get(format!("{}/metrics", rig.base())).send().await.unwrap();
+    assert_eq!(public.status(), 404, "with METRICS_ADDR, /metrics is not on the public address");
+    let internal = rig.client.get(format!("http://127.0.0.1:{serve_metrics}/metrics")).send().await.unwrap();
+    assert_eq!(internal.status(), 200);
+    assert!(internal.text().await.unwrap().contains("wa_onboard_store_up"));
+
+    let mut env = rig.env();
+    env.push(("METRICS_ADDR".into(), format!("127.0.0.1:{worker_metrics}")));
+    env.push(("WORKER_DOWN_EXIT_SECS".into(), "3".into()));
+    let mut worker = Service::start("worker", &["worker"], &env);
+    worker.wait_healthy(&format!("http://127.0.0.1:{worker_metrics}/healthz")).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = rig.client.get(format!("http://127.0.0.1:{worker_metrics}/metrics")).send().await.unwrap();
+        let text = text.text().await.unwrap();
+        if common::metric(&text, "wa_onboard_worker_up{queue=\"outbound\"}") == 1.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker's metrics never showed its queues up:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Redis goes away for good: the worker cannot run its queues and exits non-zero (3) after 3 s.
+    rig.redis.stop();
+    let code = worker.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, Some(3), "a worker whose queues stay down exits so that its supervisor restarts it");
+    drop(serve);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_down_for_15_then_60_seconds_loses_no_message_and_needs_no_restart() {
+    let mut rig = Rig::start().await;
+    let serve = rig.serve(&[]).await;
+    let before: Vec<String> = (0..3).map(|n| user(7, n)).collect();
+    let each = first_reply_count(&rig, &before).await;
+    let mut everyone = before.clone();
+    for (round, outage) in [(1u32, 15u64), (2, 60)] {
+        // Acknowledged just before the outage: the workers meet it in the middle of their work.
+        let just_before: Vec<String> = (0..5).map(|n| user(7, round * 100 + n)).collect();
+        rig.deliver(batch(&just_before), Duration::from_secs(10)).await;
+        rig.redis.stop();
+        tokio::time::sleep(Duration::from_secs(outage)).await;
+        rig.redis.restart();
+        // Meta redelivers what was refused during the outage; new messages arrive after it.
+        let after: Vec<String> = (10..15).map(|n| user(7, round * 100 + n)).collect();
+        for u in &after {
+            rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(30)).await;
+        }
+        everyone.extend(just_before);
+        everyone.extend(after);
+        assert_exactly(&rig.answered(&everyone, each, Duration::from_secs(90)).await, each);
+    }
+    let ready = rig.client.get(format!("{}/readyz", rig.base())).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again without a restart: {:?}", ready.text().await);
+    drop(serve);
+}
