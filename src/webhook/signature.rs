@@ -100,26 +100,41 @@ fn escape_non_ascii(bytes: &[u8], out: &mut Vec<u8>) -> bool {
         if at == bytes.len() {
             break;
         }
-        let Some((ch, len)) = decode_utf8(&bytes[at..]) else { return false };
-        let mut units = [0u16; 2];
-        for unit in ch.encode_utf16(&mut units) {
-            push_escape(out, *unit);
+        let Some((point, len)) = decode_utf8(&bytes[at..]) else { return false };
+        match u16::try_from(point) {
+            Ok(unit) => push_escape(out, unit),
+            Err(_) => {
+                // A surrogate pair, as JSON writes characters beyond the Basic Multilingual Plane.
+                let above = point - 0x10000;
+                push_escape(out, 0xd800 | (above >> 10) as u16);
+                push_escape(out, 0xdc00 | (above & 0x3ff) as u16);
+            }
         }
         at += len;
     }
     true
 }
 
-/// The character at the start of `bytes` (which starts with a non-ASCII byte) and its length in bytes.
-fn decode_utf8(bytes: &[u8]) -> Option<(char, usize)> {
-    let len = match bytes.first()? {
-        0xc2..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf4 => 4,
+/// The code point at the start of `bytes` (which starts with a non-ASCII byte) and its length in bytes; `None`
+/// when the bytes are not UTF-8 there. Decoded by hand: this runs once per accented letter of a Spanish message.
+fn decode_utf8(bytes: &[u8]) -> Option<(u32, usize)> {
+    let continuation = |at: usize| bytes.get(at).filter(|b| *b & 0xc0 == 0x80).map(|b| u32::from(b & 0x3f));
+    let lead = u32::from(*bytes.first()?);
+    let (point, len) = match lead {
+        0xc2..=0xdf => (((lead & 0x1f) << 6) | continuation(1)?, 2),
+        0xe0..=0xef => (((lead & 0x0f) << 12) | (continuation(1)? << 6) | continuation(2)?, 3),
+        0xf0..=0xf4 => {
+            (((lead & 0x07) << 18) | (continuation(1)? << 12) | (continuation(2)? << 6) | continuation(3)?, 4)
+        }
         _ => return None,
     };
-    let text = std::str::from_utf8(bytes.get(..len)?).ok()?;
-    Some((text.chars().next()?, len))
+    // Overlong forms, surrogates and points beyond U+10FFFF are not UTF-8.
+    let shortest = match len {
+        2 => point >= 0x80,
+        3 => point >= 0x800 && !(0xd800..=0xdfff).contains(&point),
+        _ => (0x10000..=0x10ffff).contains(&point),
+    };
+    shortest.then_some((point, len))
 }
 
 fn push_escape(out: &mut Vec<u8>, unit: u16) {
@@ -219,5 +234,7 @@ mod tests {
         let mut out = Vec::new();
         assert!(!escape_non_ascii(b"ok \xff not utf-8", &mut out), "no escaped form for bytes that are not UTF-8");
         assert!(!escape_non_ascii(b"cut \xc3", &mut out));
+        assert!(!escape_non_ascii(b"overlong \xc0\xaf", &mut out));
+        assert!(!escape_non_ascii(b"surrogate \xed\xa0\x80", &mut out));
     }
 }
