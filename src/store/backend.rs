@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use apalis_redis::ConnectionManager;
 
+use super::case::CaseStore;
 use super::conversation::ConversationStore;
 use super::delivery::DeliveryLog;
 use super::ingress::IngressStore;
 use super::memory::MemoryQueues;
+use super::memory::cases::MemoryCases;
 use super::memory::conversations::MemoryConversations;
 use super::memory::delivery::MemoryDeliveryLog;
 use super::memory::ingress::MemoryIngress;
@@ -20,6 +22,7 @@ use super::memory::values::MemoryValues;
 use super::memory::vault::MemoryVault;
 use super::queue::{Job, JobQueue, WorkerSource};
 use super::rate_limit::{LimiterSettings, RateLimiter};
+use super::redis::cases::RedisCases;
 use super::redis::conversations::RedisConversations;
 use super::redis::delivery::RedisDeliveryLog;
 use super::redis::ingress::RedisIngress;
@@ -50,6 +53,7 @@ struct InMemory {
     queues: MemoryQueues,
     ingress: Arc<MemoryIngress>,
     conversations: Arc<MemoryConversations>,
+    cases: Arc<MemoryCases>,
     values: Mutex<HashMap<&'static str, Arc<MemoryValues>>>,
 }
 
@@ -82,6 +86,7 @@ impl Backend {
             queues,
             ingress,
             conversations: Arc::new(MemoryConversations::new(clock.clone())),
+            cases: Arc::default(),
             values: Mutex::default(),
         };
         Self { kind: Kind::Memory(Arc::new(memory)), clock }
@@ -116,7 +121,6 @@ impl Backend {
         }
     }
 
-    /// The Redis key prefix (none in memory).
     /// The jobs the queues gave up on (Redis only: in memory they live and die with the process).
     pub fn dead_jobs(&self) -> Option<super::redis::dead_jobs::RedisDeadJobs> {
         match &self.kind {
@@ -125,6 +129,7 @@ impl Backend {
         }
     }
 
+    /// The Redis key prefix (none in memory).
     pub fn redis_prefix(&self) -> Option<&str> {
         match &self.kind {
             Kind::Memory(_) => None,
@@ -141,6 +146,14 @@ impl Backend {
         match &self.kind {
             Kind::Memory(m) => m.ingress.clone(),
             Kind::Redis(r) => r.ingress.clone(),
+        }
+    }
+
+    /// Cases: people taking over onboardings.
+    pub fn cases(&self) -> Arc<dyn CaseStore> {
+        match &self.kind {
+            Kind::Memory(m) => m.cases.clone(),
+            Kind::Redis(r) => Arc::new(RedisCases::new(r.conn.clone(), &r.prefix)),
         }
     }
 

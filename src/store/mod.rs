@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `{kept}:*` |
 //! | [`ConversationStore`] | conversation state (compare-and-set), outbox, audit log, flow sources, index | `conv:{user}`, `audit:{user}`, `flows`, `convidx:*`, `value:*` |
+//! | [`CaseStore`] | cases: a person taking over an onboarding (waiting, assigned, closed) | `{cases}:*` |
 //! | [`JobQueue`] | jobs with idempotency keys, due now or later (apalis-redis format) | `{<queue>}:*` |
 //! | [`ValueStore`] | small values with a lifetime, e.g. what each send did | `<namespace>:<key>` |
 //! | [`DeliveryLog`] | the delivery state of each message we sent | `delivery:<wamid>` |
@@ -17,6 +18,7 @@
 //! backend's [`Clock`](crate::clock::Clock), so the memory backend's expiries follow a test's fixed clock.
 
 pub mod backend;
+pub mod case;
 pub mod conversation;
 pub mod delivery;
 pub mod ingress;
@@ -30,6 +32,7 @@ pub mod vault;
 use thiserror::Error;
 
 pub use backend::Backend;
+pub use case::CaseStore;
 pub use conversation::ConversationStore;
 pub use delivery::DeliveryLog;
 pub use ingress::{IngressStore, KEPT_BYTES_MAX, KEPT_PAYLOADS_MAX, KeptCap, KeptKind, KeptPayload};

@@ -127,6 +127,7 @@ macro_rules! conformance {
     };
 }
 
+mod cases;
 mod conversations;
 mod delivery;
 mod ingress;

@@ -1,0 +1,229 @@
+//! Cases on Redis, every key under one hash tag (`<prefix>:{cases}:*`, one Redis Cluster slot) so that each change
+//! is one Lua script: `case:<id>` (hash: `data` = the fixed [`CaseInfo`] as JSON, `status`, `assigned_to`,
+//! `assigned_at`, `closed_at`, `outcome`), `status:<status>` (sorted set of ids by opening time) and
+//! `conv:<conversation id>` (its open case).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use apalis_redis::ConnectionManager;
+use async_trait::async_trait;
+
+use crate::store::StoreError;
+use crate::store::case::{Case, CaseChangeError, CaseError, CaseInfo, CaseStatus, CaseStore, Opened};
+
+/// KEYS: conv, case, waiting set. ARGV: id, data, opened_at. Answers the open case's id when there is one, else
+/// "" after opening this one.
+static OPEN: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+if redis.call('EXISTS', KEYS[2]) == 1 then return ARGV[1] end
+redis.call('HSET', KEYS[2], 'data', ARGV[2], 'status', 'waiting')
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+return ''
+",
+    )
+});
+
+/// KEYS: case, conv, then the five status sets in [`CaseStatus::ALL`] order. ARGV: id, mode (claim, reassign,
+/// close), agent, now, new status, outcome. Answers {"ok"}, {"missing"}, {"taken", agent} or {"closed", status}.
+static CHANGE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local order = {waiting = 3, assigned = 4, resolved = 5, returned = 6, withdrawn = 7}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing'} end
+local open = status == 'waiting' or status == 'assigned'
+local mode = ARGV[2]
+if mode == 'claim' and status == 'assigned' then
+  return {'taken', redis.call('HGET', KEYS[1], 'assigned_to') or ''}
+end
+if (mode == 'claim' and status ~= 'waiting') or not open then return {'closed', status} end
+local target = ARGV[5]
+local opened = redis.call('ZSCORE', KEYS[order[status]], ARGV[1]) or ARGV[4]
+redis.call('ZREM', KEYS[order[status]], ARGV[1])
+redis.call('ZADD', KEYS[order[target]], opened, ARGV[1])
+redis.call('HSET', KEYS[1], 'status', target)
+if mode == 'close' then
+  redis.call('HSET', KEYS[1], 'closed_at', ARGV[4], 'outcome', ARGV[6])
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+else
+  redis.call('HSET', KEYS[1], 'assigned_to', ARGV[3], 'assigned_at', ARGV[4])
+end
+return {'ok'}
+",
+    )
+});
+
+#[derive(Clone)]
+pub struct RedisCases {
+    conn: ConnectionManager,
+    /// `<prefix>:{cases}`.
+    base: String,
+}
+
+impl RedisCases {
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        Self { conn, base: format!("{prefix}:{{cases}}") }
+    }
+
+    fn case_key(&self, id: &str) -> String {
+        format!("{}:case:{id}", self.base)
+    }
+
+    fn conv_key(&self, conversation_id: &str) -> String {
+        format!("{}:conv:{conversation_id}", self.base)
+    }
+
+    fn status_key(&self, status: CaseStatus) -> String {
+        format!("{}:status:{}", self.base, status.as_str())
+    }
+
+    async fn change(
+        &self,
+        id: &str,
+        mode: &str,
+        agent: &str,
+        now: u64,
+        target: CaseStatus,
+        outcome: &str,
+    ) -> Result<Case, CaseError> {
+        let Some(case) = self.get(id).await? else {
+            return Err(CaseChangeError::NotFound(id.to_owned()).into());
+        };
+        let mut invocation = CHANGE.key(self.case_key(id));
+        invocation.key(self.conv_key(&case.info.conversation_id));
+        for status in CaseStatus::ALL {
+            invocation.key(self.status_key(status));
+        }
+        invocation.arg(id).arg(mode).arg(agent).arg(now).arg(target.as_str()).arg(outcome);
+        let mut conn = self.conn.clone();
+        let answer: Vec<String> = invocation.invoke_async(&mut conn).await.map_err(StoreError::unavailable)?;
+        match answer.first().map(String::as_str) {
+            Some("ok") => Ok(self.get(id).await?.ok_or_else(|| CaseChangeError::NotFound(id.to_owned()))?),
+            Some("missing") => Err(CaseChangeError::NotFound(id.to_owned()).into()),
+            Some("taken") => Err(CaseChangeError::TakenBy(answer.get(1).cloned().unwrap_or_default()).into()),
+            Some("closed") => {
+                let status = answer.get(1).and_then(|s| CaseStatus::parse(s)).unwrap_or(CaseStatus::Resolved);
+                Err(CaseChangeError::Closed(status).into())
+            }
+            other => Err(StoreError::Corrupt(format!("unexpected answer of the case script: {other:?}")).into()),
+        }
+    }
+}
+
+fn from_hash(fields: HashMap<String, String>) -> Result<Option<Case>, StoreError> {
+    let Some(data) = fields.get("data") else { return Ok(None) };
+    let info: CaseInfo = serde_json::from_str(data).map_err(StoreError::corrupt)?;
+    let status = fields
+        .get("status")
+        .and_then(|s| CaseStatus::parse(s))
+        .ok_or_else(|| StoreError::Corrupt(format!("case {} has no valid status", info.id)))?;
+    let number = |name: &str| fields.get(name).and_then(|v| v.parse().ok());
+    Ok(Some(Case {
+        status,
+        assigned_to: fields.get("assigned_to").cloned(),
+        assigned_at: number("assigned_at"),
+        closed_at: number("closed_at"),
+        outcome: fields.get("outcome").cloned(),
+        info,
+    }))
+}
+
+#[async_trait]
+impl CaseStore for RedisCases {
+    async fn open(&self, info: CaseInfo) -> Result<Opened, StoreError> {
+        let data = serde_json::to_string(&info).map_err(StoreError::corrupt)?;
+        let mut conn = self.conn.clone();
+        let existing: String = OPEN
+            .key(self.conv_key(&info.conversation_id))
+            .key(self.case_key(&info.id))
+            .key(self.status_key(CaseStatus::Waiting))
+            .arg(&info.id)
+            .arg(data)
+            .arg(info.opened_at)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        if existing.is_empty() {
+            return Ok(Opened::New(Case::waiting(info)));
+        }
+        match self.get(&existing).await? {
+            Some(case) => Ok(Opened::Existing(case)),
+            None => Err(StoreError::Corrupt(format!("the open case {existing} of a conversation is missing"))),
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Case>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.case_key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        from_hash(fields)
+    }
+
+    async fn open_case_of(&self, conversation_id: &str) -> Result<Option<Case>, StoreError> {
+        let mut conn = self.conn.clone();
+        let id: Option<String> = redis::cmd("GET")
+            .arg(self.conv_key(conversation_id))
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        match id {
+            Some(id) => self.get(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn list(&self, status: CaseStatus, limit: usize) -> Result<Vec<Case>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.status_key(status))
+            .arg(0)
+            .arg(limit - 1)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(self.case_key(id));
+        }
+        let hashes: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut conn).await.map_err(StoreError::unavailable)?;
+        let mut cases = Vec::with_capacity(hashes.len());
+        for fields in hashes {
+            cases.extend(from_hash(fields)?);
+        }
+        Ok(cases)
+    }
+
+    async fn counts(&self) -> Result<BTreeMap<CaseStatus, usize>, StoreError> {
+        let mut pipe = redis::pipe();
+        for status in CaseStatus::ALL {
+            pipe.cmd("ZCARD").arg(self.status_key(status));
+        }
+        let mut conn = self.conn.clone();
+        let counts: Vec<usize> = pipe.query_async(&mut conn).await.map_err(StoreError::unavailable)?;
+        Ok(CaseStatus::ALL.into_iter().zip(counts).collect())
+    }
+
+    async fn claim(&self, id: &str, agent: &str, now: u64) -> Result<Case, CaseError> {
+        self.change(id, "claim", agent, now, CaseStatus::Assigned, "").await
+    }
+
+    async fn reassign(&self, id: &str, agent: &str, now: u64) -> Result<Case, CaseError> {
+        self.change(id, "reassign", agent, now, CaseStatus::Assigned, "").await
+    }
+
+    async fn close(&self, id: &str, status: CaseStatus, outcome: &str, now: u64) -> Result<Case, CaseError> {
+        self.change(id, "close", "", now, status, outcome).await
+    }
+}
