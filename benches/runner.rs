@@ -90,6 +90,7 @@ async fn run() -> anyhow::Result<()> {
             queues: wa_onboard::jobs::Queues::new(backend.clone()),
             links: LinkSigner::new("https://agents.example.com", Secret::new("bench"), 3600),
             vault: None,
+            cases: None,
         },
         clock: clock.clone(),
     });

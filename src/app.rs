@@ -131,7 +131,12 @@ impl App {
         let runner = Arc::new(Runner {
             flows,
             store: conversations.clone(),
-            dispatcher: Dispatcher { queues: queues.clone(), links: links.clone(), vault: Some(cloud.vault.clone()) },
+            dispatcher: Dispatcher {
+                queues: queues.clone(),
+                links: links.clone(),
+                vault: Some(cloud.vault.clone()),
+                cases: Some(backend.cases()),
+            },
             clock: backend.clock(),
         });
         let metrics = Arc::new(Metrics::new());

@@ -136,6 +136,14 @@ on_both_backends!(a_blurry_id_gets_the_blur_advice_then_after_three_tries_a_live
     // The link works: the development handoff page accepts it.
     let page = app.client.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    // And a case waits for a person, with why and how many tries.
+    let waiting = app.backend.cases().list(wa_onboard::store::case::CaseStatus::Waiting, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let case = &waiting[0].info;
+    assert_eq!(case.masked_phone.as_deref(), Some("*********0002"));
+    assert_eq!(case.language.as_deref(), Some("es"));
+    assert!(case.attempts >= 3, "{case:?}");
+    assert!(!case.reason.is_empty() && case.conversation_id.starts_with("c-"), "{case:?}");
 });
 
 on_both_backends!(a_registry_hit_is_reviewed_by_a_person_without_accusation, |backend, name| async move {

@@ -13,6 +13,7 @@ use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::{BackgroundJob, Queues};
 use crate::store::StoreError;
+use crate::store::case::{CaseError, CaseInfo, CaseStatus, CaseStore};
 use crate::store::conversation::OutboxEntry;
 use crate::store::vault::MediaVault;
 
@@ -22,6 +23,34 @@ pub struct Dispatcher {
     pub links: LinkSigner,
     /// Where the user's photos are kept, to erase them when the user asks (stop, declined consent).
     pub vault: Option<Arc<dyn MediaVault>>,
+    /// Where a handoff opens a case for a person (and the end of the conversation closes it).
+    pub cases: Option<Arc<dyn CaseStore>>,
+}
+
+/// `*******5678`: enough for an agent to tell two people apart on the phone, not to read the number.
+fn masked(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().collect();
+    let shown = digits.len().min(4);
+    "*".repeat(digits.len() - shown) + &digits[digits.len() - shown..].iter().collect::<String>()
+}
+
+/// The case a handoff opens: what the agent sees in the queue.
+fn case_info(state: &ConversationState, key: &JobKey, reason: &str, now: u64) -> CaseInfo {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key.to_string().as_bytes());
+    CaseInfo {
+        id: format!("case-{}", hex::encode(&digest[..8])),
+        conversation_id: state.conversation_id.clone(),
+        user: state.user.clone(),
+        masked_phone: state.phone.as_deref().map(masked),
+        profile_name: state.vars.get("profile_name").cloned(),
+        language: state.language.clone(),
+        document: state.vars.get("document").cloned(),
+        step: state.step.clone(),
+        reason: reason.to_owned(),
+        attempts: state.attempts.values().sum(),
+        opened_at: now,
+    }
 }
 
 /// Who the bot writes to: the phone when known, else the business-scoped user id.
@@ -55,7 +84,10 @@ impl Dispatcher {
                     }
                     .queued(),
                 ),
-                Effect::Handoff { body, label, .. } => {
+                Effect::Handoff { body, label, reason } => {
+                    if let Some(cases) = &self.cases {
+                        cases.open(case_info(state, &key, reason, now)).await?;
+                    }
                     let url = self.links.link(&state.conversation_id, now);
                     replies.push(Reply::Link { body: body.clone(), label: label.clone(), url });
                 }
@@ -78,6 +110,19 @@ impl Dispatcher {
                     events.push(EventJob { user: state.user.clone(), key, event: event.clone() }.queued_at(*at))
                 }
                 Effect::End { outcome, erase_data } => {
+                    // An open case ends with the conversation: decided (verified, rejected) or withdrawn.
+                    if let Some(cases) = &self.cases
+                        && let Some(case) = cases.open_case_of(&state.conversation_id).await?
+                    {
+                        let status = match outcome.as_str() {
+                            "verified" | "rejected" => CaseStatus::Resolved,
+                            _ => CaseStatus::Withdrawn,
+                        };
+                        match cases.close(&case.info.id, status, outcome, now).await {
+                            Ok(_) | Err(CaseError::Change(_)) => {}
+                            Err(CaseError::Store(e)) => return Err(e),
+                        }
+                    }
                     if *erase_data && let Some(vault) = &self.vault {
                         vault
                             .delete_conversation(&state.conversation_id)
