@@ -60,15 +60,7 @@ async fn every_message_kind_is_sent_and_recorded() {
     assert_eq!(recorded[5].body["biz_opaque_callback_data"], "conv-42");
 
     // The same list over HTTP.
-    let listed: Vec<Value> = reqwest::Client::new()
-        .get(format!("{}/messages", sim.base_url))
-        .bearer_auth(SIM_ACCESS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = sim_json(&format!("{}/messages", sim.base_url)).await;
     assert_eq!(listed.len(), messages.len());
     assert_eq!(listed[2]["body"]["interactive"]["action"]["buttons"][1]["reply"]["title"], "No acepto");
 }
@@ -96,15 +88,7 @@ async fn mark_read_with_typing_indicator() {
     assert!(reads[0].typing_indicator);
     assert!(!reads[1].typing_indicator);
     assert!(sim.messages().is_empty(), "a read receipt is not a message");
-    let listed: Vec<Value> = reqwest::Client::new()
-        .get(format!("{}/_admin/reads", sim.base_url))
-        .bearer_auth(SIM_ACCESS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = sim_json(&format!("{}/_admin/reads", sim.base_url)).await;
     assert_eq!(listed[0]["message_id"], "wamid.in.1");
 }
 
@@ -326,4 +310,10 @@ async fn the_simulator_mounts_inside_the_app_without_a_token() {
             .unwrap();
     assert!(wa_onboard::sim::in_app(&production).is_none(), "no simulator outside --dev");
     server.abort();
+}
+
+/// GETs a simulator route with its token and reads the JSON answer.
+async fn sim_json(url: &str) -> Vec<Value> {
+    let answer = reqwest::Client::new().get(url).bearer_auth(SIM_ACCESS_TOKEN).send().await.unwrap();
+    answer.json().await.unwrap()
 }
