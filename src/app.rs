@@ -49,6 +49,9 @@ pub struct AppState {
     pub events: Arc<dyn JobQueue<EventJob>>,
     /// Which queues have a live worker in this process (`/readyz` and metrics).
     pub workers: Arc<WorkerHealth>,
+    /// Cases for people to take over, and the tokens of `/api/v1`.
+    pub cases: Arc<dyn crate::store::CaseStore>,
+    pub api_tokens: Arc<dyn crate::store::api_tokens::ApiTokenStore>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -65,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/agent/handoff", get(crate::agent::outcome::handoff_page))
         // route_layer: runs after routing, so the route template is known; 413s are counted too.
         .merge(metrics_route)
+        .merge(crate::api::router(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_latency))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state)
@@ -150,6 +154,8 @@ impl App {
             links,
             conversations,
             events: queues.of::<EventJob>(),
+            cases: backend.cases(),
+            api_tokens: backend.api_tokens(),
         });
         let handlers = Arc::new(handlers(&state, &backend, &runner, &cloud, &public_base, &queues));
         Ok(Self {

@@ -47,6 +47,7 @@
 //!   constant that parses), with a message that says so.
 
 pub mod agent;
+pub mod api;
 pub mod app;
 pub mod clock;
 pub mod cloud;

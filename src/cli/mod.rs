@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub(crate) mod api_tokens;
 pub(crate) mod audit;
 pub(crate) mod check_image;
 pub(crate) mod demo;
@@ -61,6 +62,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Make, list and revoke the bearer tokens of /api/v1 (Redis).
+    ApiTokens {
+        #[command(subcommand)]
+        command: ApiTokensCommand,
+    },
     /// List and put back the jobs the queues gave up on (Redis).
     Jobs {
         #[command(subcommand)]
@@ -101,6 +107,16 @@ pub(crate) enum Command {
         #[arg(long)]
         mrz_text: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ApiTokensCommand {
+    /// Make a token and print it (once; only its hash is kept).
+    Add { name: String },
+    /// The tokens' names and when they were made.
+    List,
+    /// Revoke a token: calls with it get 401 at once.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]

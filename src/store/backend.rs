@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use apalis_redis::ConnectionManager;
 
+use super::api_tokens::ApiTokenStore;
 use super::case::CaseStore;
 use super::conversation::ConversationStore;
 use super::delivery::DeliveryLog;
 use super::ingress::IngressStore;
 use super::memory::MemoryQueues;
+use super::memory::api_tokens::MemoryApiTokens;
 use super::memory::cases::MemoryCases;
 use super::memory::conversations::MemoryConversations;
 use super::memory::delivery::MemoryDeliveryLog;
@@ -22,6 +24,7 @@ use super::memory::values::MemoryValues;
 use super::memory::vault::MemoryVault;
 use super::queue::{Job, JobQueue, WorkerSource};
 use super::rate_limit::{LimiterSettings, RateLimiter};
+use super::redis::api_tokens::RedisApiTokens;
 use super::redis::cases::RedisCases;
 use super::redis::conversations::RedisConversations;
 use super::redis::delivery::RedisDeliveryLog;
@@ -54,6 +57,7 @@ struct InMemory {
     ingress: Arc<MemoryIngress>,
     conversations: Arc<MemoryConversations>,
     cases: Arc<MemoryCases>,
+    api_tokens: Arc<MemoryApiTokens>,
     values: Mutex<HashMap<&'static str, Arc<MemoryValues>>>,
 }
 
@@ -87,6 +91,7 @@ impl Backend {
             ingress,
             conversations: Arc::new(MemoryConversations::new(clock.clone())),
             cases: Arc::default(),
+            api_tokens: Arc::default(),
             values: Mutex::default(),
         };
         Self { kind: Kind::Memory(Arc::new(memory)), clock }
@@ -154,6 +159,14 @@ impl Backend {
         match &self.kind {
             Kind::Memory(m) => m.cases.clone(),
             Kind::Redis(r) => Arc::new(RedisCases::new(r.conn.clone(), &r.prefix)),
+        }
+    }
+
+    /// The hashes of the `/api/v1` tokens.
+    pub fn api_tokens(&self) -> Arc<dyn ApiTokenStore> {
+        match &self.kind {
+            Kind::Memory(m) => m.api_tokens.clone(),
+            Kind::Redis(r) => Arc::new(RedisApiTokens::new(r.conn.clone(), &r.prefix)),
         }
     }
 

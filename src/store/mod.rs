@@ -8,6 +8,7 @@
 //! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `{kept}:*` |
 //! | [`ConversationStore`] | conversation state (compare-and-set), outbox, audit log, flow sources, index | `conv:{user}`, `audit:{user}`, `flows`, `convidx:*`, `value:*` |
 //! | [`CaseStore`] | cases: a person taking over an onboarding (waiting, assigned, closed) | `{cases}:*` |
+//! | [`ApiTokenStore`](api_tokens::ApiTokenStore) | hashes of the `/api/v1` tokens, by name | `api-tokens` |
 //! | [`JobQueue`] | jobs with idempotency keys, due now or later (apalis-redis format) | `{<queue>}:*` |
 //! | [`ValueStore`] | small values with a lifetime, e.g. what each send did | `<namespace>:<key>` |
 //! | [`DeliveryLog`] | the delivery state of each message we sent | `delivery:<wamid>` |
@@ -17,6 +18,7 @@
 //! `memory/` holds one process's implementations (lost on restart), `redis/` the shared ones. Time comes from the
 //! backend's [`Clock`](crate::clock::Clock), so the memory backend's expiries follow a test's fixed clock.
 
+pub mod api_tokens;
 pub mod backend;
 pub mod case;
 pub mod conversation;

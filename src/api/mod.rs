@@ -1,0 +1,30 @@
+//! `/api/v1`: what the agent console does, for companies that run their own agent desk. Every call needs a bearer
+//! token made with `wa-onboard api-tokens add NAME` (only its hash is stored); see docs/console.md.
+//!
+//! - `auth.rs`: tokens, their hashes, the middleware that checks them.
+//! - `cases.rs`: `GET /api/v1/cases`, `GET /api/v1/cases/{id}`, `POST /api/v1/cases/{id}/claim`.
+
+pub mod auth;
+mod cases;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+/// The `/api/v1` routes, every one behind a token.
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/cases", get(cases::list))
+        .route("/api/v1/cases/{id}", get(cases::one))
+        .route("/api/v1/cases/{id}/claim", post(cases::claim))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token))
+}
+
+/// A JSON error answer: `{"error": "..."}`.
+fn error(status: axum::http::StatusCode, message: impl Into<String>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
