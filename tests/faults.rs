@@ -154,7 +154,11 @@ impl Rig {
                 let sent = self.sent_per_user().await;
                 return users.iter().map(|u| (u.clone(), sent.get(u).copied().unwrap_or(0))).collect();
             }
-            assert!(Instant::now() < deadline, "{waiting} of {} users still unanswered after {limit:?}", users.len());
+            if Instant::now() >= deadline {
+                let missing: Vec<_> =
+                    users.iter().filter(|u| sent.get(*u).copied().unwrap_or(0) < each).take(5).collect();
+                panic!("{waiting} of {} users still unanswered after {limit:?}, e.g. {missing:?}", users.len());
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -500,12 +504,13 @@ async fn a_redis_down_for_15_then_60_seconds_loses_no_message_and_needs_no_resta
         rig.redis.restart();
         // Meta redelivers what was refused during the outage; new messages arrive after it.
         let after: Vec<String> = (10..15).map(|n| user(7, round * 100 + n)).collect();
+        // Generous limits: they cost nothing when it works, and CI machines are slow and noisy.
         for u in &after {
-            rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(30)).await;
+            rig.deliver(batch(std::slice::from_ref(u)), Duration::from_secs(60)).await;
         }
         everyone.extend(just_before);
         everyone.extend(after);
-        assert_exactly(&rig.answered(&everyone, each, Duration::from_secs(90)).await, each);
+        assert_exactly(&rig.answered(&everyone, each, Duration::from_secs(180)).await, each);
     }
     let ready = rig.client.get(format!("{}/readyz", rig.base())).send().await.unwrap();
     assert_eq!(ready.status(), 200, "ready again without a restart: {:?}", ready.text().await);

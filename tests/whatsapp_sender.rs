@@ -94,6 +94,51 @@ async fn a_job_that_dies_after_meta_accepted_is_retried_without_a_second_message
     }
 }
 
+/// Answers reads, but refuses every write while armed (Redis went away right after Meta accepted the message).
+struct RefusesWrites {
+    inner: Arc<dyn ValueStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl ValueStore for RefusesWrites {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("connection refused".into()));
+        }
+        self.inner.put_if_absent(key, value, ttl).await
+    }
+}
+
+#[tokio::test]
+async fn a_send_whose_record_cannot_be_written_is_not_sent_again_by_this_process() {
+    for (values, _keys) in sent_values("sender-unwritten").await {
+        let sim = Simulator::start().await.unwrap();
+        let log = SentLog::new(values.clone(), DEFAULT_SENT_LOG_TTL);
+        let down = Arc::new(RefusesWrites { inner: values.clone(), armed: std::sync::atomic::AtomicBool::new(true) });
+        let deps = SenderDeps::new(sim_api(&sim), SentLog::new(down.clone(), DEFAULT_SENT_LOG_TTL));
+        let mut job = job("evt-2:0");
+
+        let first = deliver(&job, &deps).await;
+        assert!(matches!(first, Err(DeliveryFailure::Retry { .. })), "{first:?}");
+        assert_eq!(log.get("evt-2:0").await.unwrap(), None, "nothing could be written");
+
+        // Still down at the retry: nothing is sent again.
+        job.attempt += 1;
+        assert!(deliver(&job, &deps).await.unwrap().already_sent);
+        // Back: the next try writes the record late, for every process to see.
+        down.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert!(deliver(&job, &deps).await.unwrap().already_sent);
+        assert_eq!(sim.messages().len(), 1, "Meta got the message once");
+        let written = log.get("evt-2:0").await.unwrap();
+        assert!(matches!(written, Some(SentRecord::Sent { ref wamid, .. }) if *wamid == sim.messages()[0].wamid));
+    }
+}
+
 #[tokio::test]
 async fn a_closed_window_falls_back_to_the_template() {
     for (values, _keys) in sent_values("sender-window").await {

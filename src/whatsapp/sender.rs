@@ -5,7 +5,9 @@
 //! outcome is returned and nothing is sent. Right after Meta accepts a message its wamid is recorded
 //! (`SET key value NX EX ttl`). So a job that dies after the wamid was recorded is retried without a second
 //! message. What remains is the short gap between Meta's answer and the record: a crash exactly there sends the
-//! message again on retry (at least once, never silently lost).
+//! message again on retry (at least once, never silently lost). When the store cannot be written right after a
+//! send (a Redis blip), the record is kept in this process until it can be: a retry here finds it and sends
+//! nothing; only a retry in another process during the blip can still send twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +57,13 @@ pub enum SentRecord {
 pub struct SentLog {
     values: Arc<dyn ValueStore>,
     ttl: Duration,
+    /// Records of messages that went out while the store could not be written: consulted first, written as soon
+    /// as the store answers again.
+    unwritten: Arc<std::sync::Mutex<std::collections::HashMap<String, SentRecord>>>,
 }
+
+/// At most this many unwritten records are kept (a long outage stops the senders well before).
+const UNWRITTEN_MAX: usize = 10_000;
 
 /// The namespace of the sent log among the backend's values.
 pub const SENT_LOG_NAMESPACE: &str = "sent";
@@ -65,10 +73,22 @@ pub const DEFAULT_SENT_LOG_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
 
 impl SentLog {
     pub fn new(values: Arc<dyn ValueStore>, ttl: Duration) -> Self {
-        Self { values, ttl }
+        Self { values, ttl, unwritten: Default::default() }
+    }
+
+    fn unwritten(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, SentRecord>> {
+        self.unwritten.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<SentRecord>, StoreError> {
+        let kept = self.unwritten().get(key).cloned();
+        if let Some(record) = kept {
+            // Written late, now that the store answers (or kept for the next try).
+            if self.values.put_if_absent(key, &to_json(&record)?, self.ttl).await.is_ok() {
+                self.unwritten().remove(key);
+            }
+            return Ok(Some(record));
+        }
         let value = self.values.get(key).await?;
         value.map(|v| from_json("sent record", &v)).transpose()
     }
@@ -76,6 +96,14 @@ impl SentLog {
     /// Records the outcome unless one is recorded already (the first one wins); answers whether it was new.
     pub async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
         self.values.put_if_absent(key, &to_json(record)?, self.ttl).await
+    }
+
+    /// Keeps in this process a record that could not be written, for [`SentLog::get`] to find.
+    pub fn keep_unwritten(&self, key: &str, record: &SentRecord) {
+        let mut unwritten = self.unwritten();
+        if unwritten.len() < UNWRITTEN_MAX {
+            unwritten.insert(key.to_owned(), record.clone());
+        }
     }
 }
 
@@ -145,7 +173,8 @@ async fn record_outcome(deps: &SenderDeps, key: &str, record: &SentRecord) -> Re
         }
     }
     let e = last.map(|e| e.to_string()).unwrap_or_default();
-    tracing::error!(error = %e, "message sent but its idempotency record could not be written: a retry may send it twice");
+    deps.sent_log.keep_unwritten(key, record);
+    tracing::error!(error = %e, "message sent but its idempotency record could not be written: kept in this process until it can be (a retry elsewhere may send it twice)");
     Err(retry_after(STORE_RETRY, format!("cannot record the sent message: {e}")))
 }
 
