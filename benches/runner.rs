@@ -91,6 +91,7 @@ async fn run() -> anyhow::Result<()> {
             links: LinkSigner::new("https://agents.example.com", Secret::new("bench"), 3600),
             vault: None,
             cases: None,
+            external_agents: true,
         },
         clock: clock.clone(),
     });

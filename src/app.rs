@@ -140,6 +140,7 @@ impl App {
                 links: links.clone(),
                 vault: Some(cloud.vault.clone()),
                 cases: Some(backend.cases()),
+                external_agents: config.agent_link.base_url.is_some(),
             },
             clock: backend.clock(),
         });

@@ -1,4 +1,5 @@
-//! The live-agent contract through HTTP: the handoff link the user gets, and `POST /agent/outcome` (docs/agents.md).
+//! The live-agent contract through HTTP, for an external agent system (`AGENT_LINK_BASE_URL` set): the handoff link
+//! the user gets, and `POST /agent/outcome` (docs/agents.md).
 
 #[macro_use]
 mod common;
@@ -13,6 +14,13 @@ use wa_onboard::signing;
 const WAIT: Duration = Duration::from_secs(60);
 /// No AGENT_LINK_SECRET in the test config: it is derived from the app secret.
 const AGENT_SECRET: &str = "agent-link:test-app-secret";
+
+/// The whole bot, with an external agent system at `AGENT_LINK_BASE_URL`.
+async fn spawn_desk_app(backend: Backend, name: &str) -> TestApp {
+    let (backend, redis) = open_backend(backend, name).await;
+    let extra = [("WORKER_POLL_MS", "20"), ("AGENT_LINK_BASE_URL", "https://desk.example.com/handoff")];
+    spawn_app_with(backend, redis, &extra, wa_onboard::app::Workers::Run).await
+}
 
 async fn handed_off_user(app: &TestApp, phone: &str) -> (User, String) {
     let sim = app.sim.clone().unwrap();
@@ -42,7 +50,7 @@ async fn post_outcome(app: &TestApp, body: serde_json::Value, secret: &str) -> r
 }
 
 on_both_backends!(an_agent_approves_and_the_conversation_continues, |backend, name| async move {
-    let app = spawn_running_app(backend, name).await;
+    let app = spawn_desk_app(backend, name).await;
     let (mut user, token) = handed_off_user(&app, "5215522220001").await;
     // While the agent owns the conversation the bot records but does not answer.
     user.says("¿hola?").await.unwrap();
@@ -56,7 +64,7 @@ on_both_backends!(an_agent_approves_and_the_conversation_continues, |backend, na
 });
 
 on_both_backends!(an_agent_asks_for_a_new_selfie, |backend, name| async move {
-    let app = spawn_running_app(backend, name).await;
+    let app = spawn_desk_app(backend, name).await;
     let (mut user, token) = handed_off_user(&app, "5215522220002").await;
     let body = json!({"token": token, "decision": "retake", "slot": "selfie", "reason": "face_too_small"});
     assert_eq!(post_outcome(&app, body.clone(), AGENT_SECRET).await.status(), 202);
@@ -69,7 +77,7 @@ on_both_backends!(an_agent_asks_for_a_new_selfie, |backend, name| async move {
 
 #[tokio::test]
 async fn bad_outcomes_get_clear_answers_and_change_nothing() {
-    let app = spawn_running_app(Backend::Memory, "agent-bad").await;
+    let app = spawn_desk_app(Backend::Memory, "agent-bad").await;
     let (mut user, token) = handed_off_user(&app, "5215522220003").await;
     let approve = json!({"token": token, "decision": "approve"});
     let cases = [

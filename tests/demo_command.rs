@@ -1,10 +1,11 @@
 //! `wa-onboard demo`, as a product person runs it: two chats printed as a transcript, one user verified, the
-//! other told about the blur each time and handed a live-agent link after the third blurry photo.
+//! other told about the blur each time and handed to a person (who will write in the chat) after the third blurry
+//! photo.
 
 use std::process::Command;
 
 #[test]
-fn the_demo_prints_a_verified_chat_and_a_blurry_chat_that_ends_with_an_agent_link() {
+fn the_demo_prints_a_verified_chat_and_a_blurry_chat_that_ends_with_a_person() {
     let output = Command::new(env!("CARGO_BIN_EXE_wa-onboard"))
         .arg("demo")
         .env_remove("REDIS_URL")
@@ -22,7 +23,7 @@ fn the_demo_prints_a_verified_chat_and_a_blurry_chat_that_ends_with_an_agent_lin
     let blurry_photos = second.matches("[photo: passport photo page").count();
     assert_eq!(blurry_photos, 3, "Bruno sends the photo three times:\n{second}");
     assert_eq!(second.matches(blur_advice).count(), 2, "blur advice after the first two:\n{second}");
-    let link = second.lines().skip_while(|l| !l.contains(blur_advice)).find(|l| l.contains("/agent/handoff?t="));
-    assert!(link.is_some(), "the third failure ends with a signed agent link:\n{second}");
+    let handoff = second.lines().skip_while(|l| !l.contains(blur_advice)).find(|l| l.contains("te escribirá aquí"));
+    assert!(handoff.is_some(), "the third failure hands Bruno to a person, who will write in the chat:\n{second}");
     assert!(!second.contains("verificamos tu identidad"), "Bruno is not verified:\n{second}");
 }

@@ -78,7 +78,8 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     };
     // The same signed request sent twice is one outcome.
     let key = JobKey::agent_outcome(&conversation, &hex::encode(&Sha256::digest(&body)[..8]));
-    let job = EventJob { user, key: key.clone(), event: Event::AgentOutcome { decision } };
+    let agent = request.agent.clone().filter(|a| !a.trim().is_empty());
+    let job = EventJob { user, key: key.clone(), event: Event::AgentOutcome { decision, agent } };
     match app.events.push(&[Queued::now(key, job)]).await {
         Ok(_) => {
             tracing::info!(%conversation, agent = request.agent.as_deref().unwrap_or("?"), "agent outcome received");

@@ -13,7 +13,7 @@ use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::{BackgroundJob, Queues};
 use crate::store::StoreError;
-use crate::store::case::{CaseError, CaseInfo, CaseStatus, CaseStore};
+use crate::store::case::{CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore};
 use crate::store::conversation::OutboxEntry;
 use crate::store::vault::MediaVault;
 
@@ -25,6 +25,9 @@ pub struct Dispatcher {
     pub vault: Option<Arc<dyn MediaVault>>,
     /// Where a handoff opens a case for a person (and the end of the conversation closes it).
     pub cases: Option<Arc<dyn CaseStore>>,
+    /// `AGENT_LINK_BASE_URL` is set: the user gets the external agent system's signed link. Unset, the built-in
+    /// console is the agent system and the user is told that a person will write to them here.
+    pub external_agents: bool,
 }
 
 /// `*******5678`: enough for an agent to tell two people apart on the phone, not to read the number.
@@ -50,6 +53,19 @@ fn case_info(state: &ConversationState, key: &JobKey, reason: &str, now: u64) ->
         reason: reason.to_owned(),
         attempts: state.attempts.values().sum(),
         opened_at: now,
+    }
+}
+
+fn case_entry(key: &JobKey, now: u64, actor: &str, kind: &str, text: String) -> CaseEntry {
+    CaseEntry {
+        key: key.to_string(),
+        at: now,
+        actor: actor.to_owned(),
+        agent: None,
+        kind: kind.to_owned(),
+        text,
+        media: None,
+        send_key: None,
     }
 }
 
@@ -84,12 +100,40 @@ impl Dispatcher {
                     }
                     .queued(),
                 ),
-                Effect::Handoff { body, label, reason } => {
+                Effect::Handoff { body, label, reason, waiting } => {
                     if let Some(cases) = &self.cases {
-                        cases.open(case_info(state, &key, reason, now)).await?;
+                        let opened = cases.open(case_info(state, &key, reason, now)).await?;
+                        let text = format!("handed over by the bot: {reason}");
+                        let entry = case_entry(&key, now, "bot", "opened", text);
+                        cases.record(&opened.case().info.id, &entry).await?;
                     }
-                    let url = self.links.link(&state.conversation_id, now);
-                    replies.push(Reply::Link { body: body.clone(), label: label.clone(), url });
+                    if self.external_agents || waiting.is_empty() {
+                        let url = self.links.link(&state.conversation_id, now);
+                        replies.push(Reply::Link { body: body.clone(), label: label.clone(), url });
+                    } else {
+                        replies.push(Reply::Text { body: waiting.clone() });
+                    }
+                }
+                Effect::ForAgent { note } => {
+                    if let Some(cases) = &self.cases
+                        && let Some(case) = cases.open_case_of(&state.conversation_id).await?
+                    {
+                        let actor = if note.kind == "check" { "verifier" } else { "user" };
+                        let mut entry = case_entry(&key, now, actor, &note.kind, note.text.clone());
+                        entry.media = note.media.clone();
+                        cases.record(&case.info.id, &entry).await?;
+                    }
+                }
+                Effect::CloseCase { returned, outcome } => {
+                    if let Some(cases) = &self.cases
+                        && let Some(case) = cases.open_case_of(&state.conversation_id).await?
+                    {
+                        let status = if *returned { CaseStatus::Returned } else { CaseStatus::Resolved };
+                        match cases.close(&case.info.id, status, outcome, now).await {
+                            Ok(_) | Err(CaseError::Change(_)) => {}
+                            Err(CaseError::Store(e)) => return Err(e),
+                        }
+                    }
                 }
                 Effect::Verify { submission, document, media, attempt } => verify.push(
                     VerifyJob {
@@ -148,6 +192,7 @@ impl Dispatcher {
                         user: state.user.user.clone(),
                         document: state.vars.get("document").cloned(),
                         fields,
+                        decided_by: state.vars.get("decided_by").cloned(),
                         at: now,
                     };
                     notify.push(job.queued());

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::runner::{RunError, Runner};
+use crate::flow::event::Event;
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::jobs::worker::{Handler, JobFailure};
@@ -46,7 +47,14 @@ pub struct EventHandler(pub Arc<Runner>);
 #[async_trait]
 impl Handler<EventJob> for EventHandler {
     async fn handle(&self, job: EventJob, _attempt: u32) -> Result<(), JobFailure> {
-        let applied = self.0.event(&job, "system").await.map_err(failure)?;
+        // The audit log says who acted: the agent by name, the verifier, or the service's own timers.
+        let actor = match &job.event {
+            Event::AgentOutcome { agent: Some(agent), .. } => format!("agent:{agent}"),
+            Event::AgentOutcome { agent: None, .. } => "agent".to_owned(),
+            Event::VerificationFinished { .. } | Event::MediaUnavailable { .. } => "verifier".to_owned(),
+            _ => "system".to_owned(),
+        };
+        let applied = self.0.event(&job, &actor).await.map_err(failure)?;
         tracing::debug!(key = %job.key, ?applied, "event job done");
         Ok(())
     }

@@ -169,7 +169,10 @@ fn describe(event: &Event) -> String {
         Event::ReminderDue { step, .. } => format!("reminder due for step {step}"),
         Event::ExpiryDue => "idle expiry check".into(),
         Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),
-        Event::AgentOutcome { decision } => format!("agent decision: {decision:?}"),
+        Event::AgentOutcome { decision, agent } => match agent {
+            Some(agent) => format!("agent decision by {agent}: {decision:?}"),
+            None => format!("agent decision: {decision:?}"),
+        },
     }
 }
 
@@ -188,6 +191,10 @@ fn summarize(effect: &Effect) -> String {
             format!("verify {submission} ({})", media.keys().cloned().collect::<Vec<_>>().join(", "))
         }
         Effect::Handoff { reason, .. } => format!("handoff to a live agent: {reason}"),
+        Effect::ForAgent { note } => format!("shown to the agent: {}", note.kind),
+        Effect::CloseCase { returned, outcome } => {
+            format!("case {}: {outcome}", if *returned { "returned to the bot" } else { "resolved" })
+        }
         Effect::Schedule { at, event } => format!("schedule at {at}: {}", describe(event)),
         Effect::Note { text } => format!("note: {text}"),
         Effect::End { outcome, erase_data } => {

@@ -1,6 +1,7 @@
 //! `wa-onboard demo`: the whole path in one process (in memory, built-in Graph API simulator, local checks).
 //! One user completes onboarding with a sharp ID photo and a selfie; another sends a blurry photo, gets the blur
-//! advice, fails three times and receives the live-agent link. Both chats are printed as a transcript.
+//! advice, fails three times and is handed to a person (who will write in the chat). Both chats are printed as a
+//! transcript.
 
 pub mod driver;
 pub mod photos;
@@ -81,7 +82,7 @@ pub async fn run() -> anyhow::Result<String> {
         bruno
             .sends_photo(&format!("{}-front-{attempt}", bruno.phone), blurry.clone(), "passport photo page, blurry")
             .await?;
-        bruno.expect_replies(2, WAIT).await?; // "checking", then the advice or, the third time, the agent link
+        bruno.expect_replies(2, WAIT).await?; // "checking", then the advice or, the third time, "a person will write to you"
     }
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);

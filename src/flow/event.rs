@@ -47,6 +47,9 @@ pub enum Event {
     },
     AgentOutcome {
         decision: AgentDecision,
+        /// Who decided (an agent's email), kept in the audit log and sent to the company as `decided_by`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
     },
 }
 
@@ -71,7 +74,16 @@ pub enum VerificationResult {
 pub enum AgentDecision {
     Approve,
     Reject,
-    Retake { slot: String, reason: ReasonCode },
+    /// One photo again, with the reason's advice; its new check comes back to the agent.
+    Retake {
+        slot: String,
+        reason: ReasonCode,
+    },
+    /// Back to the bot, at `step` (or where the conversation was).
+    Return {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
 }
 
 /// What the engine asks the runner to do. The runner turns each into a job with an idempotency key made of the
@@ -92,11 +104,25 @@ pub enum Effect {
         media: BTreeMap<String, MediaRef>,
         attempt: u32,
     },
-    /// Send the live-agent link: the runner signs it; `reason` is shown to the agent.
+    /// A person takes over: a case opens (`reason` is shown to the agent). With an external agent system the user
+    /// gets its signed link (`body`, `label`); with the built-in console, `waiting` ("a person will write to you
+    /// here").
     Handoff {
         reason: String,
         body: String,
         label: String,
+        #[serde(default)]
+        waiting: String,
+    },
+    /// Something the agent of the open case must see at once: a message the user wrote while waiting, the result
+    /// of a check the agent asked for.
+    ForAgent {
+        note: AgentNote,
+    },
+    /// The open case is over for the agents: `resolved` (approved, rejected) or `returned` to the bot.
+    CloseCase {
+        returned: bool,
+        outcome: String,
     },
     Schedule {
         at: u64,
@@ -111,6 +137,16 @@ pub enum Effect {
         outcome: String,
         erase_data: bool,
     },
+}
+
+/// One line of a case's timeline, as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentNote {
+    /// `message` (text from the user), `photo`, `check` (a verification result).
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
 }
 
 /// A message for the user, already in their language.

@@ -109,11 +109,14 @@ pub struct Settings {
     pub idle_expiry: Span,
     /// How long after "stop" the user's data is deleted.
     pub delete_data_after: Span,
+    /// While a person handles the case, a user who writes again this long after the bot last said so is told
+    /// again (`texts.agent_waiting_again`) that a person will answer; sooner, the bot stays silent.
+    pub agent_reply_after: Span,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { idle_expiry: Span(24 * 3600), delete_data_after: Span(0) }
+        Self { idle_expiry: Span(24 * 3600), delete_data_after: Span(0), agent_reply_after: Span(15 * 60) }
     }
 }
 

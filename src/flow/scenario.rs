@@ -255,7 +255,7 @@ impl Sim<'_> {
             let event = Event::MediaUnavailable { submission, slot: slot.clone(), detail: "download failed".into() };
             self.apply(event, &mut effects);
         } else if let Some(decision) = &step.agent {
-            self.apply(Event::AgentOutcome { decision: decision.clone() }, &mut effects);
+            self.apply(Event::AgentOutcome { decision: decision.clone(), agent: None }, &mut effects);
         } else if step.wait.is_none() {
             return Err("the step has no event (user, tap, photo, file, other, verification, agent or wait)".into());
         }

@@ -96,6 +96,12 @@ pub struct ConversationState {
     /// Verification submissions made, to number the next one.
     #[serde(default)]
     pub submissions: u32,
+    /// While a person handles the case: when the user was last told a person will answer (Unix s).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub agent_notice_at: u64,
+    /// An agent asked for a photo again: the check of the new photo goes back to them instead of deciding.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_review: bool,
     pub started_at: u64,
     /// Time of the newest event of any kind (for the idle expiry).
     pub updated_at: u64,
@@ -110,4 +116,8 @@ impl ConversationState {
     pub fn is_ended(&self) -> bool {
         matches!(self.phase, Phase::Ended { .. })
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -23,6 +23,9 @@ pub struct NotifyJob {
     /// What was read from the document and the providers (verified only).
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// The agent who approved or rejected, when a person decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
     /// Unix seconds.
     pub at: u64,
 }

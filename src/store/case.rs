@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::flow::state::UserKey;
+use crate::flow::state::{MediaRef, UserKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,12 +83,44 @@ impl Case {
     }
 }
 
+/// One line of a case's timeline: what the user wrote while waiting, what the agent wrote and decided, the checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEntry {
+    /// Unique per entry (the effect or request it comes from): recording an entry twice keeps one.
+    pub key: String,
+    pub at: u64,
+    /// `user`, `agent`, `bot`, `verifier`, `system`.
+    pub actor: String,
+    /// The agent's email, for `agent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// `opened`, `message`, `photo`, `check`, `claim`, `decision`, `closed`, `photo_viewed`.
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
+    /// For a message to the user: the sent log key of the message, to show its delivery state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_key: Option<String>,
+}
+
+/// The most entries a case's timeline keeps (the oldest go first).
+pub const TIMELINE_MAX: usize = 1000;
+
 /// What [`CaseStore::open`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
     New(Case),
     /// The conversation already has an open case (a repeated handoff): that one.
     Existing(Case),
+}
+
+impl Opened {
+    pub fn case(&self) -> &Case {
+        match self {
+            Self::New(case) | Self::Existing(case) => case,
+        }
+    }
 }
 
 /// Why a claim, an assignment or a close did not happen. Nothing was changed.
@@ -137,4 +169,10 @@ pub trait CaseStore: Send + Sync + 'static {
 
     /// Closes an open case as `status` (resolved, returned, withdrawn) with its `outcome`.
     async fn close(&self, id: &str, status: CaseStatus, outcome: &str, now: u64) -> Result<Case, CaseError>;
+
+    /// Adds an entry to the case's timeline, unless one with its key is there (answers whether it was new).
+    async fn record(&self, id: &str, entry: &CaseEntry) -> Result<bool, StoreError>;
+
+    /// The case's timeline, oldest first (at most [`TIMELINE_MAX`] entries).
+    async fn timeline(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError>;
 }

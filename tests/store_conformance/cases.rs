@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use wa_onboard::flow::state::UserKey;
-use wa_onboard::store::case::{CaseChangeError, CaseError, CaseInfo, CaseStatus, Opened};
+use wa_onboard::store::case::{CaseChangeError, CaseEntry, CaseError, CaseInfo, CaseStatus, Opened, TIMELINE_MAX};
 
 use crate::Store;
 
@@ -12,6 +12,7 @@ conformance!(
     two_agents_claiming_at_once_get_one_winner_and_a_clear_answer,
     closed_cases_leave_the_queue_and_cannot_change,
     the_queue_is_oldest_first_and_counted_per_state,
+    a_timeline_keeps_each_entry_once_in_order_and_bounded,
 );
 
 fn info(n: u32, opened_at: u64) -> CaseInfo {
@@ -120,4 +121,37 @@ async fn the_queue_is_oldest_first_and_counted_per_state(store: Store) {
     ]
     .into();
     assert_eq!(counts, expected);
+}
+
+fn entry(key: &str, at: u64, text: &str) -> CaseEntry {
+    CaseEntry {
+        key: key.into(),
+        at,
+        actor: "user".into(),
+        agent: None,
+        kind: "message".into(),
+        text: text.into(),
+        media: None,
+        send_key: None,
+    }
+}
+
+async fn a_timeline_keeps_each_entry_once_in_order_and_bounded(store: Store) {
+    let cases = store.backend.cases();
+    cases.open(info(1, 100)).await.unwrap();
+    assert_eq!(cases.timeline("case-1").await.unwrap(), [], "a new case has an empty timeline");
+    assert!(cases.record("case-1", &entry("e1", 101, "<script>alert(1)</script>")).await.unwrap());
+    assert!(cases.record("case-1", &entry("e2", 101, "¿me ayudas?")).await.unwrap());
+    // Handing out the same effect again (a retried job) records nothing new.
+    assert!(!cases.record("case-1", &entry("e1", 101, "<script>alert(1)</script>")).await.unwrap());
+    let texts: Vec<String> = cases.timeline("case-1").await.unwrap().into_iter().map(|e| e.text).collect();
+    assert_eq!(texts, ["<script>alert(1)</script>", "¿me ayudas?"], "in order, once each, kept as written");
+    assert_eq!(cases.timeline("case-2").await.unwrap(), [], "another case's timeline is its own");
+
+    for n in 0..TIMELINE_MAX + 5 {
+        cases.record("case-1", &entry(&format!("bulk-{n}"), 200, "x")).await.unwrap();
+    }
+    let timeline = cases.timeline("case-1").await.unwrap();
+    assert_eq!(timeline.len(), TIMELINE_MAX, "bounded");
+    assert_eq!(timeline.last().unwrap().key, format!("bulk-{}", TIMELINE_MAX + 4), "the newest kept");
 }

@@ -61,6 +61,8 @@ fn stored(user: &UserKey, step: &str, outbox: &[&str]) -> Stored {
         last_choice: Some(("document".into(), "ine".into())),
         visit: 7,
         submissions: 1,
+        agent_notice_at: 0,
+        agent_review: false,
         started_at: 1_795_000_000,
         updated_at: 1_795_000_200,
     };

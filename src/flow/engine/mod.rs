@@ -10,6 +10,7 @@
 mod results;
 mod steps;
 mod user_input;
+mod waiting;
 
 use super::event::{Effect, Envelope, Event, Reply};
 use super::i18n;
@@ -108,6 +109,8 @@ impl<'a> Run<'a> {
             last_choice: None,
             visit: 0,
             submissions: 0,
+            agent_notice_at: 0,
+            agent_review: false,
             started_at: envelope.now,
             updated_at: envelope.now,
         };
@@ -175,7 +178,7 @@ impl<'a> Run<'a> {
             Event::ReminderDue { step, visit } => self.on_reminder(&step, visit),
             Event::ExpiryDue => self.on_expiry(),
             Event::VerificationTimeout { submission } => self.on_verification_timeout(&submission),
-            Event::AgentOutcome { decision } => self.on_agent(decision),
+            Event::AgentOutcome { decision, agent } => self.on_agent(decision, agent.as_deref()),
         }
     }
 

@@ -3,7 +3,7 @@
 //! Each checks first that the conversation still waits for it, since it may arrive late or twice.
 
 use super::{Run, expired};
-use crate::flow::event::{AgentDecision, Reply, VerificationResult};
+use crate::flow::event::{AgentDecision, AgentNote, Effect, Reply, VerificationResult};
 use crate::flow::i18n;
 use crate::flow::model::Action;
 use crate::flow::state::Phase;
@@ -25,6 +25,9 @@ impl Run<'_> {
     pub(super) fn on_verification(&mut self, submission: &str, result: VerificationResult) {
         if !self.checking(submission) {
             return self.note(format!("result of {submission} ignored: that check is no longer pending"));
+        }
+        if self.state.agent_review {
+            return self.back_to_agent(&result);
         }
         let verify_step = self.state.step.clone();
         self.state.phase = Phase::Active;
@@ -83,26 +86,61 @@ impl Run<'_> {
         self.retake(slot, ReasonCode::UnreadableFile, &back, false, false);
     }
 
-    pub(super) fn on_agent(&mut self, decision: AgentDecision) {
-        if !matches!(self.state.phase, Phase::WithAgent { .. }) {
+    pub(super) fn on_agent(&mut self, decision: AgentDecision, agent: Option<&str>) {
+        // After a retake the agent asked for, they may decide before the new photo is in.
+        if !matches!(self.state.phase, Phase::WithAgent { .. }) && !self.state.agent_review {
             return self.note("agent outcome ignored: no agent owns this conversation");
         }
+        if let AgentDecision::Return { step: Some(step) } = &decision
+            && self.flow.step(step).is_none()
+        {
+            return self.note(format!("agent outcome ignored: the flow has no step `{step}`"));
+        }
+        if let Some(agent) = agent {
+            self.state.vars.insert("decided_by".into(), agent.to_owned());
+        }
         self.state.phase = Phase::Active;
+        self.state.agent_review = false;
         match decision {
             AgentDecision::Approve => {
+                self.effects.push(Effect::CloseCase { returned: false, outcome: "approved".into() });
                 let target = self.flow.file.verification.routes.verified.clone().unwrap_or_default();
                 self.enter(&target);
             }
             AgentDecision::Reject => {
+                self.effects.push(Effect::CloseCase { returned: false, outcome: "rejected".into() });
                 self.say_text("closed_by_agent");
                 self.end("rejected", false);
             }
             AgentDecision::Retake { slot, reason } => {
+                // The case stays with the agent: the new photo's check comes back to them.
+                self.state.agent_review = true;
                 self.state.attempts.remove(&slot);
                 let back = self.verify_step().unwrap_or_else(|| self.flow.file.start.clone());
                 self.retake(&slot, reason, &back, false, true);
             }
+            AgentDecision::Return { step } => {
+                self.effects.push(Effect::CloseCase { returned: true, outcome: "returned".into() });
+                self.schedule_expiry();
+                let step = step.unwrap_or_else(|| self.state.step.clone());
+                self.enter(&step);
+            }
         }
+    }
+
+    /// The check of a photo an agent asked for: shown to them, who decides (the bot does not).
+    fn back_to_agent(&mut self, result: &VerificationResult) {
+        self.state.agent_review = false;
+        self.state.phase = Phase::WithAgent { reason: "review_after_retake".into(), since: self.envelope.now };
+        let text = match result {
+            VerificationResult::Verified { confidence, .. } => format!("checks passed (confidence {confidence:.2})"),
+            VerificationResult::Retake { slot, reason } => format!("{slot}: {reason}"),
+            VerificationResult::Agent { reason } => format!("needs a person: {reason}"),
+            VerificationResult::Rejected { reason } => format!("failed: {reason}"),
+        };
+        self.effects.push(Effect::ForAgent { note: AgentNote { kind: "check".into(), text, media: None } });
+        let body = self.waiting_text();
+        self.send(Reply::Text { body });
     }
 
     fn verify_step(&self) -> Option<String> {
@@ -124,6 +162,9 @@ impl Run<'_> {
     }
 
     pub(super) fn on_expiry(&mut self) {
+        if matches!(self.state.phase, Phase::WithAgent { .. }) || self.state.agent_review {
+            return self.note("expiry check: a person handles the case, it does not expire");
+        }
         if self.state.is_ended() || !expired(self.flow, &self.state, self.envelope.now) {
             return self.note("expiry check: still active");
         }

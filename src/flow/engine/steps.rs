@@ -57,10 +57,12 @@ impl Run<'_> {
             Some(Action::Handoff) => {
                 let reason = self.state.vars.get("handoff_reason").cloned().unwrap_or_else(|| "flow".into());
                 self.state.phase = Phase::WithAgent { reason: reason.clone(), since: self.envelope.now };
+                let waiting = self.waiting_text();
                 self.effects.push(Effect::Handoff {
                     reason,
                     body: self.text("agent_link"),
                     label: self.text("agent_link_label"),
+                    waiting,
                 });
             }
             Some(Action::Finish) => {
@@ -112,10 +114,12 @@ impl Run<'_> {
             Some(step) => self.enter(&step),
             None => {
                 self.state.phase = Phase::WithAgent { reason: reason.to_owned(), since: self.envelope.now };
+                let waiting = self.waiting_text();
                 self.effects.push(Effect::Handoff {
                     reason: reason.to_owned(),
                     body: self.text("agent_link"),
                     label: self.text("agent_link_label"),
+                    waiting,
                 });
             }
         }

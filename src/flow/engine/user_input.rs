@@ -33,6 +33,7 @@ impl Run<'_> {
                 self.state.extra_media.push(media.clone());
             }
             self.note(format!("{} recorded while a live agent owns the conversation", input.label()));
+            self.while_with_agent(&input);
             return;
         }
         match &input {

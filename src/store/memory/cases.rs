@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
-use crate::store::case::{Case, CaseChangeError, CaseError, CaseInfo, CaseStatus, CaseStore, Opened};
+use crate::store::case::{
+    Case, CaseChangeError, CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore, Opened, TIMELINE_MAX,
+};
 
 #[derive(Default)]
 pub struct MemoryCases {
@@ -18,6 +20,7 @@ struct Inner {
     cases: HashMap<String, Case>,
     /// The open case of each conversation.
     open_of: HashMap<String, String>,
+    timelines: HashMap<String, Vec<CaseEntry>>,
 }
 
 impl MemoryCases {
@@ -121,5 +124,22 @@ impl CaseStore for MemoryCases {
             case.outcome = Some(outcome.to_owned());
             Ok(())
         })
+    }
+
+    async fn record(&self, id: &str, entry: &CaseEntry) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let timeline = inner.timelines.entry(id.to_owned()).or_default();
+        if timeline.iter().any(|e| e.key == entry.key) {
+            return Ok(false);
+        }
+        timeline.push(entry.clone());
+        if timeline.len() > TIMELINE_MAX {
+            timeline.remove(0);
+        }
+        Ok(true)
+    }
+
+    async fn timeline(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {
+        Ok(self.lock().timelines.get(id).cloned().unwrap_or_default())
     }
 }

@@ -1,7 +1,8 @@
 //! Cases on Redis, every key under one hash tag (`<prefix>:{cases}:*`, one Redis Cluster slot) so that each change
 //! is one Lua script: `case:<id>` (hash: `data` = the fixed [`CaseInfo`] as JSON, `status`, `assigned_to`,
 //! `assigned_at`, `closed_at`, `outcome`), `status:<status>` (sorted set of ids by opening time) and
-//! `conv:<conversation id>` (its open case).
+//! `conv:<conversation id>` (its open case), `log:<id>` (the timeline, a list of JSON entries) and `logkeys:<id>`
+//! (the keys of its entries, so that an entry recorded twice is kept once).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -10,7 +11,9 @@ use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
-use crate::store::case::{Case, CaseChangeError, CaseError, CaseInfo, CaseStatus, CaseStore, Opened};
+use crate::store::case::{
+    Case, CaseChangeError, CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore, Opened, TIMELINE_MAX,
+};
 
 /// KEYS: conv, case, waiting set. ARGV: id, data, opened_at. Answers the open case's id when there is one, else
 /// "" after opening this one.
@@ -58,6 +61,19 @@ return {'ok'}
     )
 });
 
+/// KEYS: the timeline list, its set of entry keys. ARGV: entry key, entry JSON, most entries kept. Answers 1 when
+/// the entry is new.
+static RECORD: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[2])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+return 1
+",
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisCases {
     conn: ConnectionManager,
@@ -72,6 +88,14 @@ impl RedisCases {
 
     fn case_key(&self, id: &str) -> String {
         format!("{}:case:{id}", self.base)
+    }
+
+    fn log_key(&self, id: &str) -> String {
+        format!("{}:log:{id}", self.base)
+    }
+
+    fn log_keys_key(&self, id: &str) -> String {
+        format!("{}:logkeys:{id}", self.base)
     }
 
     fn conv_key(&self, conversation_id: &str) -> String {
@@ -225,5 +249,32 @@ impl CaseStore for RedisCases {
 
     async fn close(&self, id: &str, status: CaseStatus, outcome: &str, now: u64) -> Result<Case, CaseError> {
         self.change(id, "close", "", now, status, outcome).await
+    }
+
+    async fn record(&self, id: &str, entry: &CaseEntry) -> Result<bool, StoreError> {
+        let data = serde_json::to_string(entry).map_err(StoreError::corrupt)?;
+        let mut conn = self.conn.clone();
+        let new: i64 = RECORD
+            .key(self.log_key(id))
+            .key(self.log_keys_key(id))
+            .arg(&entry.key)
+            .arg(data)
+            .arg(TIMELINE_MAX)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(new == 1)
+    }
+
+    async fn timeline(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.log_key(id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        entries.iter().map(|e| serde_json::from_str(e).map_err(StoreError::corrupt)).collect()
     }
 }
