@@ -52,6 +52,8 @@ pub struct AppState {
     /// Cases for people to take over, and the tokens of `/api/v1`.
     pub cases: Arc<dyn crate::store::CaseStore>,
     pub api_tokens: Arc<dyn crate::store::api_tokens::ApiTokenStore>,
+    /// What agents do with cases (the console and `/api/v1`).
+    pub desk: crate::agent::desk::Desk,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -145,6 +147,7 @@ impl App {
             clock: backend.clock(),
         });
         let metrics = Arc::new(Metrics::new());
+        let has_reengage_template = config.reengage_template.is_some();
         let state = Arc::new(AppState {
             config,
             clock: backend.clock(),
@@ -157,6 +160,16 @@ impl App {
             events: queues.of::<EventJob>(),
             cases: backend.cases(),
             api_tokens: backend.api_tokens(),
+            desk: crate::agent::desk::Desk {
+                cases: backend.cases(),
+                conversations: backend.conversations(),
+                queues: queues.clone(),
+                vault: cloud.vault.clone(),
+                sent: backend.values(crate::whatsapp::sender::SENT_LOG_NAMESPACE),
+                delivery: cloud.delivery.clone(),
+                clock: backend.clock(),
+                has_reengage_template,
+            },
         });
         let handlers = Arc::new(handlers(&state, &backend, &runner, &cloud, &public_base, &queues));
         Ok(Self {

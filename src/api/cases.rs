@@ -4,14 +4,18 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error;
 use crate::app::AppState;
-use crate::store::case::{CaseChangeError, CaseError, CaseStatus};
+use crate::agent::desk::{DeskError, request_key};
+use crate::agent::photo::PhotoSize;
+use crate::flow::event::AgentDecision;
+use crate::store::case::CaseStatus;
+use crate::verify::reason::ReasonCode;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -44,13 +48,40 @@ pub async fn list(State(app): State<Arc<AppState>>, Query(query): Query<ListQuer
     Json(serde_json::json!({ "cases": cases, "counts": counts })).into_response()
 }
 
-/// `GET /api/v1/cases/{id}`.
+/// `GET /api/v1/cases/{id}`: the case, its timeline (with each agent message's delivery state), its photos.
 pub async fn one(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match app.cases.get(&id).await {
-        Ok(Some(case)) => Json(case).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no case {id}")),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    match app.desk.view(&id).await {
+        Ok(view) => Json(view).into_response(),
+        Err(e) => desk_error(e),
     }
+}
+
+/// A refused action as JSON: 404 (no such case or photo), 409 (someone else holds it, it is closed, the window
+/// has closed), 400 (a bad request), 503 (the store cannot say).
+pub fn desk_error(refused: DeskError) -> Response {
+    let status = match &refused {
+        DeskError::NotFound(_) | DeskError::NoPhoto(_) => StatusCode::NOT_FOUND,
+        DeskError::Change(_) | DeskError::WindowClosed => StatusCode::CONFLICT,
+        DeskError::Invalid(_) => StatusCode::BAD_REQUEST,
+        DeskError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    error(status, refused.to_string())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e} (expected {expected})")))
+}
+
+/// Who acts: the agent named in the request (who must hold the case), else the token itself, as a supervisor.
+fn actor(agent: Option<String>, caller: &Caller) -> (String, bool) {
+    match agent.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()) {
+        Some(agent) => (agent, false),
+        None => (format!("api:{}", caller.0), true),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,20 +99,183 @@ pub async fn claim(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let request: ClaimRequest = match serde_json::from_slice(&body) {
+    let request: ClaimRequest = match parse(&body, r#"{"agent": "email"}"#) {
         Ok(request) => request,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: {e} (expected {{\"agent\": \"email\"}})")),
+        Err(answer) => return answer,
     };
     if request.agent.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "`agent` must name who takes the case");
     }
-    match app.cases.claim(&id, request.agent.trim(), app.clock.now_secs()).await {
+    match app.desk.claim(&id, request.agent.trim()).await {
         Ok(case) => {
             tracing::info!(case = %id, token = %caller.0, "case claimed through the API");
             Json(case).into_response()
         }
-        Err(CaseError::Change(CaseChangeError::NotFound(_))) => error(StatusCode::NOT_FOUND, format!("no case {id}")),
-        Err(CaseError::Change(change)) => error(StatusCode::CONFLICT, change.to_string()),
-        Err(CaseError::Store(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => desk_error(e),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// Who gets the case.
+    agent: String,
+}
+
+/// `POST /api/v1/cases/{id}/assign` `{"agent": "email"}`: a supervisor gives an open case to an agent, whoever
+/// held it.
+pub async fn assign(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: AssignRequest = match parse(&body, r#"{"agent": "email"}"#) {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    if request.agent.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "`agent` must name who gets the case");
+    }
+    match app.desk.reassign(&id, request.agent.trim(), &format!("api:{}", caller.0)).await {
+        Ok(case) => Json(case).into_response(),
+        Err(e) => desk_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    text: String,
+    /// The agent who writes (must hold the case); absent: the token, as a supervisor.
+    #[serde(default)]
+    agent: Option<String>,
+    /// Outside the 24-hour window, send anyway: the user gets the re-engagement template instead.
+    #[serde(default)]
+    reengage: bool,
+}
+
+/// `POST /api/v1/cases/{id}/messages` `{"text": "..."}` → 202: the message goes to the user's WhatsApp through
+/// the bot's sender. An `Idempotency-Key` header makes a retried request send once.
+pub async fn message(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: MessageRequest = match parse(&body, r#"{"text": "...", "agent"?: "email"}"#) {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    let (agent, supervisor) = actor(request.agent, &caller);
+    let nonce = idempotency_key(&headers);
+    let key = request_key(&id, "message", &agent, &[&request.text], nonce.as_deref());
+    match app.desk.message(&id, &agent, supervisor, &request.text, &key, request.reengage).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "queued": true, "key": key }))).into_response(),
+        Err(e) => desk_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    decision: String,
+    /// For `reject` (a reason from the list) and `retake` (the reason code whose advice the user gets).
+    #[serde(default)]
+    reason: Option<String>,
+    /// For `retake`: `front`, `back` or `selfie`.
+    #[serde(default)]
+    slot: Option<String>,
+    /// For `return`: the flow step the bot goes on from (absent: where the conversation is).
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    agent: Option<String>,
+}
+
+/// `POST /api/v1/cases/{id}/decision` `{"decision": "approve" | "reject" | "retake" | "return", ...}` → 202.
+pub async fn decision(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: DecisionRequest = match parse(&body, r#"{"decision": "approve|reject|retake|return", ...}"#) {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    let decision = match to_decision(&request.decision, request.slot, request.reason.as_deref(), request.step) {
+        Ok(decision) => decision,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let (agent, supervisor) = actor(request.agent, &caller);
+    let nonce = idempotency_key(&headers);
+    let key = request_key(&id, "decision", &agent, &[&request.decision], nonce.as_deref());
+    match app.desk.decide(&id, &agent, supervisor, decision, &key).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "queued": true, "key": key }))).into_response(),
+        Err(e) => desk_error(e),
+    }
+}
+
+/// A decision as the engine takes it, or what is wrong with the request.
+pub fn to_decision(
+    decision: &str,
+    slot: Option<String>,
+    reason: Option<&str>,
+    step: Option<String>,
+) -> Result<AgentDecision, String> {
+    match decision {
+        "approve" => Ok(AgentDecision::Approve),
+        "reject" => Ok(AgentDecision::Reject),
+        "retake" => {
+            let slot = slot.filter(|s| ["front", "back", "selfie"].contains(&s.as_str()));
+            let reason = reason.and_then(|r| serde_json::from_value::<ReasonCode>(serde_json::json!(r)).ok());
+            match (slot, reason) {
+                (Some(slot), Some(reason)) => Ok(AgentDecision::Retake { slot, reason }),
+                _ => Err("a retake needs `slot` (front, back, selfie) and `reason` (a reason code, e.g. blurry)".into()),
+            }
+        }
+        "return" => Ok(AgentDecision::Return { step: step.filter(|s| !s.trim().is_empty()) }),
+        other => Err(format!("decision `{other}` is not one of approve, reject, retake, return")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PhotoQuery {
+    size: Option<String>,
+    #[serde(default)]
+    agent: Option<String>,
+}
+
+/// `GET /api/v1/cases/{id}/photos/{slot}?size=thumb|full`: the newest photo of the slot (or a photo by its name),
+/// re-encoded as JPEG without metadata; never cached; each view is audited.
+pub async fn photo(
+    State(app): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path((id, slot)): Path<(String, String)>,
+    Query(query): Query<PhotoQuery>,
+) -> Response {
+    let Some(size) = PhotoSize::parse(query.size.as_deref()) else {
+        return error(StatusCode::BAD_REQUEST, "size is `thumb` (the default) or `full`");
+    };
+    let (agent, _) = actor(query.agent, &caller);
+    match app.desk.photo(&id, &slot, size, &agent).await {
+        Ok(jpeg) => photo_response(jpeg),
+        Err(e) => desk_error(e),
+    }
+}
+
+/// A photo answer: JPEG, never stored by a browser or a proxy.
+pub fn photo_response(jpeg: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store, private"),
+            (header::HeaderName::from_static("x-content-type-options"), "nosniff"),
+        ],
+        jpeg,
+    )
+        .into_response()
 }

@@ -2,10 +2,10 @@
 //! token made with `wa-onboard api-tokens add NAME` (only its hash is stored); see docs/console.md.
 //!
 //! - `auth.rs`: tokens, their hashes, the middleware that checks them.
-//! - `cases.rs`: `GET /api/v1/cases`, `GET /api/v1/cases/{id}`, `POST /api/v1/cases/{id}/claim`.
+//! - `cases.rs`: the cases (list, one with its timeline and photos, claim, assign, messages, decision, photos).
 
 pub mod auth;
-mod cases;
+pub mod cases;
 
 use std::sync::Arc;
 
@@ -20,6 +20,10 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/cases", get(cases::list))
         .route("/api/v1/cases/{id}", get(cases::one))
         .route("/api/v1/cases/{id}/claim", post(cases::claim))
+        .route("/api/v1/cases/{id}/assign", post(cases::assign))
+        .route("/api/v1/cases/{id}/messages", post(cases::message))
+        .route("/api/v1/cases/{id}/decision", post(cases::decision))
+        .route("/api/v1/cases/{id}/photos/{slot}", get(cases::photo))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token))
 }
 
