@@ -126,3 +126,331 @@ async fn api_tokens_are_made_listed_and_revoked_with_the_command_line() {
     assert_eq!(run(&["api-tokens", "revoke", "chatwoot"]).0, Some(1));
     assert_eq!(wa_onboard::api::auth::token_name(backend.api_tokens().as_ref(), &token).await.unwrap(), None);
 }
+
+// ---- The whole case, through the running bot: a user with three blurry photos reaches a person. ----
+
+use std::sync::OnceLock;
+use std::time::Duration;
+use wa_onboard::demo::driver::{User, describe};
+use wa_onboard::demo::{SELFIE_JPEG, card_photo};
+use wa_onboard::store::case::CaseStatus;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn photos() -> &'static (Vec<u8>, Vec<u8>) {
+    static PHOTOS: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+    PHOTOS.get_or_init(|| (card_photo(false), card_photo(true)))
+}
+
+type Received = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// The company's system: records each onboarding event it is sent.
+async fn company_receiver() -> (String, Received) {
+    let received: Received = Default::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+/// The whole bot (workers running), a company system, and an API token for the desk.
+async fn desk(backend: Backend, name: &str) -> (TestApp, String, Received) {
+    let (url, received) = company_receiver().await;
+    let (backend, redis) = open_backend(backend, name).await;
+    let extra =
+        [("WORKER_POLL_MS", "20"), ("COMPANY_WEBHOOK_URL", url.as_str()), ("COMPANY_WEBHOOK_SECRET", "company-secret")];
+    let app = spawn_app_with(backend, redis, &extra, wa_onboard::app::Workers::Run).await;
+    let (token, hash) = wa_onboard::api::auth::new_token();
+    let record = ApiToken { name: "desk".into(), hash, created_at: 1 };
+    assert!(app.backend.api_tokens().add(&record).await.unwrap());
+    (app, token, received)
+}
+
+fn user_of(app: &TestApp, name: &str, phone: &str) -> User {
+    let sim = app.sim.clone().expect("the in-app simulator");
+    User::new(name, phone, &app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, sim)
+}
+
+fn texts(replies: &[Value]) -> Vec<String> {
+    replies.iter().map(describe).collect()
+}
+
+/// Reads replies until `count` have come (Meta may deliver a burst in pieces).
+async fn replies(user: &mut User, count: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        let more = user.expect_replies(count - got.len(), WAIT).await.unwrap();
+        got.extend(texts(&more));
+    }
+    got
+}
+
+/// Spanish, consent, passport, then three blurry fronts (and the selfie): the user is told a person will write.
+/// Answers the id of the case that opened.
+async fn three_blurry_photos(app: &TestApp, token: &str, user: &mut User) -> String {
+    user.says("Hola").await.unwrap();
+    replies(user, 1).await;
+    user.taps("lang_es", "Español").await.unwrap();
+    replies(user, 1).await;
+    user.taps("consent_accept", "Acepto").await.unwrap();
+    replies(user, 1).await;
+    user.taps("doc_passport", "Pasaporte").await.unwrap();
+    replies(user, 1).await;
+    user.sends_photo(&format!("{}-front-1", user.phone), photos().1.clone(), "front").await.unwrap();
+    replies(user, 1).await;
+    user.sends_photo(&format!("{}-selfie", user.phone), SELFIE_JPEG.to_vec(), "selfie").await.unwrap();
+    replies(user, 2).await;
+    for n in 2..=3 {
+        user.sends_photo(&format!("{}-front-{n}", user.phone), photos().1.clone(), "front again").await.unwrap();
+        let said = replies(user, 2).await;
+        if n == 3 {
+            assert!(said[1].contains("te escribirá aquí mismo"), "{said:?}");
+        }
+    }
+    let (status, listed) = call(app, reqwest::Method::GET, "/api/v1/cases?status=waiting", Some(token), None).await;
+    assert_eq!(status, 200);
+    let case = listed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["masked_phone"].as_str().is_some_and(|p| user.phone.ends_with(&p.replace('*', ""))))
+        .unwrap_or_else(|| panic!("a waiting case for {}: {listed}", user.phone))
+        .clone();
+    assert_eq!(case["reason"], "attempts_exhausted: blurry", "three tries, the last one blurry: {case}");
+    assert_eq!(case["language"], "es");
+    assert_eq!(case["document"], "passport");
+    assert!(case["attempts"].as_u64().unwrap() >= 3, "{case}");
+    case["id"].as_str().unwrap().to_owned()
+}
+
+async fn view(app: &TestApp, token: &str, id: &str) -> Value {
+    let (status, case) = call(app, reqwest::Method::GET, &format!("/api/v1/cases/{id}"), Some(token), None).await;
+    assert_eq!(status, 200, "{case}");
+    case
+}
+
+/// Polls the case until `test` holds on it (the workers act in the background).
+async fn until(app: &TestApp, token: &str, id: &str, what: &str, test: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let case = view(app, token, id).await;
+        if test(&case) {
+            return case;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {case:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn has_line(case: &Value, kind: &str, contains: &str) -> bool {
+    case["timeline"].as_array().is_some_and(|lines| {
+        lines.iter().any(|l| l["kind"] == kind && l["text"].as_str().is_some_and(|t| t.contains(contains)))
+    })
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    call(app, reqwest::Method::POST, path, Some(token), Some(body)).await
+}
+
+on_both_backends!(an_agent_talks_asks_for_a_retake_sees_it_pass_and_approves, |backend, name| async move {
+    let (app, token, company) = desk(backend, name).await;
+    let mut user = user_of(&app, "Bruno", "5215533330001");
+    let id = three_blurry_photos(&app, &token, &mut user).await;
+
+    // While waiting, what the user writes reaches the case at once, and the bot stays quiet.
+    user.says("¿hola? <script>alert(1)</script>").await.unwrap();
+    until(&app, &token, &id, "the user's message in the timeline", |c| has_line(c, "message", "<script>")).await;
+    assert!(user.expect_replies(1, Duration::from_millis(300)).await.is_err(), "the bot does not answer again");
+
+    let agent = "ana@acme.mx";
+    let (status, case) = post(&app, &token, &format!("/api/v1/cases/{id}/claim"), json!({"agent": agent})).await;
+    assert_eq!((status, case["status"].as_str()), (200, Some("assigned")), "{case}");
+    // Another agent cannot write in a case they do not hold.
+    let path = format!("/api/v1/cases/{id}/messages");
+    let (status, _) = post(&app, &token, &path, json!({"text": "hola", "agent": "bia@acme.mx"})).await;
+    assert_eq!(status, 409);
+
+    let (status, answer) = post(&app, &token, &path, json!({"text": "Hola Bruno, soy Ana.", "agent": agent})).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(replies(&mut user, 1).await, ["Hola Bruno, soy Ana."]);
+    let case = until(&app, &token, &id, "the message is shown as sent", |c| {
+        c["timeline"].as_array().unwrap().iter().any(|l| {
+            l["actor"] == "agent" && l["text"] == "Hola Bruno, soy Ana." && l["delivery"].as_str() != Some("queued")
+        })
+    })
+    .await;
+    assert!(case["window_open"].as_bool().unwrap());
+    assert!(case["photos"].as_array().unwrap().iter().any(|p| p["slot"] == "front"), "{case}");
+
+    // A retake of the front: the user gets the blur advice; the new sharp photo is checked and shown to the agent.
+    let decision = format!("/api/v1/cases/{id}/decision");
+    let retake = json!({"decision": "retake", "slot": "front", "reason": "blurry", "agent": agent});
+    assert_eq!(post(&app, &token, &decision, retake).await.0, 202);
+    let said = replies(&mut user, 1).await;
+    assert!(said[0].contains("borrosa"), "{said:?}");
+    user.sends_photo("bruno-front-sharp", photos().0.clone(), "sharp front").await.unwrap();
+    let case = until(&app, &token, &id, "the new photo's check", |c| has_line(c, "check", "checks passed")).await;
+    assert_eq!(case["status"], "assigned", "the case stays with Ana");
+    replies(&mut user, 2).await; // "checking..." and "a person will write to you"
+
+    let approve = json!({"decision": "approve", "agent": agent});
+    assert_eq!(post(&app, &token, &decision, approve).await.0, 202);
+    let said = replies(&mut user, 1).await;
+    assert!(said[0].contains("verificamos tu identidad"), "{said:?}");
+    let case = until(&app, &token, &id, "resolved", |c| c["status"] == "resolved").await;
+    assert!(has_line(&case, "decision", "approve"), "{case:#}");
+
+    let key = UserKey { phone_number_id: wa_onboard::sim::SIM_PHONE_NUMBER_ID.into(), user: user.phone.clone() };
+    let audit = app.backend.conversations().audit(&key, 200).await.unwrap();
+    assert!(audit.iter().any(|r| r.actor == format!("agent:{agent}")), "the agent is in the audit log: {audit:?}");
+    let deadline = std::time::Instant::now() + WAIT;
+    while company.lock().unwrap().iter().all(|e| e["event"] != "onboarding.verified") {
+        assert!(std::time::Instant::now() < deadline, "the company system is told");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let event = company.lock().unwrap().iter().find(|e| e["event"] == "onboarding.verified").cloned().unwrap();
+    assert_eq!(event["decided_by"], agent, "{event}");
+});
+
+on_both_backends!(a_rejection_is_polite_and_reaches_the_company_with_the_agent, |backend, name| async move {
+    let (app, token, company) = desk(backend, name).await;
+    let mut user = user_of(&app, "Caio", "5215533330002");
+    let id = three_blurry_photos(&app, &token, &mut user).await;
+    let agent = "bia@acme.mx";
+    assert_eq!(post(&app, &token, &format!("/api/v1/cases/{id}/claim"), json!({"agent": agent})).await.0, 200);
+    let decision = format!("/api/v1/cases/{id}/decision");
+    let (status, _) = post(&app, &token, &decision, json!({"decision": "reject", "agent": agent})).await;
+    assert_eq!(status, 400, "a rejection names its reason");
+    let (status, _) = post(&app, &token, &decision, json!({"decision": "maybe", "agent": agent})).await;
+    assert_eq!(status, 400);
+    let reject = json!({"decision": "reject", "reason": "suspected_fraud", "agent": agent});
+    let (status, answer) = post(&app, &token, &decision, reject).await;
+    assert_eq!(status, 202, "{answer}");
+    let said = replies(&mut user, 1).await;
+    assert!(said[0].contains("Gracias por tu paciencia"), "the polite closing text: {said:?}");
+    assert!(!said[0].to_lowercase().contains("fraud"), "never an accusation: {said:?}");
+    let case = until(&app, &token, &id, "resolved", |c| c["status"] == "resolved").await;
+    assert_eq!(case["outcome"], "rejected", "{case:#}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let events = company.lock().unwrap().clone();
+        if let Some(event) = events.iter().find(|e| e["decided_by"] == agent) {
+            assert_eq!(
+                (event["event"].as_str(), event["reason"].as_str()),
+                (Some("onboarding.rejected"), Some("suspected_fraud"))
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the company system is told: {events:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A closed case takes no more decisions.
+    let again = json!({"decision": "approve", "agent": agent});
+    assert_eq!(post(&app, &token, &decision, again).await.0, 409);
+});
+
+on_both_backends!(a_user_who_stops_while_waiting_withdraws_the_case, |backend, name| async move {
+    let (app, token, _) = desk(backend, name).await;
+    let mut user = user_of(&app, "Davi", "5215533330003");
+    let id = three_blurry_photos(&app, &token, &mut user).await;
+    user.says("salir").await.unwrap();
+    replies(&mut user, 1).await;
+    user.taps("stop_yes", "Sí, terminar").await.unwrap();
+    let said = replies(&mut user, 1).await;
+    assert!(said[0].contains("borraremos tus datos"), "{said:?}");
+    until(&app, &token, &id, "withdrawn", |c| c["status"] == "withdrawn").await;
+    let (status, listed) = call(&app, reqwest::Method::GET, "/api/v1/cases?status=waiting", Some(&token), None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(listed["cases"].as_array().unwrap().iter().all(|c| c["id"] != id.as_str()), "{listed}");
+});
+
+on_both_backends!(photos_are_served_only_with_a_token_never_cached_and_each_view_audited, |backend, name| async move {
+    let (app, token, _) = desk(backend, name).await;
+    let mut user = user_of(&app, "Eva", "5215533330004");
+    let id = three_blurry_photos(&app, &token, &mut user).await;
+    let url = format!("{}/api/v1/cases/{id}/photos/front?size=thumb", app.base);
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
+    let answer = app.client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "image/jpeg");
+    assert!(answer.headers()["cache-control"].to_str().unwrap().contains("no-store"));
+    let thumb = image::load_from_memory(&answer.bytes().await.unwrap()).expect("a real image");
+    assert!(thumb.width().max(thumb.height()) <= 320, "a thumbnail: {}x{}", thumb.width(), thumb.height());
+    let full = app.client.get(url.replace("thumb", "full")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(full.status(), 200);
+    let (status, _) =
+        call(&app, reqwest::Method::GET, &format!("/api/v1/cases/{id}/photos/back"), Some(&token), None).await;
+    assert_eq!(status, 404, "a passport has no back");
+
+    let key = UserKey { phone_number_id: wa_onboard::sim::SIM_PHONE_NUMBER_ID.into(), user: user.phone.clone() };
+    let audit = app.backend.conversations().audit(&key, 200).await.unwrap();
+    let views = audit.iter().filter(|r| r.event.contains("viewed photo")).count();
+    assert_eq!(views, 2, "each view is audited: {audit:?}");
+    let case = view(&app, &token, &id).await;
+    assert!(has_line(&case, "photo_viewed", "front"), "{case:#}");
+
+    assert!(app.backend.api_tokens().revoke("desk").await.unwrap());
+    assert_eq!(app.client.get(&url).bearer_auth(&token).send().await.unwrap().status(), 401, "revoked");
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_case_does_not_expire_after_25_hours() {
+    let app = spawn_stepped_app(&[]).await;
+    let (token, hash) = wa_onboard::api::auth::new_token();
+    assert!(app.backend.api_tokens().add(&ApiToken { name: "desk".into(), hash, created_at: 1 }).await.unwrap());
+    let sim = app.sim.clone().unwrap();
+    let mut user = User::new("Flor", "5215533330005", &app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, sim);
+    user.says("Hola").await.unwrap();
+    app.run_pending_jobs().await;
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("lang_es", "Español").await.unwrap();
+    app.run_pending_jobs().await;
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.says("quiero hablar con una persona").await.unwrap();
+    app.run_pending_jobs().await;
+    let said = texts(&user.expect_replies(1, WAIT).await.unwrap());
+    assert!(said[0].contains("te escribirá aquí mismo"), "{said:?}");
+    let waiting = app.backend.cases().list(CaseStatus::Waiting, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    let id = waiting[0].info.id.clone();
+
+    for _ in 0..25 {
+        app.advance(Duration::from_secs(3600));
+        app.run_pending_jobs().await;
+    }
+    let case = view(&app, &token, &id).await;
+    assert_eq!(case["status"], "waiting", "{case:#}");
+    assert_eq!(case["step"], app_step(&app, &user).await, "the conversation is where it was");
+    assert!(!case["window_open"].as_bool().unwrap(), "25 hours on, the window has closed");
+    // An agent writing now is told the window closed (no template configured).
+    assert_eq!(post(&app, &token, &format!("/api/v1/cases/{id}/claim"), json!({"agent": "ana@acme.mx"})).await.0, 200);
+    let (status, answer) =
+        post(&app, &token, &format!("/api/v1/cases/{id}/messages"), json!({"text": "hola", "agent": "ana@acme.mx"}))
+            .await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("24-hour window"), "{answer}");
+    // The user's conversation is still with a person: writing is recorded, not restarted.
+    user.says("¿siguen ahí?").await.unwrap();
+    app.run_pending_jobs().await;
+    let said = texts(&user.expect_replies(1, WAIT).await.unwrap());
+    assert!(!said[0].contains("empezamos otra vez"), "{said:?}");
+    let case = view(&app, &token, &id).await;
+    assert!(has_line(&case, "message", "siguen ahí"), "{case:#}");
+}
+
+async fn app_step(app: &TestApp, user: &User) -> Value {
+    let key = UserKey { phone_number_id: wa_onboard::sim::SIM_PHONE_NUMBER_ID.into(), user: user.phone.clone() };
+    let state = app.backend.conversations().load(&key).await.unwrap().expect("a conversation").stored.state;
+    Value::String(state.step)
+}

@@ -243,7 +243,7 @@ impl Desk {
             DeskError::Invalid(format!("the conversation {} is gone (erased)", case.info.conversation_id))
         })?;
         let now = self.clock.now_secs();
-        if !state.window_open(now) && !(reengage && self.has_reengage_template) {
+        if !(state.window_open(now) || reengage && self.has_reengage_template) {
             return Err(DeskError::WindowClosed);
         }
         let key = JobKey::from_stored(request.to_owned());
@@ -278,9 +278,11 @@ impl Desk {
         let now = self.clock.now_secs();
         let text = match &decision {
             AgentDecision::Approve => "approved".to_owned(),
-            AgentDecision::Reject => "rejected".to_owned(),
+            AgentDecision::Reject { reason } => format!("rejected: {}", reason.as_deref().unwrap_or("no reason given")),
             AgentDecision::Retake { slot, reason } => format!("asked for the {slot} photo again: {reason}"),
-            AgentDecision::Return { step } => format!("returned to the bot at {}", step.as_deref().unwrap_or("its step")),
+            AgentDecision::Return { step } => {
+                format!("returned to the bot at {}", step.as_deref().unwrap_or("its step"))
+            }
         };
         self.cases.record(id, &self.entry(request, agent, "decision", text, now)).await?;
         let key = JobKey::from_stored(request.to_owned());
@@ -335,13 +337,29 @@ impl Desk {
         }
     }
 
-    async fn log(&self, case: &Case, agent: &str, kind: &str, text: String, key: Option<&str>, now: u64) -> Result<(), DeskError> {
+    async fn log(
+        &self,
+        case: &Case,
+        agent: &str,
+        kind: &str,
+        text: String,
+        key: Option<&str>,
+        now: u64,
+    ) -> Result<(), DeskError> {
         let key = key.map(str::to_owned).unwrap_or_else(|| request_key(&case.info.id, kind, agent, &[&text], None));
         self.cases.record(&case.info.id, &self.entry(&key, agent, kind, text.clone(), now)).await?;
         self.audit(case, agent, text, &key, &case.info.step, now).await
     }
 
-    async fn audit(&self, case: &Case, agent: &str, event: String, key: &str, step: &str, now: u64) -> Result<(), DeskError> {
+    async fn audit(
+        &self,
+        case: &Case,
+        agent: &str,
+        event: String,
+        key: &str,
+        step: &str,
+        now: u64,
+    ) -> Result<(), DeskError> {
         let record = AuditRecord {
             at: now,
             conversation_id: case.info.conversation_id.clone(),

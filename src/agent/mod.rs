@@ -5,3 +5,17 @@ pub mod desk;
 pub mod link;
 pub mod outcome;
 pub mod photo;
+
+/// Why a person may reject an application. The user never sees it (they get the flow's polite closing text); it
+/// goes to the audit log and to the company's system as `reason`.
+pub const REJECT_REASONS: &[&str] = &[
+    "document_invalid",
+    "document_expired",
+    "document_unreadable",
+    "face_mismatch",
+    "data_mismatch",
+    "underage",
+    "suspected_fraud",
+    "duplicate_application",
+    "other",
+];

@@ -61,7 +61,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     };
     let decision = match (request.decision, request.slot, request.reason) {
         (Decision::Approve, _, _) => AgentDecision::Approve,
-        (Decision::Reject, _, _) => AgentDecision::Reject,
+        (Decision::Reject, _, reason) => AgentDecision::Reject { reason: reason.map(|r| r.to_string()) },
         (Decision::Retake, Some(slot), Some(reason)) => AgentDecision::Retake { slot, reason },
         (Decision::Retake, _, _) => {
             return answer(StatusCode::BAD_REQUEST, "a retake needs `slot` (front, back, selfie) and `reason`");

@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error;
-use crate::app::AppState;
 use crate::agent::desk::{DeskError, request_key};
 use crate::agent::photo::PhotoSize;
+use crate::app::AppState;
 use crate::flow::event::AgentDecision;
 use crate::store::case::CaseStatus;
 use crate::verify::reason::ReasonCode;
@@ -68,8 +68,9 @@ pub fn desk_error(refused: DeskError) -> Response {
     error(status, refused.to_string())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e} (expected {expected})")))
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, format!("body: {e} (expected {expected})"))))
 }
 
 /// Who acts: the agent named in the request (who must hold the case), else the token itself, as a supervisor.
@@ -101,7 +102,7 @@ pub async fn claim(
 ) -> Response {
     let request: ClaimRequest = match parse(&body, r#"{"agent": "email"}"#) {
         Ok(request) => request,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     if request.agent.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "`agent` must name who takes the case");
@@ -132,7 +133,7 @@ pub async fn assign(
 ) -> Response {
     let request: AssignRequest = match parse(&body, r#"{"agent": "email"}"#) {
         Ok(request) => request,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     if request.agent.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "`agent` must name who gets the case");
@@ -166,7 +167,7 @@ pub async fn message(
 ) -> Response {
     let request: MessageRequest = match parse(&body, r#"{"text": "...", "agent"?: "email"}"#) {
         Ok(request) => request,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let (agent, supervisor) = actor(request.agent, &caller);
     let nonce = idempotency_key(&headers);
@@ -204,7 +205,7 @@ pub async fn decision(
 ) -> Response {
     let request: DecisionRequest = match parse(&body, r#"{"decision": "approve|reject|retake|return", ...}"#) {
         Ok(request) => request,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let decision = match to_decision(&request.decision, request.slot, request.reason.as_deref(), request.step) {
         Ok(decision) => decision,
@@ -228,13 +229,20 @@ pub fn to_decision(
 ) -> Result<AgentDecision, String> {
     match decision {
         "approve" => Ok(AgentDecision::Approve),
-        "reject" => Ok(AgentDecision::Reject),
+        "reject" => match reason {
+            Some(reason) if crate::agent::REJECT_REASONS.contains(&reason) => {
+                Ok(AgentDecision::Reject { reason: Some(reason.to_owned()) })
+            }
+            _ => Err(format!("a rejection needs `reason`, one of {}", crate::agent::REJECT_REASONS.join(", "))),
+        },
         "retake" => {
             let slot = slot.filter(|s| ["front", "back", "selfie"].contains(&s.as_str()));
             let reason = reason.and_then(|r| serde_json::from_value::<ReasonCode>(serde_json::json!(r)).ok());
             match (slot, reason) {
                 (Some(slot), Some(reason)) => Ok(AgentDecision::Retake { slot, reason }),
-                _ => Err("a retake needs `slot` (front, back, selfie) and `reason` (a reason code, e.g. blurry)".into()),
+                _ => {
+                    Err("a retake needs `slot` (front, back, selfie) and `reason` (a reason code, e.g. blurry)".into())
+                }
             }
         }
         "return" => Ok(AgentDecision::Return { step: step.filter(|s| !s.trim().is_empty()) }),

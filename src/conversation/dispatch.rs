@@ -193,6 +193,7 @@ impl Dispatcher {
                         document: state.vars.get("document").cloned(),
                         fields,
                         decided_by: state.vars.get("decided_by").cloned(),
+                        reason: state.vars.get("rejected_reason").cloned().filter(|_| outcome == "rejected"),
                         at: now,
                     };
                     notify.push(job.queued());

@@ -73,7 +73,12 @@ pub enum VerificationResult {
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum AgentDecision {
     Approve,
-    Reject,
+    /// Closed with a reason from [`crate::agent::REJECT_REASONS`] (kept in the audit log and sent to the company;
+    /// the user only gets the polite closing text).
+    Reject {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// One photo again, with the reason's advice; its new check comes back to the agent.
     Retake {
         slot: String,

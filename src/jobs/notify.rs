@@ -26,6 +26,9 @@ pub struct NotifyJob {
     /// The agent who approved or rejected, when a person decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
+    /// Why a person rejected (one of the console's rejection reasons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Unix seconds.
     pub at: u64,
 }

@@ -102,6 +102,7 @@ async fn closed_cases_leave_the_queue_and_cannot_change(store: Store) {
 
 async fn the_queue_is_oldest_first_and_counted_per_state(store: Store) {
     let cases = store.backend.cases();
+    assert_eq!(cases.list(CaseStatus::Waiting, 10).await.unwrap(), [], "an empty queue is an empty list");
     for (n, at) in [(1, 300), (2, 100), (3, 200), (4, 400)] {
         cases.open(info(n, at)).await.unwrap();
     }

@@ -62,7 +62,9 @@ fn conversation_id(user: &UserKey, event_key: &str) -> String {
 
 /// Idle time counts from the user's last message (the bot's own reminders do not keep a conversation alive).
 fn expired(flow: &Flow, state: &ConversationState, now: u64) -> bool {
-    now >= state.last_message_at.max(state.started_at) + flow.file.settings.idle_expiry.seconds()
+    // A person handles the case: the conversation waits for them however long it takes.
+    let with_agent = matches!(state.phase, Phase::WithAgent { .. }) || state.agent_review;
+    !with_agent && now >= state.last_message_at.max(state.started_at) + flow.file.settings.idle_expiry.seconds()
 }
 
 /// One application of an event: the state being changed and the effects gathered.

@@ -107,7 +107,10 @@ impl Run<'_> {
                 let target = self.flow.file.verification.routes.verified.clone().unwrap_or_default();
                 self.enter(&target);
             }
-            AgentDecision::Reject => {
+            AgentDecision::Reject { reason } => {
+                if let Some(reason) = reason {
+                    self.state.vars.insert("rejected_reason".into(), reason);
+                }
                 self.effects.push(Effect::CloseCase { returned: false, outcome: "rejected".into() });
                 self.say_text("closed_by_agent");
                 self.end("rejected", false);

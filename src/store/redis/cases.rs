@@ -216,6 +216,10 @@ impl CaseStore for RedisCases {
             .query_async(&mut conn)
             .await
             .map_err(StoreError::unavailable)?;
+        if ids.is_empty() {
+            // An empty pipeline is not a command Redis takes.
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.cmd("HGETALL").arg(self.case_key(id));
