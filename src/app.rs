@@ -54,6 +54,10 @@ pub struct AppState {
     pub api_tokens: Arc<dyn crate::store::api_tokens::ApiTokenStore>,
     /// What agents do with cases (the console and `/api/v1`).
     pub desk: crate::agent::desk::Desk,
+    /// Who is signed in to the console.
+    pub console: crate::console::session::Sessions,
+    /// The flows (the console offers their steps to return a case to).
+    pub flows: Arc<FlowRegistry>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -71,6 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // route_layer: runs after routing, so the route template is known; 413s are counted too.
         .merge(metrics_route)
         .merge(crate::api::router(state.clone()))
+        .merge(crate::console::router(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_latency))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .with_state(state)
@@ -148,6 +153,7 @@ impl App {
         });
         let metrics = Arc::new(Metrics::new());
         let has_reengage_template = config.reengage_template.is_some();
+        let console_config = config.console.clone();
         let state = Arc::new(AppState {
             config,
             clock: backend.clock(),
@@ -160,6 +166,12 @@ impl App {
             events: queues.of::<EventJob>(),
             cases: backend.cases(),
             api_tokens: backend.api_tokens(),
+            console: crate::console::session::Sessions {
+                agents: backend.agents(),
+                config: console_config,
+                clock: backend.clock(),
+            },
+            flows: runner.flows.clone(),
             desk: crate::agent::desk::Desk {
                 cases: backend.cases(),
                 conversations: backend.conversations(),

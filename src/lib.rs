@@ -52,6 +52,7 @@ pub mod app;
 pub mod clock;
 pub mod cloud;
 pub mod config;
+pub mod console;
 pub mod conversation;
 pub mod demo;
 pub mod flow;

@@ -9,7 +9,7 @@ use wa_onboard::telemetry;
 
 mod cli;
 
-use cli::{ApiTokensCommand, Cli, Command, JobsCommand, check_image::DocumentArgs};
+use cli::{AgentsCommand, ApiTokensCommand, Cli, Command, JobsCommand, check_image::DocumentArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,6 +23,16 @@ async fn main() -> ExitCode {
         Command::Worker => cli::serve::worker(&env).await,
         Command::Audit { user, phone_number_id, limit } => cli::audit::run(&env, &user, phone_number_id, limit).await,
         Command::Replay { path, url } => cli::replay::run(&env, &path, url).await,
+        Command::Agents { command: AgentsCommand::Add { email, name, role } } => {
+            cli::agents::add(&env, &email, &name, &role).await
+        }
+        Command::Agents { command: AgentsCommand::List } => cli::agents::list(&env).await,
+        Command::Agents { command: AgentsCommand::Disable { email } } => {
+            cli::agents::set_disabled(&env, &email, true).await
+        }
+        Command::Agents { command: AgentsCommand::Enable { email } } => {
+            cli::agents::set_disabled(&env, &email, false).await
+        }
         Command::ApiTokens { command: ApiTokensCommand::Add { name } } => cli::api_tokens::add(&env, &name).await,
         Command::ApiTokens { command: ApiTokensCommand::List } => cli::api_tokens::list(&env).await,
         Command::ApiTokens { command: ApiTokensCommand::Revoke { name } } => cli::api_tokens::revoke(&env, &name).await,

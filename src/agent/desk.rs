@@ -66,6 +66,8 @@ pub struct CaseView {
     pub window_open: bool,
     /// The conversation's flow step now (it moves on after a retake).
     pub step: Option<String>,
+    /// The conversation's flow.
+    pub flow: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +154,7 @@ impl Desk {
         photos.sort_by(|a, b| a.slot.cmp(&b.slot).then(b.received_at_ms.cmp(&a.received_at_ms)));
         Ok(CaseView {
             window_open: state.as_ref().is_some_and(|s| s.window_open(now)),
+            flow: state.as_ref().map(|s| s.flow_id.clone()),
             step: state.map(|s| s.step),
             case,
             timeline,

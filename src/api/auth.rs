@@ -15,8 +15,7 @@ use crate::store::api_tokens::ApiTokenStore;
 
 /// A new token (shown once) and its hash (stored).
 pub fn new_token() -> (String, String) {
-    let bytes: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
-    let token = format!("wao_{}", hex::encode(bytes));
+    let token = format!("wao_{}", crate::signing::random_hex(32));
     let hash = hash(&token);
     (token, hash)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub(crate) mod agents;
 pub(crate) mod api_tokens;
 pub(crate) mod audit;
 pub(crate) mod check_image;
@@ -62,6 +63,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Make, list and disable the agent console's accounts (Redis).
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
     /// Make, list and revoke the bearer tokens of /api/v1 (Redis).
     ApiTokens {
         #[command(subcommand)]
@@ -107,6 +113,25 @@ pub(crate) enum Command {
         #[arg(long)]
         mrz_text: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AgentsCommand {
+    /// Make an account; the password is read from standard input (asked for without echo at a terminal).
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// `agent` or `supervisor` (who may also reassign cases).
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// The accounts: email, name, role, active or disabled.
+    List,
+    /// Disable an account: its sessions stop at their next request.
+    Disable { email: String },
+    /// Enable a disabled account again.
+    Enable { email: String },
 }
 
 #[derive(Subcommand)]

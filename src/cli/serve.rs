@@ -46,6 +46,17 @@ pub(crate) async fn serve(
     }
     let workers = if no_workers { Workers::None } else { Workers::Run };
     let app = App::build(config, workers).await?;
+    if dev {
+        let agents = app.state.console.agents.clone();
+        let password = wa_onboard::console::dev_agent(agents.as_ref(), app.state.clock.now_secs()).await?;
+        let url = format!("http://{}/console/", app.local_addr()?);
+        tracing::warn!(
+            %url,
+            email = wa_onboard::console::DEV_AGENT_EMAIL,
+            password = %password,
+            "development agent console: sign in with this email and password"
+        );
+    }
     app.run(shutdown_signal_then_force()).await?;
     Ok(ExitCode::SUCCESS)
 }

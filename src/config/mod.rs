@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod console;
 mod env;
 mod http;
 mod links;
@@ -24,6 +25,7 @@ mod store;
 mod whatsapp;
 mod workers;
 
+pub use console::ConsoleConfig;
 pub use env::{ConfigError, Env};
 pub use http::{DEFAULT_SHUTDOWN_GRACE_SECS, HttpLimits};
 pub use links::AgentLinkConfig;
@@ -78,6 +80,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Where `/metrics` is served instead of `BIND_ADDR` (an internal address).
     pub metrics_addr: Option<SocketAddr>,
+    /// The agent console: session lifetime and sign-in lockout.
+    pub console: console::ConsoleConfig,
 }
 
 impl Config {
@@ -105,6 +109,7 @@ impl Config {
         let http = http::limits(env)?;
         let shutdown_grace = http::shutdown_grace(env)?;
         let metrics_addr = http::metrics_addr(env)?;
+        let console = console::from_env(env, public_base_url.as_deref())?;
         Ok(Self {
             bind_addr,
             app_secret,
@@ -132,6 +137,7 @@ impl Config {
             http,
             shutdown_grace,
             metrics_addr,
+            console,
         })
     }
 

@@ -121,6 +121,8 @@ async fn serve_connection(
     close: CancellationToken,
 ) {
     let phase = Phase::new();
+    // The client's address, for handlers that count by it (the console's sign-in lockout).
+    let peer = stream.peer_addr().ok();
     let watched = Watched { inner: stream, phase: phase.clone() };
     let in_service = phase.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -128,7 +130,11 @@ async fn serve_connection(
         let finished = Finished(in_service.clone());
         let mut router = router.clone();
         async move {
-            let response = router.call(request.map(Body::new)).await;
+            let mut request = request.map(Body::new);
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            }
+            let response = router.call(request).await;
             drop(finished);
             Ok::<_, Infallible>(match response {
                 Ok(response) => response,

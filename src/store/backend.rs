@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use apalis_redis::ConnectionManager;
 
+use super::agents::AgentStore;
 use super::api_tokens::ApiTokenStore;
 use super::case::CaseStore;
 use super::conversation::ConversationStore;
 use super::delivery::DeliveryLog;
 use super::ingress::IngressStore;
 use super::memory::MemoryQueues;
+use super::memory::agents::MemoryAgents;
 use super::memory::api_tokens::MemoryApiTokens;
 use super::memory::cases::MemoryCases;
 use super::memory::conversations::MemoryConversations;
@@ -24,6 +26,7 @@ use super::memory::values::MemoryValues;
 use super::memory::vault::MemoryVault;
 use super::queue::{Job, JobQueue, WorkerSource};
 use super::rate_limit::{LimiterSettings, RateLimiter};
+use super::redis::agents::RedisAgents;
 use super::redis::api_tokens::RedisApiTokens;
 use super::redis::cases::RedisCases;
 use super::redis::conversations::RedisConversations;
@@ -58,6 +61,7 @@ struct InMemory {
     conversations: Arc<MemoryConversations>,
     cases: Arc<MemoryCases>,
     api_tokens: Arc<MemoryApiTokens>,
+    agents: Arc<MemoryAgents>,
     values: Mutex<HashMap<&'static str, Arc<MemoryValues>>>,
 }
 
@@ -92,6 +96,7 @@ impl Backend {
             conversations: Arc::new(MemoryConversations::new(clock.clone())),
             cases: Arc::default(),
             api_tokens: Arc::default(),
+            agents: Arc::new(MemoryAgents::new(clock.clone())),
             values: Mutex::default(),
         };
         Self { kind: Kind::Memory(Arc::new(memory)), clock }
@@ -167,6 +172,14 @@ impl Backend {
         match &self.kind {
             Kind::Memory(m) => m.api_tokens.clone(),
             Kind::Redis(r) => Arc::new(RedisApiTokens::new(r.conn.clone(), &r.prefix)),
+        }
+    }
+
+    /// Console accounts, their sessions and failed sign-ins.
+    pub fn agents(&self) -> Arc<dyn AgentStore> {
+        match &self.kind {
+            Kind::Memory(m) => m.agents.clone(),
+            Kind::Redis(r) => Arc::new(RedisAgents::new(r.conn.clone(), &r.prefix)),
         }
     }
 

@@ -8,6 +8,7 @@
 //! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `{kept}:*` |
 //! | [`ConversationStore`] | conversation state (compare-and-set), outbox, audit log, flow sources, index | `conv:{user}`, `audit:{user}`, `flows`, `convidx:*`, `value:*` |
 //! | [`CaseStore`] | cases: a person taking over an onboarding (waiting, assigned, closed) | `{cases}:*` |
+//! | [`AgentStore`](agents::AgentStore) | console accounts (argon2id hashes), sessions, failed sign-ins | `agents`, `agent-session:*`, `signin-fail:*` |
 //! | [`ApiTokenStore`](api_tokens::ApiTokenStore) | hashes of the `/api/v1` tokens, by name | `api-tokens` |
 //! | [`JobQueue`] | jobs with idempotency keys, due now or later (apalis-redis format) | `{<queue>}:*` |
 //! | [`ValueStore`] | small values with a lifetime, e.g. what each send did | `<namespace>:<key>` |
@@ -18,6 +19,7 @@
 //! `memory/` holds one process's implementations (lost on restart), `redis/` the shared ones. Time comes from the
 //! backend's [`Clock`](crate::clock::Clock), so the memory backend's expiries follow a test's fixed clock.
 
+pub mod agents;
 pub mod api_tokens;
 pub mod backend;
 pub mod case;

@@ -1,6 +1,7 @@
 //! The in-memory implementations: the same semantics as Redis, for one process (development, the demo, tests).
 //! Everything is lost on restart. Expiries follow the backend's clock.
 
+pub mod agents;
 pub mod api_tokens;
 pub mod cases;
 pub mod conversations;

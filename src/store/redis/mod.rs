@@ -4,6 +4,7 @@
 //! Every key starts with `REDIS_KEY_PREFIX`; keys that a script touches together share a hash tag (`{...}`), so
 //! they land on one Redis Cluster slot.
 
+pub mod agents;
 pub mod api_tokens;
 pub mod cases;
 pub mod conversations;
