@@ -30,7 +30,10 @@ pub async fn require_agent(State(app): State<Arc<AppState>>, mut request: Reques
     let signed_in = match session_cookie(request.headers()) {
         Some(id) => match app.console.current(id).await {
             Ok(found) => found,
-            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot say who you are: {e}")).into_response(),
+            Err(e) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot say who you are: {e}"))
+                    .into_response();
+            }
         },
         None => None,
     };

@@ -1,7 +1,7 @@
 //! Agent passwords: argon2id (the crate's defaults: 19 MiB, 2 passes, OWASP's recommendation), as PHC strings.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
 /// Shorter passwords are refused when an account is made.
 pub const MIN_LENGTH: usize = 12;
@@ -28,7 +28,8 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 /// Whether `password` matches the stored hash (the comparison inside is constant time). A stored hash that cannot
 /// be read matches nothing.
 pub fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A hash that matches no password, verified when the account does not exist, so a wrong email takes as long

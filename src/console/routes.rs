@@ -253,7 +253,8 @@ async fn case_page(
     };
     let flow = view.flow.as_deref().and_then(|f| app.flows.current().into_iter().find(|flow| flow.id() == f));
     let steps: Vec<String> = flow.map(|f| f.file.steps.keys().cloned().collect()).unwrap_or_default();
-    let data = pages::case::CasePage { view: &view, steps: &steps, has_template: app.config.reengage_template.is_some() };
+    let data =
+        pages::case::CasePage { view: &view, steps: &steps, has_template: app.config.reengage_template.is_some() };
     let (status, message) = match &error {
         Some((status, message)) => (*status, Some(message.as_str())),
         None => (StatusCode::OK, None),

@@ -78,8 +78,7 @@ impl Sessions {
         let account = self.agents.get(&email).await?;
         let stored = account.as_ref().map_or_else(|| password::decoy().to_owned(), |a| a.password_hash.clone());
         let presented = password.to_owned();
-        let matches =
-            tokio::task::spawn_blocking(move || password::verify(&presented, &stored)).await.unwrap_or(false);
+        let matches = tokio::task::spawn_blocking(move || password::verify(&presented, &stored)).await.unwrap_or(false);
         let account = match account {
             Some(account) if matches && !account.disabled => account,
             _ => {

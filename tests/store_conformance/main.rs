@@ -127,6 +127,7 @@ macro_rules! conformance {
     };
 }
 
+mod agents;
 mod cases;
 mod conversations;
 mod delivery;

@@ -151,10 +151,6 @@ impl AgentStore for RedisAgents {
 
     async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(self.failure_key(key))
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(StoreError::unavailable)
+        redis::cmd("DEL").arg(self.failure_key(key)).query_async::<()>(&mut conn).await.map_err(StoreError::unavailable)
     }
 }
