@@ -127,6 +127,17 @@ pub fn verify_media_url(media_id: &str, expires: i64, sig: &str, now: i64, secre
     mac.verify_slice(&bytes).is_ok()
 }
 
+/// `bytes` bytes from the operating system's secure generator, as hex: session ids, API tokens, CSRF tokens.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // The OS generator does not fail on the systems we run on; if it ever did, refusing to start a session is
+    // better than a guessable id.
+    if let Err(e) = getrandom::fill(&mut buf) {
+        panic!("the operating system's random generator failed: {e}");
+    }
+    hex::encode(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,15 +207,4 @@ mod tests {
         assert!(!verify_media_url("m-1", 2000, sig, 2001, b"k"));
         assert!(!verify_media_url("m-2", 2000, sig, 1999, b"k"));
     }
-}
-
-/// `bytes` bytes from the operating system's secure generator, as hex: session ids, API tokens, CSRF tokens.
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    // The OS generator does not fail on the systems we run on; if it ever did, refusing to start a session is
-    // better than a guessable id.
-    if let Err(e) = getrandom::fill(&mut buf) {
-        panic!("the operating system's random generator failed: {e}");
-    }
-    hex::encode(buf)
 }

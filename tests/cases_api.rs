@@ -129,18 +129,13 @@ async fn api_tokens_are_made_listed_and_revoked_with_the_command_line() {
 
 // ---- The whole case, through the running bot: a user with three blurry photos reaches a person. ----
 
-use std::sync::OnceLock;
+#[path = "support/handoff.rs"]
+mod handoff;
+
+use handoff::{WAIT, photos, replies, send_three_blurry_photos, texts};
 use std::time::Duration;
-use wa_onboard::demo::driver::{User, describe};
-use wa_onboard::demo::{SELFIE_JPEG, card_photo};
+use wa_onboard::demo::driver::User;
 use wa_onboard::store::case::CaseStatus;
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn photos() -> &'static (Vec<u8>, Vec<u8>) {
-    static PHOTOS: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
-    PHOTOS.get_or_init(|| (card_photo(false), card_photo(true)))
-}
 
 type Received = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
 
@@ -182,42 +177,10 @@ fn user_of(app: &TestApp, name: &str, phone: &str) -> User {
     User::new(name, phone, &app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, sim)
 }
 
-fn texts(replies: &[Value]) -> Vec<String> {
-    replies.iter().map(describe).collect()
-}
-
-/// Reads replies until `count` have come (Meta may deliver a burst in pieces).
-async fn replies(user: &mut User, count: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < count {
-        let more = user.expect_replies(count - got.len(), WAIT).await.unwrap();
-        got.extend(texts(&more));
-    }
-    got
-}
-
 /// Spanish, consent, passport, then three blurry fronts (and the selfie): the user is told a person will write.
 /// Answers the id of the case that opened.
 async fn three_blurry_photos(app: &TestApp, token: &str, user: &mut User) -> String {
-    user.says("Hola").await.unwrap();
-    replies(user, 1).await;
-    user.taps("lang_es", "Español").await.unwrap();
-    replies(user, 1).await;
-    user.taps("consent_accept", "Acepto").await.unwrap();
-    replies(user, 1).await;
-    user.taps("doc_passport", "Pasaporte").await.unwrap();
-    replies(user, 1).await;
-    user.sends_photo(&format!("{}-front-1", user.phone), photos().1.clone(), "front").await.unwrap();
-    replies(user, 1).await;
-    user.sends_photo(&format!("{}-selfie", user.phone), SELFIE_JPEG.to_vec(), "selfie").await.unwrap();
-    replies(user, 2).await;
-    for n in 2..=3 {
-        user.sends_photo(&format!("{}-front-{n}", user.phone), photos().1.clone(), "front again").await.unwrap();
-        let said = replies(user, 2).await;
-        if n == 3 {
-            assert!(said[1].contains("te escribirá aquí mismo"), "{said:?}");
-        }
-    }
+    send_three_blurry_photos(user).await;
     let (status, listed) = call(app, reqwest::Method::GET, "/api/v1/cases?status=waiting", Some(token), None).await;
     assert_eq!(status, 200);
     let case = listed["cases"]

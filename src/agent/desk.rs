@@ -318,12 +318,15 @@ impl Desk {
         Ok(rendered)
     }
 
-    /// A photo viewed by an agent: written to the conversation's audit log and the case's timeline.
+    /// A photo viewed by an agent: every view is written to the conversation's audit log; a full-size view is
+    /// also shown in the case's timeline (thumbnails are seen each time the page is opened: noise there).
     pub async fn photo_viewed(&self, case: &Case, agent: &str, name: &str, size: &str) -> Result<(), DeskError> {
         let now = self.clock.now_secs();
         let request = request_key(&case.info.id, "view", agent, &[name, size], None);
         let text = format!("viewed photo {name} ({size})");
-        self.cases.record(&case.info.id, &self.entry(&request, agent, "photo_viewed", text.clone(), now)).await?;
+        if size != PhotoSize::Thumb.as_str() {
+            self.cases.record(&case.info.id, &self.entry(&request, agent, "photo_viewed", text.clone(), now)).await?;
+        }
         self.audit(case, agent, text, &request, &case.info.step, now).await
     }
 

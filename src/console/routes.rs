@@ -273,10 +273,25 @@ pub async fn case(
     case_page(&app, &signed_in, lang, &id, None, cookie).await
 }
 
-pub async fn case_live(State(app): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct PartQuery {
+    part: Option<String>,
+}
+
+/// `?part=photos` or `?part=timeline` of a case, for the page's live updates.
+pub async fn case_live(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<PartQuery>,
+) -> Response {
     let lang = text::from_headers(&headers);
     match app.desk.view(&id).await {
-        Ok(view) => Html(pages::case::live(lang, &view).into_string()).into_response(),
+        Ok(view) => match query.part.as_deref() {
+            Some("photos") => Html(pages::case::photos(lang, &view).into_string()).into_response(),
+            Some("timeline") => Html(pages::case::timeline(lang, &view).into_string()).into_response(),
+            _ => (StatusCode::BAD_REQUEST, "part is `photos` or `timeline`").into_response(),
+        },
         Err(e) => (desk_status(&e), e.to_string()).into_response(),
     }
 }

@@ -39,7 +39,7 @@ pub fn render(lang: &str, signed_in: &SignedIn, page_data: &CasePage<'_>, error:
                 " " small { (case.info.masked_phone.as_deref().unwrap_or("")) }
             }
             dl.facts {
-                dt { (t(lang, "status")) } dd.status data-status=(case.status.as_str()) { (t(lang, case.status.as_str())) @if let Some(outcome) = &case.outcome { " · " (outcome) } }
+                dt { (t(lang, "status")) } dd.status data-status=(case.status.as_str()) { (t(lang, status_key(case.status))) @if let Some(outcome) = &case.outcome { " · " (outcome) } }
                 dt { (t(lang, "reason")) } dd { code #case-reason { (case.info.reason) } }
                 dt { (t(lang, "attempts")) } dd { (case.info.attempts) }
                 dt { (t(lang, "language")) } dd { (case.info.language.as_deref().unwrap_or("-")) }
@@ -56,7 +56,12 @@ pub fn render(lang: &str, signed_in: &SignedIn, page_data: &CasePage<'_>, error:
             }
         }
         div.columns {
-            div #case-live data-live={ "/console/cases/" (id) "/live" } { (live(lang, view)) }
+            div {
+                // Two live parts: the photos change only when one arrives (their images are not fetched again
+                // each time the timeline moves), the timeline with every message.
+                div #case-photos data-live={ "/console/cases/" (id) "/live?part=photos" } { (photos(lang, view)) }
+                div #case-timeline data-live={ "/console/cases/" (id) "/live?part=timeline" } { (timeline(lang, view)) }
+            }
             aside {
                 @if !open {
                     section.card { p { strong { (t(lang, "closed")) } } }
@@ -74,8 +79,8 @@ pub fn render(lang: &str, signed_in: &SignedIn, page_data: &CasePage<'_>, error:
     page(lang, case.info.profile_name.as_deref().unwrap_or(id), Some(signed_in), body)
 }
 
-/// The timeline and the photos: what changes while the agent looks.
-pub fn live(lang: &str, view: &CaseView) -> Markup {
+/// The photos, newest first per slot; click for the full photo.
+pub fn photos(lang: &str, view: &CaseView) -> Markup {
     let id = &view.case.info.id;
     html! {
         section.card {
@@ -87,7 +92,7 @@ pub fn live(lang: &str, view: &CaseView) -> Markup {
                     @for photo in &view.photos {
                         figure data-slot=(photo.slot) {
                             a href={ "/console/cases/" (id) "/photos/" (photo.name) "?size=full" } target="_blank" rel="noopener" title=(t(lang, "view_full")) {
-                                img src={ "/console/cases/" (id) "/photos/" (photo.name) "?size=thumb" } alt=(photo.slot) loading="lazy" width="160";
+                                img src={ "/console/cases/" (id) "/photos/" (photo.name) "?size=thumb" } alt=(photo.slot) width="160";
                             }
                             figcaption { (t(lang, slot_key(&photo.slot))) " · " (time(photo.received_at_ms / 1000)) }
                         }
@@ -95,8 +100,18 @@ pub fn live(lang: &str, view: &CaseView) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// Every message both ways, each check with its reasons, every agent action with its author.
+pub fn timeline(lang: &str, view: &CaseView) -> Markup {
+    html! {
         section.card {
             h2 { (t(lang, "timeline")) " " small.live-note { (t(lang, "live")) } }
+            p #live-status data-status=(view.case.status.as_str()) {
+                (t(lang, "status")) ": " strong { (t(lang, status_key(view.case.status))) }
+                @if let Some(outcome) = &view.case.outcome { " · " (outcome) }
+            }
             ol.timeline {
                 @for line in &view.timeline {
                     li class={ "entry " (line.entry.actor) " " (line.entry.kind) } data-kind=(line.entry.kind) {
@@ -207,5 +222,15 @@ fn delivery_key(state: &str) -> &'static str {
         "read" => "read",
         "failed" => "failed",
         _ => "queued",
+    }
+}
+
+fn status_key(status: CaseStatus) -> &'static str {
+    match status {
+        CaseStatus::Waiting => "status_waiting",
+        CaseStatus::Assigned => "status_assigned",
+        CaseStatus::Resolved => "status_resolved",
+        CaseStatus::Returned => "status_returned",
+        CaseStatus::Withdrawn => "status_withdrawn",
     }
 }
