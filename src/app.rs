@@ -159,7 +159,7 @@ impl App {
             clock: backend.clock(),
             store: backend.ingress(),
             workers: metrics.workers.clone(),
-            metrics,
+            metrics: metrics.clone(),
             token_expired: cloud.api.token_expired_flag(),
             links,
             conversations,
@@ -181,6 +181,7 @@ impl App {
                 delivery: cloud.delivery.clone(),
                 clock: backend.clock(),
                 has_reengage_template,
+                metrics: metrics.clone(),
             },
         });
         let handlers = Arc::new(handlers(&state, &backend, &runner, &cloud, &public_base, &queues));

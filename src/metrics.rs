@@ -39,6 +39,16 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabel {
+    pub decision: &'static str,
+}
+
+/// 10 s to about 11 hours: how long people wait for an agent, and how long agents take.
+fn case_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(10.0, 2.0, 13))
+}
+
 fn latency_histogram() -> Histogram {
     // 0.1 ms to ~3.3 s: Meta asks for a median under 250 ms and fewer than 1% over 1 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -72,6 +82,13 @@ pub struct Metrics {
     pub http_connections_timed_out: Family<ReasonLabel, Counter>,
     /// Which queues have a live worker in this process, and restarts.
     pub workers: std::sync::Arc<crate::jobs::health::WorkerHealth>,
+    /// Cases per state, read from the store at each scrape (so every process reports the same queue).
+    pub cases: Family<StatusLabel, Gauge>,
+    /// From a case opening to an agent taking it.
+    pub case_time_to_assignment: Histogram,
+    /// From an agent taking a case to their closing decision (approve, reject, return).
+    pub case_handling_time: Histogram,
+    pub case_decisions: Family<DecisionLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -102,6 +119,10 @@ impl Metrics {
             http_connections_refused: Counter::default(),
             http_connections_timed_out: Family::default(),
             workers: Default::default(),
+            cases: Family::default(),
+            case_time_to_assignment: case_histogram(),
+            case_handling_time: case_histogram(),
+            case_decisions: Family::default(),
         };
         registry.register(
             "webhooks_received",
@@ -170,6 +191,22 @@ impl Metrics {
             "http_connections_timed_out",
             "HTTP connections closed by the server, by reason (idle, slow headers)",
             m.http_connections_timed_out.clone(),
+        );
+        registry.register("cases", "Agent cases by state (waiting is the queue depth)", m.cases.clone());
+        registry.register(
+            "case_time_to_assignment_seconds",
+            "Seconds from a case opening to an agent taking it",
+            m.case_time_to_assignment.clone(),
+        );
+        registry.register(
+            "case_handling_seconds",
+            "Seconds from an agent taking a case to their closing decision",
+            m.case_handling_time.clone(),
+        );
+        registry.register(
+            "case_decisions",
+            "Agent decisions, by decision (approve, reject, retake, return)",
+            m.case_decisions.clone(),
         );
         registry.register("worker_up", "1 while the queue has a live worker in this process", m.workers.up.clone());
         registry.register(

@@ -52,6 +52,13 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     app.metrics.token_expired.set(i64::from(app.token_expired.load(std::sync::atomic::Ordering::Relaxed)));
+    // The queue as the store has it; a store that cannot answer leaves the last values.
+    if let Ok(counts) = app.cases.counts().await {
+        for (status, n) in counts {
+            let label = crate::metrics::StatusLabel { status: status.as_str().to_owned() };
+            app.metrics.cases.get_or_create(&label).set(n as i64);
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render()).into_response()
 }
 

@@ -284,6 +284,15 @@ on_both_backends!(an_agent_talks_asks_for_a_retake_sees_it_pass_and_approves, |b
     }
     let event = company.lock().unwrap().iter().find(|e| e["event"] == "onboarding.verified").cloned().unwrap();
     assert_eq!(event["decided_by"], agent, "{event}");
+
+    // The desk's service levels, for Prometheus.
+    let metrics = app.metrics().await;
+    assert_eq!(metric(&metrics, "wa_onboard_cases{status=\"resolved\"}"), 1.0, "{metrics}");
+    assert_eq!(metric(&metrics, "wa_onboard_cases{status=\"waiting\"}"), 0.0);
+    assert_eq!(metric(&metrics, "wa_onboard_case_time_to_assignment_seconds_count"), 1.0);
+    assert_eq!(metric(&metrics, "wa_onboard_case_handling_seconds_count"), 1.0, "approve closes; retake does not");
+    assert_eq!(metric(&metrics, "wa_onboard_case_decisions_total{decision=\"retake\"}"), 1.0);
+    assert_eq!(metric(&metrics, "wa_onboard_case_decisions_total{decision=\"approve\"}"), 1.0);
 });
 
 on_both_backends!(a_rejection_is_polite_and_reaches_the_company_with_the_agent, |backend, name| async move {

@@ -101,6 +101,8 @@ pub struct Desk {
     pub clock: SharedClock,
     /// `WHATSAPP_REENGAGE_TEMPLATE` is configured: a message outside the window falls back to it.
     pub has_reengage_template: bool,
+    /// Time to assignment, handling time, decisions.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A request's own key: the same request sent twice (a retry) acts once.
@@ -197,6 +199,7 @@ impl Desk {
     pub async fn claim(&self, id: &str, agent: &str) -> Result<Case, DeskError> {
         let now = self.clock.now_secs();
         let case = self.cases.claim(id, agent, now).await?;
+        self.metrics.case_time_to_assignment.observe(now.saturating_sub(case.info.opened_at) as f64);
         self.log(&case, agent, "claim", format!("taken by {agent}"), None, now).await?;
         Ok(case)
     }
@@ -288,6 +291,18 @@ impl Desk {
             }
         };
         self.cases.record(id, &self.entry(request, agent, "decision", text, now)).await?;
+        let kind = match &decision {
+            AgentDecision::Approve => "approve",
+            AgentDecision::Reject { .. } => "reject",
+            AgentDecision::Retake { .. } => "retake",
+            AgentDecision::Return { .. } => "return",
+        };
+        self.metrics.case_decisions.get_or_create(&crate::metrics::DecisionLabel { decision: kind }).inc();
+        if kind != "retake"
+            && let Some(assigned_at) = case.assigned_at
+        {
+            self.metrics.case_handling_time.observe(now.saturating_sub(assigned_at) as f64);
+        }
         let key = JobKey::from_stored(request.to_owned());
         let event = Event::AgentOutcome { decision, agent: Some(agent.to_owned()) };
         let job = EventJob { user: case.info.user.clone(), key: key.clone(), event };
