@@ -55,7 +55,7 @@ impl From<CaseError> for DeskError {
 }
 
 /// A case as the agent sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
     #[serde(flatten)]
     pub case: Case,
@@ -70,7 +70,7 @@ pub struct CaseView {
     pub flow: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineLine {
     #[serde(flatten)]
     pub entry: CaseEntry,
@@ -79,7 +79,7 @@ pub struct TimelineLine {
     pub delivery: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PhotoInfo {
     /// `front`, `back`, `selfie` (or another slot of the flow).
     pub slot: String,

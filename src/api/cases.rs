@@ -6,25 +6,53 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error;
-use crate::agent::desk::{DeskError, request_key};
+use crate::agent::desk::{CaseView, DeskError, request_key};
 use crate::agent::photo::PhotoSize;
 use crate::app::AppState;
 use crate::flow::event::AgentDecision;
-use crate::store::case::CaseStatus;
+use crate::store::case::{Case, CaseStatus};
 use crate::verify::reason::ReasonCode;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// `waiting` (the default), `assigned`, `resolved`, `returned` or `withdrawn`.
     status: Option<String>,
+    /// At most this many cases (default 100, at most 1000).
     limit: Option<usize>,
+}
+
+/// The cases of one state, oldest first, and how many cases each state holds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseList {
+    pub cases: Vec<Case>,
+    pub counts: BTreeMap<String, usize>,
+}
+
+/// A request taken: it acts in the background (the timeline shows it).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub queued: bool,
+    /// The request's own key (the same `Idempotency-Key` gives the same key, and acts once).
+    pub key: String,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    pub error: String,
 }
 
 /// `GET /api/v1/cases?status=waiting|assigned|resolved|returned|withdrawn&limit=N`: oldest first, with the counts
 /// per state.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, body = CaseList), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn list(State(app): State<Arc<AppState>>, Query(query): Query<ListQuery>) -> Response {
     let status = match query.status.as_deref() {
         None => CaseStatus::Waiting,
@@ -43,12 +71,13 @@ pub async fn list(State(app): State<Arc<AppState>>, Query(query): Query<ListQuer
         (Ok(cases), Ok(counts)) => (cases, counts),
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
-    let counts: serde_json::Map<String, serde_json::Value> =
-        counts.into_iter().map(|(status, n)| (status.as_str().to_owned(), n.into())).collect();
-    Json(serde_json::json!({ "cases": cases, "counts": counts })).into_response()
+    let counts = counts.into_iter().map(|(status, n)| (status.as_str().to_owned(), n)).collect();
+    Json(CaseList { cases, counts }).into_response()
 }
 
 /// `GET /api/v1/cases/{id}`: the case, its timeline (with each agent message's delivery state), its photos.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = CaseView), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn one(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     match app.desk.view(&id).await {
         Ok(view) => Json(view).into_response(),
@@ -85,7 +114,7 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
     headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     /// Who takes it (an agent's email in the company's desk).
@@ -94,6 +123,10 @@ pub struct ClaimRequest {
 
 /// `POST /api/v1/cases/{id}/claim` `{"agent": "email"}`: 200 with the case, 409 when someone else holds it or it
 /// is closed, 404 when there is no such case.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/claim", tag = "cases", params(("id" = String, Path)),
+    request_body = ClaimRequest, security(("bearer" = [])),
+    responses((status = 200, body = Case), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, description = "someone else holds it, or it is closed", body = ApiError)))]
 pub async fn claim(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -116,7 +149,7 @@ pub async fn claim(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// Who gets the case.
@@ -125,6 +158,10 @@ pub struct AssignRequest {
 
 /// `POST /api/v1/cases/{id}/assign` `{"agent": "email"}`: a supervisor gives an open case to an agent, whoever
 /// held it.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/assign", tag = "cases", params(("id" = String, Path)),
+    request_body = AssignRequest, security(("bearer" = [])),
+    responses((status = 200, body = Case), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn assign(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -144,7 +181,7 @@ pub async fn assign(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     text: String,
@@ -158,6 +195,12 @@ pub struct MessageRequest {
 
 /// `POST /api/v1/cases/{id}/messages` `{"text": "..."}` → 202: the message goes to the user's WhatsApp through
 /// the bot's sender. An `Idempotency-Key` header makes a retried request send once.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/messages", tag = "cases",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "the same key sends once")),
+    request_body = MessageRequest, security(("bearer" = [])),
+    responses((status = 202, body = Accepted), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError),
+        (status = 409, description = "not held by this agent, closed, or WhatsApp's 24-hour window has closed", body = ApiError)))]
 pub async fn message(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -173,14 +216,15 @@ pub async fn message(
     let nonce = idempotency_key(&headers);
     let key = request_key(&id, "message", &agent, &[&request.text], nonce.as_deref());
     match app.desk.message(&id, &agent, supervisor, &request.text, &key, request.reengage).await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "queued": true, "key": key }))).into_response(),
+        Ok(()) => (StatusCode::ACCEPTED, Json(Accepted { queued: true, key })).into_response(),
         Err(e) => desk_error(e),
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
+    /// `approve`, `reject`, `retake` or `return`.
     decision: String,
     /// For `reject` (a reason from the list) and `retake` (the reason code whose advice the user gets).
     #[serde(default)]
@@ -196,6 +240,11 @@ pub struct DecisionRequest {
 }
 
 /// `POST /api/v1/cases/{id}/decision` `{"decision": "approve" | "reject" | "retake" | "return", ...}` → 202.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/decision", tag = "cases",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "the same key decides once")),
+    request_body = DecisionRequest, security(("bearer" = [])),
+    responses((status = 202, body = Accepted), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn decision(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
@@ -215,7 +264,7 @@ pub async fn decision(
     let nonce = idempotency_key(&headers);
     let key = request_key(&id, "decision", &agent, &[&request.decision], nonce.as_deref());
     match app.desk.decide(&id, &agent, supervisor, decision, &key).await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "queued": true, "key": key }))).into_response(),
+        Ok(()) => (StatusCode::ACCEPTED, Json(Accepted { queued: true, key })).into_response(),
         Err(e) => desk_error(e),
     }
 }
@@ -250,15 +299,23 @@ pub fn to_decision(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PhotoQuery {
+    /// `thumb` (320 px, the default) or `full` (1600 px).
     size: Option<String>,
+    /// The agent who looks (kept in the audit log); absent: the token.
     #[serde(default)]
     agent: Option<String>,
 }
 
 /// `GET /api/v1/cases/{id}/photos/{slot}?size=thumb|full`: the newest photo of the slot (or a photo by its name),
 /// re-encoded as JPEG without metadata; never cached; each view is audited.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/photos/{slot}", tag = "cases",
+    params(("id" = String, Path), ("slot" = String, Path, description = "front, back, selfie, or a photo's name"), PhotoQuery),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 401, body = ApiError),
+        (status = 404, body = ApiError)))]
 pub async fn photo(
     State(app): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,

@@ -3,9 +3,11 @@
 //!
 //! - `auth.rs`: tokens, their hashes, the middleware that checks them.
 //! - `cases.rs`: the cases (list, one with its timeline and photos, claim, assign, messages, decision, photos).
+//! - `openapi.rs`: the OpenAPI 3.1 description, from the handlers' annotations, at `/api/v1/openapi.json`.
 
 pub mod auth;
 pub mod cases;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/cases/{id}/messages", post(cases::message))
         .route("/api/v1/cases/{id}/decision", post(cases::decision))
         .route("/api/v1/cases/{id}/photos/{slot}", get(cases::photo))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token))
 }
 

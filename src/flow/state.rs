@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who a conversation is with: `(business phone number id, user)`; the user is their business-scoped user id
 /// when Meta gives one, else their phone number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserKey {
     pub phone_number_id: String,
     pub user: String,
@@ -26,7 +26,7 @@ impl std::fmt::Display for UserKey {
 }
 
 /// A photo or document the user sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaRef {
     pub media_id: String,
     pub mime_type: String,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use crate::flow::state::{MediaRef, UserKey};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
     Waiting,
@@ -45,7 +45,7 @@ impl CaseStatus {
 }
 
 /// What the agent sees of a case before opening it, fixed when it opens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseInfo {
     pub id: String,
     pub conversation_id: String,
@@ -65,7 +65,7 @@ pub struct CaseInfo {
 }
 
 /// A case and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Case {
     #[serde(flatten)]
     pub info: CaseInfo,
@@ -84,7 +84,7 @@ impl Case {
 }
 
 /// One line of a case's timeline: what the user wrote while waiting, what the agent wrote and decided, the checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseEntry {
     /// Unique per entry (the effect or request it comes from): recording an entry twice keeps one.
     pub key: String,
