@@ -138,6 +138,29 @@ async fn serve_dev_runs_from_any_folder_on_the_flow_built_into_the_binary() {
     }
     let refused = client.get(format!("http://{bind}/_sim/messages")).send().await.unwrap();
     assert_eq!(refused.status(), 401, "the simulator's routes need its token");
+    // The development agent's email and password are in the log too, and sign in to the console.
+    let password = log
+        .split("\"password\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no development agent password in the log:\n{log}"))
+        .to_owned();
+    assert!(log.contains(wa_onboard::console::DEV_AGENT_EMAIL), "{log}");
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("email", wa_onboard::console::DEV_AGENT_EMAIL), ("password", password.as_str())])
+        .finish();
+    let signed_in = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("http://{bind}/console/sign-in"))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303, "the development agent signs in");
     serve.terminate();
     assert_eq!(serve.wait_exit(Duration::from_secs(25)), Some(0));
     let _ = std::fs::remove_dir_all(&elsewhere);

@@ -105,6 +105,44 @@ pub struct Desk {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+/// The most audit records a case page shows from the conversation's history.
+const HISTORY_MAX: usize = 300;
+
+/// Timeline lines from the conversation's audit records: the steps before the case opened (what the user did and
+/// where the bot went; message texts are not kept there, only their kind and length) and every verification with
+/// its reason codes and measurements.
+fn history_lines(case: &Case, records: Vec<AuditRecord>) -> Vec<TimelineLine> {
+    records
+        .into_iter()
+        .filter(|r| r.conversation_id == case.info.conversation_id && !r.actor.starts_with("agent"))
+        .filter(|r| r.actor == "verifier" || r.at <= case.info.opened_at)
+        .map(|r| {
+            let (actor, kind) = match r.actor.as_str() {
+                "verifier" => ("verifier", "check"),
+                "user" => ("user", "history"),
+                _ => ("system", "history"),
+            };
+            let mut text = r.event.clone();
+            if r.actor == "verifier" && !r.effects.is_empty() {
+                text = format!("{text}: {}", r.effects.join("; "));
+            } else if !r.step_after.is_empty() && r.step_after != r.step_before {
+                text = format!("{text} → {}", r.step_after);
+            }
+            let entry = CaseEntry {
+                key: format!("audit:{}", r.event_key),
+                at: r.at,
+                actor: actor.into(),
+                agent: None,
+                kind: kind.into(),
+                text,
+                media: None,
+                send_key: None,
+            };
+            TimelineLine { entry, delivery: None }
+        })
+        .collect()
+}
+
 /// A request's own key: the same request sent twice (a retry) acts once.
 pub fn request_key(case_id: &str, kind: &str, agent: &str, parts: &[&str], nonce: Option<&str>) -> String {
     let mut hasher = Sha256::new();
@@ -140,6 +178,10 @@ impl Desk {
             };
             timeline.push(TimelineLine { entry, delivery });
         }
+        // What happened before the case opened, and every check with its measurements, from the audit log.
+        let history = self.conversations.audit(&case.info.user, HISTORY_MAX).await?;
+        timeline.extend(history_lines(&case, history));
+        timeline.sort_by_key(|line| line.entry.at);
         let mut photos: Vec<PhotoInfo> = self
             .vault
             .list(&case.info.conversation_id)
