@@ -163,7 +163,10 @@ async fn an_agent_takes_a_blurry_case_asks_for_a_retake_and_approves_in_the_brow
     wait_for_text(&page, "checks passed").await;
     replies(&mut user, 2).await;
     wait_for_images(&page).await;
+    // Taller than the laptop screen the page is made for, so the picture in the docs shows the whole case.
+    page.set_window_size(1366, 1400).await.unwrap();
     screenshot(&page, "console-case.png").await;
+    page.set_window_size(1366, 768).await.unwrap();
 
     page.find(Locator::Css("#approve")).await.unwrap().click().await.unwrap();
     let said = replies(&mut user, 1).await;

@@ -20,16 +20,24 @@
         if (html !== null && html !== el.getAttribute("data-last")) {
           el.setAttribute("data-last", html);
           el.innerHTML = html;
+          toNewest(el);
         }
       })
       .catch(function () {
         // Offline for a moment: the next round tries again.
       });
   }
+  // A timeline reads like a chat: the newest line is in view.
+  function toNewest(el) {
+    Array.prototype.forEach.call(el.querySelectorAll(".timeline"), function (list) {
+      list.scrollTop = list.scrollHeight;
+    });
+  }
   function start() {
     var parts = document.querySelectorAll("[data-live]");
     Array.prototype.forEach.call(parts, function (el) {
       el.setAttribute("data-last", el.innerHTML);
+      toNewest(el);
       window.setInterval(function () {
         if (!document.hidden) refresh(el);
       }, PERIOD_MS);

@@ -123,7 +123,8 @@ fn history_lines(case: &Case, records: Vec<AuditRecord>) -> Vec<TimelineLine> {
                 _ => ("system", "history"),
             };
             let mut text = r.event.clone();
-            if r.actor == "verifier" && !r.effects.is_empty() {
+            // A check's measurements are in its effects; a result's effects are only what the bot did next.
+            if r.actor == "verifier" && !r.effects.is_empty() && !r.event.contains(" finished: ") {
                 text = format!("{text}: {}", r.effects.join("; "));
             } else if !r.step_after.is_empty() && r.step_after != r.step_before {
                 text = format!("{text} → {}", r.step_after);

@@ -92,7 +92,7 @@ pub fn photos(lang: &str, view: &CaseView) -> Markup {
                     @for photo in &view.photos {
                         figure data-slot=(photo.slot) {
                             a href={ "/console/cases/" (id) "/photos/" (photo.name) "?size=full" } target="_blank" rel="noopener" title=(t(lang, "view_full")) {
-                                img src={ "/console/cases/" (id) "/photos/" (photo.name) "?size=thumb" } alt=(photo.slot) width="160";
+                                img src={ "/console/cases/" (id) "/photos/" (photo.name) "?size=thumb" } alt=(photo.slot) width="120";
                             }
                             figcaption { (t(lang, slot_key(&photo.slot))) " · " (time(photo.received_at_ms / 1000)) }
                         }
