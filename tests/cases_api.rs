@@ -84,6 +84,12 @@ on_both_backends!(an_agent_desk_lists_and_claims_cases_with_a_token, |backend, n
     let (status, case) = call(&app, reqwest::Method::GET, "/api/v1/cases/case-2", Some(&token), None).await;
     assert_eq!((status, case["assigned_to"].as_str()), (200, Some(holder)));
     assert_eq!(case["profile_name"], "<script>alert(1)</script>", "JSON carries user text as data");
+    // A supervisor gives it to someone else, whoever held it.
+    let assign =
+        |agent: Value| call(&app, reqwest::Method::POST, "/api/v1/cases/case-2/assign", Some(&token), Some(agent));
+    let (status, moved) = assign(json!({"agent": "lead@acme.com.br"})).await;
+    assert_eq!((status, moved["assigned_to"].as_str()), (200, Some("lead@acme.com.br")), "{moved}");
+    assert_eq!(assign(json!({"agent": " "})).await.0, 400, "an assignment names the agent");
     let (status, _) = call(&app, reqwest::Method::GET, "/api/v1/cases/nope", Some(&token), None).await;
     assert_eq!(status, 404);
     let (status, _) =

@@ -88,13 +88,17 @@ pub async fn one(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Re
 /// A refused action as JSON: 404 (no such case or photo), 409 (someone else holds it, it is closed, the window
 /// has closed), 400 (a bad request), 503 (the store cannot say).
 pub fn desk_error(refused: DeskError) -> Response {
-    let status = match &refused {
+    error(desk_status(&refused), refused.to_string())
+}
+
+/// The HTTP status of a refused action, for the API and the console alike.
+pub fn desk_status(refused: &DeskError) -> StatusCode {
+    match refused {
         DeskError::NotFound(_) | DeskError::NoPhoto(_) => StatusCode::NOT_FOUND,
         DeskError::Change(_) | DeskError::WindowClosed => StatusCode::CONFLICT,
         DeskError::Invalid(_) => StatusCode::BAD_REQUEST,
         DeskError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    error(status, refused.to_string())
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Box<Response>> {

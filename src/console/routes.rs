@@ -17,7 +17,7 @@ use super::session::{SignInError, SignedIn};
 use super::text;
 use crate::agent::desk::{DeskError, request_key};
 use crate::agent::photo::PhotoSize;
-use crate::api::cases::{photo_response, to_decision};
+use crate::api::cases::{desk_status, photo_response, to_decision};
 use crate::app::AppState;
 use crate::store::agents::Role;
 use crate::store::case::CaseStatus;
@@ -159,6 +159,18 @@ struct QueueData {
     agents: Vec<crate::store::agents::AgentAccount>,
 }
 
+impl QueueData {
+    fn view(&self, now: u64) -> pages::queue::QueueView<'_> {
+        pages::queue::QueueView {
+            waiting: &self.waiting,
+            assigned: &self.assigned,
+            counts: &self.counts,
+            agents: &self.agents,
+            now,
+        }
+    }
+}
+
 async fn queue_data(app: &AppState, signed_in: &SignedIn) -> Result<QueueData, crate::store::StoreError> {
     let agents = if signed_in.account.role == Role::Supervisor { app.console.agents.list().await? } else { Vec::new() };
     Ok(QueueData {
@@ -184,13 +196,7 @@ pub async fn queue(
         Ok(data) => data,
         Err(e) => return unavailable(e),
     };
-    let view = pages::queue::QueueView {
-        waiting: &data.waiting,
-        assigned: &data.assigned,
-        counts: &data.counts,
-        agents: &data.agents,
-        now: app.clock.now_secs(),
-    };
+    let view = data.view(app.clock.now_secs());
     html_with(StatusCode::OK, pages::queue::render(lang, &signed_in, &view, None), cookie)
 }
 
@@ -204,13 +210,7 @@ pub async fn queue_live(
         Ok(data) => data,
         Err(e) => return unavailable(e),
     };
-    let view = pages::queue::QueueView {
-        waiting: &data.waiting,
-        assigned: &data.assigned,
-        counts: &data.counts,
-        agents: &data.agents,
-        now: app.clock.now_secs(),
-    };
+    let view = data.view(app.clock.now_secs());
     Html(pages::queue::live(lang, &signed_in, &view).into_string()).into_response()
 }
 
@@ -226,15 +226,6 @@ pub async fn take_next(
         Ok(Some(case)) => see_other(&format!("/console/cases/{}", case.info.id)),
         Ok(None) => see_other("/console/"),
         Err(e) => unavailable(e),
-    }
-}
-
-fn desk_status(refused: &DeskError) -> StatusCode {
-    match refused {
-        DeskError::NotFound(_) | DeskError::NoPhoto(_) => StatusCode::NOT_FOUND,
-        DeskError::Change(_) | DeskError::WindowClosed => StatusCode::CONFLICT,
-        DeskError::Invalid(_) => StatusCode::BAD_REQUEST,
-        DeskError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
