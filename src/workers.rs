@@ -15,6 +15,7 @@ use crate::jobs::health::WorkerHealth;
 use crate::jobs::inbound::{INBOUND_QUEUE, InboundJob};
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::OutboundJob;
+use crate::jobs::photo::PhotoJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{self, Handler, WorkerSpec};
 use crate::jobs::{BackgroundJob, Concurrency, JobKey};
@@ -22,10 +23,11 @@ use crate::store::Backend;
 use crate::verify::job::Verifier;
 
 /// Every queue the service runs, in the order a message flows through them.
-pub const QUEUE_NAMES: [&str; 5] = [
+pub const QUEUE_NAMES: [&str; 6] = [
     <InboundJob as BackgroundJob>::QUEUE,
     <EventJob as BackgroundJob>::QUEUE,
     <OutboundJob as BackgroundJob>::QUEUE,
+    <PhotoJob as BackgroundJob>::QUEUE,
     <VerifyJob as BackgroundJob>::QUEUE,
     <NotifyJob as BackgroundJob>::QUEUE,
 ];
@@ -53,6 +55,16 @@ impl BackgroundJob for OutboundJob {
         match self {
             OutboundJob::Send { key, .. } | OutboundJob::MarkRead { key, .. } => key.clone(),
         }
+    }
+}
+
+impl BackgroundJob for PhotoJob {
+    const QUEUE: &'static str = "photos";
+    /// One photo decoded at a time per core; the user waits for its answer before the next step.
+    const CONCURRENCY: Concurrency = Concurrency::AtMost(4);
+    type Handler = Verifier;
+    fn key(&self) -> JobKey {
+        self.key.clone()
     }
 }
 
@@ -98,6 +110,7 @@ impl Handlers {
         visit.with::<InboundJob>(&self.inbound).await;
         visit.with::<EventJob>(&self.events).await;
         visit.with::<OutboundJob>(&self.outbound).await;
+        visit.with::<PhotoJob>(&self.verify).await;
         visit.with::<VerifyJob>(&self.verify).await;
     }
 

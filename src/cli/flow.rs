@@ -23,7 +23,7 @@ pub(crate) fn run(env: &Env, command: FlowCommand) -> anyhow::Result<ExitCode> {
             let mut errors = 0;
             for file in &files {
                 let problems = match load::Flow::load(file) {
-                    Ok(_) => Vec::new(),
+                    Ok(flow) => flow.warnings,
                     Err(problems) => problems,
                 };
                 let file_errors = problems.iter().filter(|p| p.is_error()).count();

@@ -10,6 +10,7 @@ use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::jobs::notify::NotifyJob;
 use crate::jobs::outbound::{Addressee, OutboundJob};
+use crate::jobs::photo::PhotoJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::{BackgroundJob, Queues};
 use crate::store::StoreError;
@@ -83,6 +84,7 @@ impl Dispatcher {
     pub async fn dispatch(&self, state: &ConversationState, entry: &OutboxEntry, now: u64) -> Result<(), StoreError> {
         let mut outbound = Vec::new();
         let mut verify = Vec::new();
+        let mut photos = Vec::new();
         let mut events = Vec::new();
         let mut notify = Vec::new();
         // The messages of one event go out as one job, in order (several jobs could be sent in parallel).
@@ -147,6 +149,19 @@ impl Dispatcher {
                         media: media.clone(),
                         attempt: *attempt,
                         known: Default::default(),
+                    }
+                    .queued(),
+                ),
+                Effect::CheckPhoto { slot, document, media } => photos.push(
+                    PhotoJob {
+                        key,
+                        user: state.user.clone(),
+                        conversation_id: state.conversation_id.clone(),
+                        flow_id: state.flow_id.clone(),
+                        flow_version: state.flow_version.clone(),
+                        slot: slot.clone(),
+                        document: document.clone(),
+                        media: media.clone(),
                     }
                     .queued(),
                 ),
@@ -215,6 +230,7 @@ impl Dispatcher {
             outbound.push(job.queued());
         }
         self.queues.push(&outbound).await?;
+        self.queues.push(&photos).await?;
         self.queues.push(&verify).await?;
         self.queues.push(&events).await?;
         self.queues.push::<NotifyJob>(&notify).await?;

@@ -166,6 +166,7 @@ fn describe(event: &Event) -> String {
         Event::MediaUnavailable { submission, slot, detail } => {
             format!("media of {submission} slot {slot} unavailable: {detail}")
         }
+        Event::PhotoChecked { slot, media_id, result } => format!("photo {media_id} ({slot}) checked: {result:?}"),
         Event::ReminderDue { step, .. } => format!("reminder due for step {step}"),
         Event::ExpiryDue => "idle expiry check".into(),
         Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),
@@ -190,6 +191,7 @@ fn summarize(effect: &Effect) -> String {
         Effect::Verify { submission, media, .. } => {
             format!("verify {submission} ({})", media.keys().cloned().collect::<Vec<_>>().join(", "))
         }
+        Effect::CheckPhoto { slot, media, .. } => format!("check photo {} ({slot})", media.media_id),
         Effect::Handoff { reason, .. } => format!("handoff to a live agent: {reason}"),
         Effect::ForAgent { note } => format!("shown to the agent: {}", note.kind),
         Effect::CloseCase { returned, outcome } => {

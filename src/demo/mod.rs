@@ -1,6 +1,8 @@
 //! `wa-onboard demo`: the whole path in one process (in memory, built-in Graph API simulator, local checks).
-//! One user completes onboarding with a sharp ID photo and a selfie; another sends a blurry photo, gets the blur
-//! advice, fails three times and is handed to a person (who will write in the chat). Both chats are printed as a
+//! One user sends a sharp ID photo and a selfie: with no identity provider configured nothing can compare their
+//! face, so their photos go to a person, and a scripted agent (the development supervisor) approves them in the
+//! agent desk; only then are they told they are verified. Another sends a blurry photo, gets the blur advice at
+//! once, fails three times and is handed to a person (who will write in the chat). Both chats are printed as a
 //! transcript.
 
 pub mod driver;
@@ -45,7 +47,8 @@ pub async fn start(flows_dir: &Path) -> anyhow::Result<(String, App)> {
     Ok((format!("http://{}", app.local_addr()?), app))
 }
 
-async fn onboard(user: &mut User, front: Vec<u8>, selfie: &[u8]) -> anyhow::Result<()> {
+/// Up to the passport photo: the bot now asks for it.
+async fn start_onboarding(user: &mut User) -> anyhow::Result<()> {
     user.says("Hola").await?;
     user.expect_replies(1, WAIT).await?;
     user.taps("lang_es", "Español").await?;
@@ -54,10 +57,16 @@ async fn onboard(user: &mut User, front: Vec<u8>, selfie: &[u8]) -> anyhow::Resu
     user.expect_replies(1, WAIT).await?;
     user.taps("doc_passport", "Pasaporte").await?;
     user.expect_replies(1, WAIT).await?;
-    user.sends_photo(&format!("{}-front-1", user.phone), front, "passport photo page").await?;
-    user.expect_replies(1, WAIT).await?;
-    user.sends_photo(&format!("{}-selfie", user.phone), selfie.to_vec(), "selfie").await?;
     Ok(())
+}
+
+/// The scripted agent: takes the next waiting case and approves it, as a person would in the console.
+async fn approve_next_case(state: &crate::app::AppState) -> anyhow::Result<()> {
+    let agent = crate::console::DEV_AGENT_EMAIL;
+    let desk = &state.desk;
+    let case = desk.take_next(agent).await.map_err(|e| anyhow::anyhow!("{e}"))?.context("no case is waiting")?;
+    let decision = crate::flow::event::AgentDecision::Approve;
+    desk.decide(&case.info.id, agent, true, decision, "demo-approve").await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub async fn run() -> anyhow::Result<String> {
@@ -67,22 +76,27 @@ pub async fn run() -> anyhow::Result<String> {
     let (base, app) = start(&dir).await?;
     let sim = app.cloud.sim.as_ref().context("the demo needs the built-in simulator")?.state.clone();
     let phone_number_id = app.cloud.api.phone_number_id().to_owned();
+    let state = app.state.clone();
     let server = tokio::spawn(async move { app.run(std::future::pending()).await });
 
     let (sharp, blurry) = tokio::task::spawn_blocking(|| (card_photo(false), card_photo(true))).await?;
 
     let mut ana = User::new("Ana", "5215512345678", &base, DEV_APP_SECRET, &phone_number_id, sim.clone());
-    onboard(&mut ana, sharp, SELFIE_JPEG).await?;
-    ana.expect_replies(2, WAIT).await?; // "checking", then the result
+    start_onboarding(&mut ana).await?;
+    ana.sends_photo(&format!("{}-front-1", ana.phone), sharp, "passport photo page").await?;
+    ana.expect_replies(1, WAIT).await?; // the photo is sharp: the selfie is asked for
+    ana.sends_photo(&format!("{}-selfie", ana.phone), SELFIE_JPEG.to_vec(), "selfie").await?;
+    ana.expect_replies(3, WAIT).await?; // "checking", "a person will confirm your photos", "a person will write here"
+    approve_next_case(&state).await?;
+    ana.expect_replies(1, WAIT).await?; // verified, by a person
 
     let mut bruno = User::new("Bruno", "5491122334455", &base, DEV_APP_SECRET, &phone_number_id, sim);
-    onboard(&mut bruno, blurry.clone(), SELFIE_JPEG).await?;
-    bruno.expect_replies(2, WAIT).await?; // "checking", then the blur advice
-    for attempt in 2..=3 {
+    start_onboarding(&mut bruno).await?;
+    for attempt in 1..=3 {
         bruno
             .sends_photo(&format!("{}-front-{attempt}", bruno.phone), blurry.clone(), "passport photo page, blurry")
             .await?;
-        bruno.expect_replies(2, WAIT).await?; // "checking", then the advice or, the third time, "a person will write to you"
+        bruno.expect_replies(1, WAIT).await?; // the advice at once or, the third time, "a person will write to you"
     }
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);

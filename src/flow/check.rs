@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::verify::providers::Capability;
 use super::model::{Action, Choice, Expect, FlowFile, Localized, Next, Step};
 use crate::verify::reason::ReasonCode;
 
@@ -164,8 +165,8 @@ impl Checker<'_> {
         if !flow.steps.contains_key(&flow.start) {
             self.err(0, format!("start step `{}` does not exist", flow.start), "name one of the steps");
         }
-        let routes =
-            [&flow.verification.routes.verified, &flow.verification.routes.agent, &flow.verification.routes.rejected];
+        let r = &flow.verification.routes;
+        let routes = [&r.verified, &r.agent, &r.rejected, &r.review];
         for target in routes.into_iter().flatten() {
             if !flow.steps.contains_key(target) {
                 self.err(0, format!("verification.routes: step `{target}` does not exist"), "name one of the steps");
@@ -456,6 +457,69 @@ impl Checker<'_> {
         }
         if v.max_attempts == 0 {
             self.err(0, "verification.max_attempts must be at least 1".into(), "");
+        }
+        self.requirements();
+    }
+
+    /// A flow must say what an identity check is before it can tell anyone they are verified.
+    fn requirements(&mut self) {
+        let v = &self.flow.verification;
+        let Some(target) = &v.routes.verified else { return };
+        let line = self.flow.steps.get(target).map_or(0, |s| s.referenced.line());
+        // The documents that require nothing (the flow-level list covers those without their own).
+        let mut bare: Vec<String> =
+            v.documents.iter().filter(|(d, _)| v.required_for(Some(d)).is_empty()).map(|(d, _)| d.clone()).collect();
+        if v.documents.is_empty() && v.require.is_empty() {
+            bare.push("every submission".into());
+        }
+        if bare.is_empty() {
+            return self.unserved_requirements(line);
+        }
+        if v.allow_unverified {
+            self.problems.push(Problem::warning(
+                self.path,
+                line,
+                format!(
+                    "step `{target}` tells users they are verified although nothing is checked ({}):                      `allow_unverified: true`",
+                    bare.join(", ")
+                ),
+                "for demos only: every conversation on this flow logs a warning",
+            ));
+            return;
+        }
+        self.err(
+            line,
+            format!(
+                "step `{target}` can tell users they are verified while `verification.require` is empty for {}:                  no identity would be checked",
+                bare.join(", ")
+            ),
+            "add `require: [document, face_match]` under `verification:` (or per document), and route those              checks to providers in `verification.providers`; without a provider the submission goes to a person.              For a demo only, set `allow_unverified: true`",
+        );
+    }
+
+    /// Required checks no provider serves: every such submission goes to a person. Allowed (manual review is the
+    /// honest default), but worth saying.
+    fn unserved_requirements(&mut self, line: u64) {
+        let v = &self.flow.verification;
+        let config: crate::verify::providers::config::ProvidersConfig =
+            serde_json::from_value(v.providers.clone()).unwrap_or_default();
+        let mut required: BTreeSet<_> = v.require.iter().copied().collect();
+        for d in v.documents.values() {
+            required.extend(d.require.iter().flatten().copied());
+        }
+        let unserved: Vec<&str> = required
+            .iter()
+            // A document can also prove itself (its barcode or MRZ); a face only through a provider.
+            .filter(|c| **c != Capability::Document && !config.routes.iter().any(|r| r.capability == **c))
+            .map(|c| c.as_str())
+            .collect();
+        if !unserved.is_empty() {
+            self.problems.push(Problem::warning(
+                self.path,
+                line,
+                format!("no provider is routed for {}: every submission goes to a person", unserved.join(", ")),
+                "route them in `verification.providers` (docs/providers.md) for automatic verification",
+            ));
         }
     }
 }

@@ -29,6 +29,12 @@ pub enum Event {
         submission: String,
         result: VerificationResult,
     },
+    /// The quality check of one photo, run as soon as it arrived.
+    PhotoChecked {
+        slot: String,
+        media_id: String,
+        result: PhotoCheck,
+    },
     /// The photos of a submission could not be downloaded: the user is asked to send them again.
     MediaUnavailable {
         submission: String,
@@ -51,6 +57,17 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
+}
+
+/// What the quick check of one photo found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum PhotoCheck {
+    Passed,
+    /// Take this photo again, for this reason (its advice is sent at once).
+    Retake { reason: ReasonCode },
+    /// The photo could not be downloaded (not the user's fault).
+    Unavailable { detail: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +125,12 @@ pub enum Effect {
         document: Option<String>,
         media: BTreeMap<String, MediaRef>,
         attempt: u32,
+    },
+    /// Check one photo's quality now (answered by [`Event::PhotoChecked`]), before the next step is said.
+    CheckPhoto {
+        slot: String,
+        document: Option<String>,
+        media: MediaRef,
     },
     /// A person takes over: a case opens (`reason` is shown to the agent). With an external agent system the user
     /// gets its signed link (`body`, `label`); with the built-in console, `waiting` ("a person will write to you

@@ -21,6 +21,8 @@ pub struct Flow {
     pub path: PathBuf,
     /// Compiled `pattern`s, by step name.
     patterns: BTreeMap<String, Regex>,
+    /// What `flow check` warns about (the flow loads, but someone should know).
+    pub warnings: Vec<Problem>,
 }
 
 impl Flow {
@@ -54,7 +56,7 @@ impl Flow {
             .filter_map(|(name, step)| Some((name.clone(), Regex::new(step.value.pattern.as_deref()?).ok()?)))
             .collect();
         let version = hex::encode(&Sha256::digest(source.as_bytes())[..8]);
-        Ok(Flow { file, version, source: source.to_owned(), path: path.to_owned(), patterns })
+        Ok(Flow { file, version, source: source.to_owned(), path: path.to_owned(), patterns, warnings: problems })
     }
 
     pub fn load(path: &Path) -> Result<Flow, Vec<Problem>> {
@@ -109,6 +111,9 @@ pub fn load_all(path: &Path) -> Result<BTreeMap<String, Arc<Flow>>, Vec<Problem>
     for file in files {
         match Flow::load(&file) {
             Ok(flow) => {
+                for warning in &flow.warnings {
+                    tracing::warn!(flow = %flow.id(), "{warning}");
+                }
                 if let Some(other) = flows.get(flow.id()).map(|f: &Arc<Flow>| f.path.clone()) {
                     problems.push(Problem::error(
                         &file,

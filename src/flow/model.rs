@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::verify::reason::ReasonCode;
+use crate::verify::providers::Capability;
 
 /// A text in several languages: `{es: "Hola", pt: "Olá", en: "Hello"}`.
 pub type Localized = BTreeMap<String, String>;
@@ -288,10 +289,24 @@ pub struct Verification {
     pub routes: Routes,
     /// Seconds the user waits in "checking..." before the conversation goes to an agent.
     pub timeout: Span,
-    /// Which provider serves which check and country (see docs/providers.md). Absent: the local checks only,
-    /// which are no identity check.
+    /// Which provider serves which check and country (see docs/providers.md). Absent: no identity check runs,
+    /// and every submission goes to a person.
     #[schemars(with = "serde_json::Value")]
     pub providers: serde_json::Value,
+    /// The checks that must run and pass before anyone is told they are verified (`document`, `face_match`,
+    /// `liveness`, `registry`); a document's own `require` replaces it. A required check with no provider, or a
+    /// provider that cannot answer, sends the submission to a person (`routes.review`).
+    pub require: Vec<Capability>,
+    /// Lets a flow that requires nothing end in `verified` on photo quality alone (demos only: `flow check`
+    /// refuses such a flow without it, and every conversation on it logs a warning).
+    pub allow_unverified: bool,
+}
+
+impl Verification {
+    /// What a submission of `document` must pass.
+    pub fn required_for(&self, document: Option<&str>) -> &[Capability] {
+        document.and_then(|d| self.documents.get(d)).and_then(|d| d.require.as_deref()).unwrap_or(&self.require)
+    }
 }
 
 impl Default for Verification {
@@ -306,6 +321,8 @@ impl Default for Verification {
             routes: Routes::default(),
             timeout: Span(600),
             providers: serde_json::Value::Null,
+            require: Vec::new(),
+            allow_unverified: false,
         }
     }
 }
@@ -315,9 +332,12 @@ impl Default for Verification {
 pub struct DocumentSettings {
     /// The photos this document needs, by slot name (e.g. `[front, back]`).
     pub sides: Vec<String>,
-    /// Checks that run, in order.
+    /// Checks that run, in order (the required ones run too, even when not listed).
     #[serde(default = "default_checks")]
     pub checks: Vec<Check>,
+    /// What this document must pass, replacing `verification.require`.
+    #[serde(default)]
+    pub require: Option<Vec<Capability>>,
 }
 
 fn default_checks() -> Vec<Check> {
@@ -345,4 +365,8 @@ pub struct Routes {
     pub agent: Option<String>,
     /// Step after a rejection (never an accusation: the user is told a person will review).
     pub rejected: Option<String>,
+    /// Step for a submission a person must confirm (a required check could not run automatically, a provider
+    /// is down, low confidence): it tells the user their photos arrived and a person will confirm them.
+    /// Absent: `agent`.
+    pub review: Option<String>,
 }

@@ -10,11 +10,12 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::engine;
-use super::event::{AgentDecision, Effect, Envelope, Event, Reply, VerificationResult};
+use super::event::{AgentDecision, Effect, Envelope, Event, PhotoCheck, Reply, VerificationResult};
 use super::input::{Input, UserMessage};
 use super::load::Flow;
 use super::model::Span;
 use super::state::{ConversationState, MediaRef, Phase, UserKey};
+use crate::verify::reason::ReasonCode;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +63,9 @@ pub struct ScenarioStep {
     /// Repeat the previous message as Meta would on a double tap (same content, new id, same time).
     #[serde(default)]
     pub again: bool,
+    /// The quick check of the photo sent in this step asks for a retake for this reason (absent: it passes).
+    #[serde(default)]
+    pub photo_check: Option<ReasonCode>,
     /// The verification of the pending submission finishes.
     #[serde(default)]
     pub verification: Option<VerificationResult>,
@@ -156,7 +160,16 @@ pub fn run_path(path: &Path, flows: &BTreeMap<String, Arc<Flow>>) -> anyhow::Res
 /// Runs one scenario; `Err` holds a readable diff of the first step that went wrong.
 pub fn run(scenario: &Scenario, flow: &Flow) -> Result<(), String> {
     let user = UserKey { phone_number_id: "106540352242922".into(), user: scenario.phone.clone() };
-    let mut sim = Sim { flow, user, clock: scenario.start, state: None, scheduled: Vec::new(), n: 0, last: None };
+    let mut sim = Sim {
+        flow,
+        user,
+        clock: scenario.start,
+        state: None,
+        scheduled: Vec::new(),
+        n: 0,
+        last: None,
+        photo_check: None,
+    };
     for (index, step) in scenario.steps.iter().enumerate() {
         let effects = sim.play(step).map_err(|e| format!("  step {}: {e}", index + 1))?;
         check_step(index + 1, step, &effects, sim.state.as_ref())?;
@@ -172,6 +185,8 @@ struct Sim<'a> {
     scheduled: Vec<(u64, Event)>,
     n: u64,
     last: Option<UserMessage>,
+    /// The verdict of the quick photo checks the current step asks for.
+    photo_check: Option<ReasonCode>,
 }
 
 impl Sim<'_> {
@@ -179,13 +194,27 @@ impl Sim<'_> {
         self.n += 1;
         let envelope = Envelope { key: format!("scenario-{:06}", self.n), now: self.clock, event };
         if let Some(outcome) = engine::step(self.flow, self.state.as_ref(), &self.user, &envelope) {
+            let mut checks = Vec::new();
             for effect in &outcome.effects {
-                if let Effect::Schedule { at, event } = effect {
-                    self.scheduled.push((*at, event.clone()));
+                match effect {
+                    Effect::Schedule { at, event } => self.scheduled.push((*at, event.clone())),
+                    // The photo check answers at once, as the worker does within a fraction of a second.
+                    Effect::CheckPhoto { slot, media, .. } => checks.push(Event::PhotoChecked {
+                        slot: slot.clone(),
+                        media_id: media.media_id.clone(),
+                        result: match self.photo_check {
+                            Some(reason) => PhotoCheck::Retake { reason },
+                            None => PhotoCheck::Passed,
+                        },
+                    }),
+                    _ => {}
                 }
             }
             effects.extend(outcome.effects);
             self.state = Some(outcome.state);
+            for check in checks {
+                self.apply(check, effects);
+            }
         }
     }
 
@@ -235,6 +264,7 @@ impl Sim<'_> {
 
     fn play(&mut self, step: &ScenarioStep) -> Result<Vec<Effect>, String> {
         let mut effects = Vec::new();
+        self.photo_check = step.photo_check;
         if let Some(wait) = step.wait {
             self.clock += wait.seconds();
             self.scheduled.sort_by_key(|(at, _)| *at);

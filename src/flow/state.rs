@@ -99,6 +99,13 @@ pub struct ConversationState {
     /// While a person handles the case: when the user was last told a person will answer (Unix s).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub agent_notice_at: u64,
+    /// Photos whose quality check is still running (media ids): the next step is not said until they pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photo_checks: Vec<String>,
+    /// The current step was entered silently while photos were checked: it is said (and its action run) once
+    /// every check in `photo_checks` has passed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prompt_held: bool,
     /// An agent asked for a photo again: the check of the new photo goes back to them instead of deciding.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub agent_review: bool,

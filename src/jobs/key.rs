@@ -53,6 +53,11 @@ impl JobKey {
         Self(format!("{submission}:result"))
     }
 
+    /// The result of the quick check of one photo, as an event of its conversation.
+    pub fn photo_result(conversation_id: &str, media_id: &str) -> Self {
+        Self(format!("{conversation_id}:photo:{media_id}:result"))
+    }
+
     /// The audit record of a verification run.
     pub fn verification_run(submission: &str) -> Self {
         Self(format!("{submission}:verify"))

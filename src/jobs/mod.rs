@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod key;
 pub mod notify;
 pub mod outbound;
+pub mod photo;
 pub mod redis_worker;
 pub mod verify;
 pub mod worker;

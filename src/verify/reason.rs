@@ -24,6 +24,8 @@ pub enum ReasonCode {
     FaceTooSmall,
     /// The face is cut off by the frame edge.
     FaceCropped,
+    /// Eyes closed, or something covers the face (sunglasses, a mask, a hand): seen by a face-match provider.
+    FaceObscured,
 
     // Reading the document.
     /// A machine-readable zone was found but a check digit is wrong.
@@ -46,6 +48,9 @@ pub enum ReasonCode {
     ProviderUnavailable,
     /// The result is under the flow's confidence threshold.
     LowConfidence,
+    /// A check the flow requires has no provider configured for it (or only one that checks nothing): a person
+    /// confirms the identity instead. Never a verified result.
+    ReviewRequired,
 }
 
 impl ReasonCode {
@@ -62,6 +67,7 @@ impl ReasonCode {
         Self::MultipleFaces,
         Self::FaceTooSmall,
         Self::FaceCropped,
+        Self::FaceObscured,
         Self::MrzCheckDigit,
         Self::DocumentUnreadable,
         Self::DocumentExpired,
@@ -73,6 +79,7 @@ impl ReasonCode {
         Self::RegistryHit,
         Self::ProviderUnavailable,
         Self::LowConfidence,
+        Self::ReviewRequired,
     ];
 
     /// The code as written in flow files and JSON: `blurry`, `too_dark`, ...
@@ -90,6 +97,7 @@ impl ReasonCode {
             Self::MultipleFaces => "multiple_faces",
             Self::FaceTooSmall => "face_too_small",
             Self::FaceCropped => "face_cropped",
+            Self::FaceObscured => "face_obscured",
             Self::MrzCheckDigit => "mrz_check_digit",
             Self::DocumentUnreadable => "document_unreadable",
             Self::DocumentExpired => "document_expired",
@@ -101,6 +109,7 @@ impl ReasonCode {
             Self::RegistryHit => "registry_hit",
             Self::ProviderUnavailable => "provider_unavailable",
             Self::LowConfidence => "low_confidence",
+            Self::ReviewRequired => "review_required",
         }
     }
 
@@ -114,6 +123,7 @@ impl ReasonCode {
                 | Self::FaceMismatch
                 | Self::ProviderUnavailable
                 | Self::LowConfidence
+                | Self::ReviewRequired
         )
     }
 }

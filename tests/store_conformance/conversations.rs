@@ -62,6 +62,8 @@ fn stored(user: &UserKey, step: &str, outbox: &[&str]) -> Stored {
         visit: 7,
         submissions: 1,
         agent_notice_at: 0,
+        photo_checks: Vec::new(),
+        prompt_held: false,
         agent_review: false,
         started_at: 1_795_000_000,
         updated_at: 1_795_000_200,

@@ -7,6 +7,7 @@
 //! by where the event comes from: `user_input` (the user's messages), `results` (verification and agent
 //! outcomes, timers), and `steps` (moving through the flow, shared by both).
 
+mod photo_checks;
 mod results;
 mod steps;
 mod user_input;
@@ -112,11 +113,22 @@ impl<'a> Run<'a> {
             visit: 0,
             submissions: 0,
             agent_notice_at: 0,
+            photo_checks: Vec::new(),
+            prompt_held: false,
             agent_review: false,
             started_at: envelope.now,
             updated_at: envelope.now,
         };
         let mut run = Run { flow, envelope, state, effects: Vec::new(), fresh: true, hops: 0 };
+        if flow.file.verification.allow_unverified {
+            // Said at every start: a flow that can tell people "verified" without an identity check is for demos.
+            tracing::warn!(
+                flow = %flow.id(),
+                conversation = %run.state.conversation_id,
+                "this flow sets allow_unverified: users can be told they are verified without any identity check"
+            );
+            run.note("flow allows unverified outcomes (allow_unverified: true): no identity check is required");
+        }
         if let Event::Message { message } = &envelope.event {
             run.state.last_message_at = message.timestamp;
             run.effects.push(Effect::MarkRead { message_id: message.id.clone() });
@@ -177,6 +189,7 @@ impl<'a> Run<'a> {
             Event::MediaUnavailable { submission, slot, detail } => {
                 self.on_media_unavailable(&submission, &slot, &detail)
             }
+            Event::PhotoChecked { slot, media_id, result } => self.on_photo_checked(&slot, &media_id, result),
             Event::ReminderDue { step, visit } => self.on_reminder(&step, visit),
             Event::ExpiryDue => self.on_expiry(),
             Event::VerificationTimeout { submission } => self.on_verification_timeout(&submission),

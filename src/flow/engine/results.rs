@@ -12,7 +12,7 @@ use crate::verify::reason::ReasonCode;
 impl Run<'_> {
     pub(super) fn on_verification_timeout(&mut self, submission: &str) {
         if self.checking(submission) {
-            self.handoff(ReasonCode::ProviderUnavailable.as_str());
+            self.review(ReasonCode::ProviderUnavailable.as_str());
         } else {
             self.note("verification timeout ignored: that check is no longer pending");
         }
@@ -40,9 +40,9 @@ impl Run<'_> {
                 let target = settings.routes.verified.clone().unwrap_or_default();
                 self.enter(&target);
             }
-            VerificationResult::Verified { .. } => self.handoff(ReasonCode::LowConfidence.as_str()),
+            VerificationResult::Verified { .. } => self.review(ReasonCode::LowConfidence.as_str()),
             VerificationResult::Retake { slot, reason } => self.retake(&slot, reason, &verify_step, true, true),
-            VerificationResult::Agent { reason } => self.handoff(reason.as_str()),
+            VerificationResult::Agent { reason } => self.review(reason.as_str()),
             VerificationResult::Rejected { reason } => {
                 self.state.vars.insert("handoff_reason".into(), format!("review: {reason}"));
                 let target = settings.routes.rejected.clone().unwrap_or_default();
@@ -53,7 +53,7 @@ impl Run<'_> {
 
     /// Asks for one photo again, with the reason's advice, then returns to `back`; past the attempt limit, a person.
     /// `advice`: the reason whose retake text is sent (none when the user was already told why).
-    fn retake(&mut self, slot: &str, reason: ReasonCode, back: &str, counts: bool, advice: bool) {
+    pub(super) fn retake(&mut self, slot: &str, reason: ReasonCode, back: &str, counts: bool, advice: bool) {
         if counts {
             let attempts = self.state.attempts.entry(slot.to_owned()).or_insert(0);
             *attempts += 1;

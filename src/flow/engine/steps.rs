@@ -16,7 +16,7 @@ impl Run<'_> {
         }
     }
 
-    fn resolve(&self, next: &Next) -> Option<String> {
+    pub(super) fn resolve(&self, next: &Next) -> Option<String> {
         match next {
             Next::Step(name) => Some(name.clone()),
             Next::Branches(branches) => branches
@@ -106,6 +106,18 @@ impl Run<'_> {
             at: self.envelope.now + timeout,
             event: Event::VerificationTimeout { submission },
         });
+    }
+
+    /// Photos that arrived but that a person must confirm: the flow's `routes.review` step tells the user so
+    /// (never "verified"); without one, the usual handoff.
+    pub(super) fn review(&mut self, reason: &str) {
+        match self.flow.file.verification.routes.review.clone() {
+            Some(step) => {
+                self.state.vars.insert("handoff_reason".into(), reason.to_owned());
+                self.enter(&step);
+            }
+            None => self.handoff(reason),
+        }
     }
 
     pub(super) fn handoff(&mut self, reason: &str) {

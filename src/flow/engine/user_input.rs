@@ -70,6 +70,8 @@ impl Run<'_> {
             self.state.attempts.clear();
             self.state.photo_run.clear();
             self.state.retake_return = None;
+            self.state.photo_checks.clear();
+            self.state.prompt_held = false;
             self.state.phase = Phase::Active;
             self.state.language = keep_language;
             self.note("restart requested");
@@ -185,6 +187,7 @@ impl Run<'_> {
     /// Puts a photo in the current step's slot; photos of one run of photo steps are ordered by their time.
     fn photo(&mut self, step: &Step, media: MediaRef) {
         let Some(slot) = step.slot.clone() else { return self.unexpected(step) };
+        let (media_for_check, slot_for_check) = (media.clone(), slot.clone());
         if !self.state.photo_run.contains(&slot) {
             self.state.photo_run.push(slot.clone());
         }
@@ -195,9 +198,16 @@ impl Run<'_> {
         for (slot, photo) in self.state.photo_run.clone().into_iter().zip(photos) {
             self.state.media.insert(slot, photo);
         }
-        match self.state.retake_return.take() {
-            Some(back) => self.enter(&back),
-            None => self.go(step.next.as_ref()),
+        let placed = self.state.media.iter().find(|(_, m)| m.message_id == media_for_check.message_id);
+        let placed = placed.map_or(slot_for_check, |(s, _)| s.clone());
+        self.check_photo(&placed, &media_for_check);
+        let target = match self.state.retake_return.take() {
+            Some(back) => Some(back),
+            None => step.next.as_ref().and_then(|n| self.resolve(n)),
+        };
+        match target {
+            Some(target) => self.enter_held(&target),
+            None => self.note(format!("step `{}` leads nowhere for these answers", self.state.step)),
         }
     }
 }

@@ -12,7 +12,9 @@
 //! parks the job until its callback resumes it ([`resume`]). What stops a run is a [`VerifyError`], which says
 //! whether the job is tried again.
 
+pub mod checks;
 pub mod error;
+pub mod photo;
 pub mod provider_cache;
 pub mod resume;
 
@@ -40,7 +42,7 @@ use crate::jobs::worker::{Handler, JobFailure};
 use crate::store::conversation::{AuditRecord, ConversationStore};
 use crate::store::queue::JobQueue;
 use crate::store::vault::MediaVault;
-use crate::verify::decision::{Findings, decide, retake};
+use crate::verify::decision::{self, Findings, Policy, decide, retake};
 use crate::verify::document::crosscheck::{CrossCheckPolicy, cross_check_fields};
 use crate::verify::document::{DocumentType, read_document};
 use crate::verify::providers::{
@@ -85,16 +87,6 @@ enum Step {
     },
 }
 
-fn capability_of(check: Check) -> Option<Capability> {
-    match check {
-        Check::Ocr => Some(Capability::Document),
-        Check::Liveness => Some(Capability::Liveness),
-        Check::FaceMatch => Some(Capability::FaceMatch),
-        Check::Registry => Some(Capability::Registry),
-        Check::Quality | Check::Barcode | Check::Mrz => None,
-    }
-}
-
 impl Verifier {
     /// The job's photos by slot, in the order they are checked in (the order of [`Slot`]).
     fn ordered(job: &VerifyJob) -> BTreeMap<Slot, MediaRef> {
@@ -104,18 +96,18 @@ impl Verifier {
     /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta and kept.
     async fn bytes(
         &self,
-        job: &VerifyJob,
+        conversation_id: &str,
         slot: &Slot,
         media: &MediaRef,
     ) -> Result<Result<Bytes, String>, VerifyError> {
         let name = format!("{slot}-{}", media.media_id);
-        if let Ok(Some(stored)) = self.vault.get(&job.conversation_id, &name).await {
+        if let Ok(Some(stored)) = self.vault.get(conversation_id, &name).await {
             return Ok(Ok(Bytes::from(stored.bytes)));
         }
         let kind = if media.mime_type.starts_with("image/") { MediaKind::Image } else { MediaKind::Document };
         match fetch_media(&self.api, &self.media_limits, &media.media_id, media.sha256.as_deref(), kind).await {
             Ok(fetched) => {
-                if let Err(e) = self.vault.put(&job.conversation_id, &name, &fetched.bytes, &fetched.mime_type).await {
+                if let Err(e) = self.vault.put(conversation_id, &name, &fetched.bytes, &fetched.mime_type).await {
                     return Err(VerifyError::Vault(e));
                 }
                 Ok(Ok(fetched.bytes))
@@ -145,7 +137,7 @@ impl Verifier {
 
         let mut photos = Vec::new();
         for (slot, media) in Self::ordered(job) {
-            match self.bytes(job, &slot, &media).await? {
+            match self.bytes(&job.conversation_id, &slot, &media).await? {
                 Ok(bytes) => photos.push((slot, media, bytes)),
                 Err(detail) => return Ok(Step::MediaUnavailable { slot, detail }),
             }
@@ -196,6 +188,7 @@ impl Verifier {
                     reading.fields.keys().collect::<Vec<_>>(),
                     reading.reasons
                 ));
+                findings.document_evidence.extend(checks::evidence(slot.as_str(), &reading));
                 for reason in &reading.reasons {
                     // An unread barcode alone is no reason to bother the user: photos that pass the quality checks
                     // are often fine for a person or a provider. Contradictions are.
@@ -212,10 +205,13 @@ impl Verifier {
             Err(problem) => {
                 // Never pass a check silently because its provider cannot be built: a person looks instead.
                 audit.push(format!("providers unavailable: {problem}"));
-                return Ok(Step::Result(VerificationResult::Agent {
-                    reason: crate::verify::reason::ReasonCode::ProviderUnavailable,
-                }));
+                return Ok(Step::Result(VerificationResult::Agent { reason: ReasonCode::ProviderUnavailable }));
             }
+        };
+        let policy = Policy {
+            required: settings.required_for(job.document.as_deref()).to_vec(),
+            allow_unverified: settings.allow_unverified,
+            agent_below_confidence: settings.agent_below_confidence,
         };
         let country = doc_type.and_then(|d| d.country()).unwrap_or("*").to_owned();
         let images: Vec<ProviderImage> = photos
@@ -225,13 +221,13 @@ impl Verifier {
                 content: ImageContent::Bytes { mime: media.mime_type.clone(), bytes: bytes.clone() },
             })
             .collect();
-        for capability in checks.iter().filter_map(|c| capability_of(*c)) {
+        for capability in checks::capabilities_to_run(&checks, &policy.required) {
             let request = ProviderRequest {
                 correlation: Correlation { conversation_id: job.conversation_id.clone(), attempt: job.attempt },
                 country: country.clone(),
                 document_type: doc_type,
-                document_number: findings.fields.get("front_document_number").cloned(),
-                images: images.clone(),
+                document_number: checks::document_number(&findings.fields),
+                images: checks::images_for(capability, &images),
                 fields: BTreeMap::new(),
                 callback_url: Some(self.callback_url.clone()),
             };
@@ -243,20 +239,14 @@ impl Verifier {
                     capability.as_str(),
                     answer.status
                 ));
-                findings.fields.extend(answer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                self.take_fields(&mut findings, capability, answer, audit);
                 findings.providers.push((capability, Ok(answer.clone())));
                 continue;
             }
-            let outcome = match &providers {
-                // No providers in the flow: the local checks (development; they say they are no identity check).
-                None => check(self.providers.local(), capability, &request).await,
-                Some(p) => match p.provider_for(capability, &country) {
-                    Some(provider) => check(provider.as_ref(), capability, &request).await,
-                    None => Err(ProviderError::Unavailable {
-                        provider: "none".into(),
-                        detail: format!("no provider is routed for {} in {country}", capability.as_str()),
-                    }),
-                },
+            let routed = providers.as_ref().and_then(|p| p.provider_for(capability, &country));
+            let outcome = match routed {
+                Some(provider) => check(provider.as_ref(), capability, &request).await,
+                None => Err(ProviderError::NotConfigured { capability, country: country.clone() }),
             };
             audit.push(match &outcome {
                 Ok(a) => format!(
@@ -270,7 +260,7 @@ impl Verifier {
                 Err(e) => format!("provider {}: {e} ({} ms)", capability.as_str(), started.elapsed().as_millis()),
             });
             if let Ok(answer) = &outcome {
-                findings.fields.extend(answer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                self.take_fields(&mut findings, capability, answer, audit);
                 if let AnswerStatus::Pending { reference } = &answer.status {
                     // Earlier answers are kept so the resumed job does not ask again.
                     let known = findings
@@ -311,7 +301,18 @@ impl Verifier {
                 findings.document.push((Slot::Front, finding.reason));
             }
         }
-        let decided = decide(&findings, settings.agent_below_confidence);
+        let unmet = decision::unmet(&findings, &policy);
+        audit.push(format!(
+            "required {:?}: {}; document evidence {:?}",
+            policy.required.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            if unmet.is_empty() {
+                "all passed".to_owned()
+            } else {
+                format!("not satisfied: {}", unmet.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "))
+            },
+            findings.document_evidence
+        ));
+        let decided = decide(&findings, &policy);
         Ok(decided.map_or_else(
             || Step::Result(VerificationResult::Agent { reason: ReasonCode::ProviderUnavailable }),
             Step::Result,
@@ -353,6 +354,25 @@ impl Handler<VerifyJob> for Verifier {
 }
 
 impl Verifier {
+    /// A provider's fields join the findings (they reach the decision, the case and the company); an MRZ text it
+    /// read is parsed and checked like a local one.
+    fn take_fields(&self, findings: &mut Findings, capability: Capability, answer: &ProviderAnswer, audit: &mut Vec<String>) {
+        findings.fields.extend(answer.fields.iter().filter(|(k, _)| *k != "note").map(|(k, v)| (k.clone(), v.clone())));
+        if capability != Capability::Document {
+            return;
+        }
+        if let Some(mrz) = checks::provider_mrz(&answer.provider, &answer.fields) {
+            audit.push(format!("provider MRZ: evidence {:?}, reason {:?}", mrz.evidence, mrz.reason));
+            findings.document_evidence.extend(mrz.evidence);
+            if let Some(reason) = mrz.reason {
+                findings.document.push((Slot::Front, reason));
+            }
+            for (k, v) in mrz.fields {
+                findings.fields.entry(format!("mrz_{k}")).or_insert(v);
+            }
+        }
+    }
+
     /// Today's date (UTC) by the verifier's clock.
     fn today(&self) -> chrono::NaiveDate {
         let now = i64::try_from(self.clock.now_ms()).ok().and_then(chrono::DateTime::from_timestamp_millis);

@@ -3,13 +3,12 @@
 //! clock of the job that first needs them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::clock::SharedClock;
 use crate::config::Env;
 use crate::flow::model::Verification;
 use crate::verify::providers::config::{Providers, ProvidersConfig};
-use crate::verify::providers::local::LocalProvider;
 
 /// A flow's providers (`None` when it names none), or why they could not be built.
 pub type Built = Result<Option<Arc<Providers>>, String>;
@@ -18,16 +17,11 @@ pub type Built = Result<Option<Arc<Providers>>, String>;
 #[derive(Default)]
 pub struct ProviderCache {
     built: Mutex<HashMap<String, Built>>,
-    local: OnceLock<LocalProvider>,
 }
 
 impl ProviderCache {
-    /// The `local` provider used when a flow names none (built once: it warns when built).
-    pub fn local(&self) -> &LocalProvider {
-        self.local.get_or_init(|| LocalProvider::new("local"))
-    }
-
-    /// The flow's providers; `None` when the flow names none (the local checks run instead). Built on first use
+    /// The flow's providers; `None` when the flow names none (its required checks then go to a person). Built on
+    /// first use
     /// per flow version and kept; the http providers stamp their signatures with `clock`.
     pub fn get(&self, flow_id: &str, version: &str, settings: &Verification, clock: &SharedClock) -> Built {
         let key = format!("{flow_id}@{version}");

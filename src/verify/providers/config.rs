@@ -28,6 +28,7 @@ use thiserror::Error;
 use super::breaker::{self, BreakerConfig};
 use super::http::{HttpProvider, HttpProviderConfig};
 use super::local::LocalProvider;
+use super::rekognition::{RekognitionConfig, RekognitionProvider};
 use super::{Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, RegistryChecker};
 use crate::clock::SharedClock;
 use crate::config::{Env, Secret};
@@ -35,8 +36,12 @@ use crate::config::{Env, Secret};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
+    /// The HTTP contract of docs/providers.md.
     Http,
+    /// Development only: checks nothing, and never satisfies `verification.require`.
     Local,
+    /// AWS Rekognition (`face_match`), credentials and region from the standard AWS chain.
+    Rekognition,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +63,12 @@ pub struct ProviderSpec {
     pub retry_backoff_ms: u64,
     #[serde(default)]
     pub breaker: BreakerConfig,
+    /// `rekognition`: the AWS region (else from the standard chain).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `rekognition`: the CompareFaces similarity (0 to 100) needed to pass; default 90.
+    #[serde(default)]
+    pub similarity_threshold: Option<f32>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -115,6 +126,14 @@ impl ProvidersConfig {
         for (name, spec) in &self.providers {
             let invalid =
                 |problem: &str| ProvidersConfigError::Invalid { provider: name.clone(), problem: problem.to_owned() };
+            if spec.kind == ProviderKind::Rekognition {
+                if spec.similarity_threshold.is_some_and(|t| !(0.0..=100.0).contains(&t)) {
+                    problems.push(invalid("similarity_threshold must be between 0 and 100"));
+                }
+                if let Some(Err(_)) = spec.base_url.as_deref().map(url::Url::parse) {
+                    problems.push(invalid("base_url (the endpoint override) is not a URL"));
+                }
+            }
             if spec.kind == ProviderKind::Http {
                 match spec.base_url.as_deref().map(url::Url::parse) {
                     None => problems.push(invalid("an http provider needs base_url")),
@@ -133,6 +152,15 @@ impl ProvidersConfig {
             }
         }
         for (index, route) in self.routes.iter().enumerate() {
+            if let Some(spec) = self.providers.get(&route.provider)
+                && spec.kind == ProviderKind::Rekognition
+                && !super::rekognition::CAPABILITIES.contains(&route.capability)
+            {
+                problems.push(ProvidersConfigError::Invalid {
+                    provider: route.provider.clone(),
+                    problem: format!("Rekognition serves face_match only, not {}", route.capability),
+                });
+            }
             if !self.providers.contains_key(&route.provider) {
                 problems.push(ProvidersConfigError::UnknownProvider {
                     index,
@@ -168,6 +196,17 @@ impl ProvidersConfig {
             match spec.kind {
                 ProviderKind::Local => {
                     by_name.insert(name.clone(), Arc::new(LocalProvider::new(name.clone())));
+                }
+                ProviderKind::Rekognition => {
+                    let mut config = RekognitionConfig::new(name.clone());
+                    config.region = spec.region.clone();
+                    config.endpoint_url = spec.base_url.clone();
+                    config.similarity_threshold = spec.similarity_threshold.unwrap_or(config.similarity_threshold);
+                    config.timeout = Duration::from_millis(spec.timeout_ms);
+                    config.retries = spec.retries;
+                    config.retry_backoff = Duration::from_millis(spec.retry_backoff_ms);
+                    config.breaker = spec.breaker;
+                    by_name.insert(name.clone(), Arc::new(RekognitionProvider::new(config, breaker_clock.clone())));
                 }
                 ProviderKind::Http => {
                     let (Some(base_url), Some(var)) = (&spec.base_url, &spec.secret_env) else { continue };

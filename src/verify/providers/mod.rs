@@ -9,7 +9,9 @@ pub mod callback;
 pub mod config;
 pub mod http;
 pub mod local;
+pub mod rekognition;
 pub mod sim;
+pub mod veriff;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -22,8 +24,9 @@ use thiserror::Error;
 use crate::verify::document::DocumentType;
 use crate::verify::reason::ReasonCode;
 
-/// What a provider is asked to check. The name is also the last segment of the HTTP endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// What a provider is asked to check. The name is also the last segment of the HTTP endpoint, and what a flow's
+/// `verification.require` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Read the document (OCR of the printed text and MRZ), and say whether it looks genuine.
@@ -107,6 +110,12 @@ impl ProviderAnswer {
         self
     }
 
+    /// Whether this answer comes from a real identity check (the `local` development provider's do not: they
+    /// never satisfy a flow's `verification.require`).
+    pub fn is_identity_check(&self) -> bool {
+        self.fields.get("note").is_none_or(|n| n != local::NOTE)
+    }
+
     /// The reason, for retry and fail.
     pub fn reason(&self) -> Option<ReasonCode> {
         match &self.status {
@@ -116,7 +125,8 @@ impl ProviderAnswer {
     }
 }
 
-/// A check could not be done. Never the user's fault: every variant maps to `provider_unavailable`.
+/// A check could not be done. Never the user's fault: a person looks instead (`provider_unavailable`, or
+/// `review_required` when no provider is configured at all).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ProviderError {
     #[error("provider {provider} is unavailable: {detail}")]
@@ -127,11 +137,17 @@ pub enum ProviderError {
     BadAnswer { provider: String, detail: String },
     #[error("provider {provider} is failing: circuit open, not called")]
     CircuitOpen { provider: String },
+    /// The flow routes no provider to this capability in this country: nothing was asked.
+    #[error("no provider is configured for {capability} in {country}")]
+    NotConfigured { capability: Capability, country: String },
 }
 
 impl ProviderError {
     pub fn reason(&self) -> ReasonCode {
-        ReasonCode::ProviderUnavailable
+        match self {
+            Self::NotConfigured { .. } => ReasonCode::ReviewRequired,
+            _ => ReasonCode::ProviderUnavailable,
+        }
     }
 
     /// A short label for metrics.
@@ -141,6 +157,7 @@ impl ProviderError {
             Self::Timeout { .. } => "timeout",
             Self::BadAnswer { .. } => "bad_answer",
             Self::CircuitOpen { .. } => "circuit_open",
+            Self::NotConfigured { .. } => "not_configured",
         }
     }
 }
