@@ -257,13 +257,17 @@ impl App {
         self.reload_flows_on_hangup();
         tracing::info!(%addr, workers = workers.len(), "listening: POST/GET /webhook, GET /healthz /readyz /metrics");
         let mut app = router(self.state.clone());
-        let secrets = provider_callback_secrets(&self.runner.flows);
+        let (secrets, veriff) = provider_callback_secrets(&self.runner.flows);
+        let sink = Arc::new(crate::verify::job::ResumeOnCallback {
+            conversations: self.backend.conversations(),
+            verify: Queues::new(self.backend.clone()).of(),
+        });
         if !secrets.is_empty() {
-            let sink = Arc::new(crate::verify::job::ResumeOnCallback {
-                conversations: self.backend.conversations(),
-                verify: Queues::new(self.backend.clone()).of(),
-            });
-            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink, self.backend.clock()));
+            let clock = self.backend.clock();
+            app = app.merge(crate::verify::providers::callback::callback_router(secrets, sink.clone(), clock));
+        }
+        if !veriff.is_empty() {
+            app = app.merge(crate::verify::providers::veriff::veriff_router(veriff, sink));
         }
         if let Some(sim) = &self.cloud.sim {
             app = app.nest(crate::sim::MOUNT_PATH, sim.router.clone());
@@ -387,11 +391,17 @@ fn handlers(
     }
 }
 
-/// The callback secrets of every provider the current flows name (providers that cannot be built are reported
-/// by the verification job when it needs them).
-fn provider_callback_secrets(flows: &FlowRegistry) -> std::collections::HashMap<String, crate::config::Secret> {
+/// The callback secrets of every provider the current flows name, and the keys of their Veriff providers
+/// (providers that cannot be built are reported by the verification job when it needs them).
+fn provider_callback_secrets(
+    flows: &FlowRegistry,
+) -> (
+    std::collections::HashMap<String, crate::config::Secret>,
+    std::collections::HashMap<String, crate::verify::providers::veriff::VeriffWebhookKeys>,
+) {
     let env = crate::config::Env::from_process();
     let mut secrets = std::collections::HashMap::new();
+    let mut veriff = std::collections::HashMap::new();
     for flow in flows.current() {
         let providers = &flow.file.verification.providers;
         if providers.is_null() {
@@ -402,11 +412,14 @@ fn provider_callback_secrets(flows: &FlowRegistry) -> std::collections::HashMap<
             continue;
         };
         match config.build(&env, crate::clock::system()) {
-            Ok(built) => secrets.extend(built.callback_secrets()),
+            Ok(built) => {
+                secrets.extend(built.callback_secrets());
+                veriff.extend(built.veriff_keys());
+            }
             Err(problems) => tracing::error!(flow = flow.id(), ?problems, "providers of this flow cannot be built"),
         }
     }
-    secrets
+    (secrets, veriff)
 }
 
 /// On SIGHUP, reloads the flows; invalid new flows are reported and the running ones kept.

@@ -19,8 +19,9 @@ fn the_demo_prints_a_verified_chat_and_a_blurry_chat_that_ends_with_a_person() {
 
     // Nothing checked Ana's face automatically: she is told a person will confirm her photos, and only after the
     // agent's approval that she is verified.
-    let review = first.find("Recibimos tus fotos").expect(&format!("Ana's photos go to a person:\n{first}"));
-    let verified = first.find("verificamos tu identidad").expect(&format!("Ana is verified by a person:\n{first}"));
+    let review = first.find("Recibimos tus fotos").unwrap_or_else(|| panic!("Ana's photos go to a person:\n{first}"));
+    let verified =
+        first.find("verificamos tu identidad").unwrap_or_else(|| panic!("Ana is verified by a person:\n{first}"));
     assert!(review < verified, "review before verified:\n{first}");
     assert_eq!(first.matches("verificamos tu identidad").count(), 1, "{first}");
 

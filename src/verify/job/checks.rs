@@ -45,6 +45,11 @@ pub fn images_for(capability: Capability, images: &[ProviderImage]) -> Vec<Provi
     images.iter().filter(|i| roles_for(capability).contains(&i.role)).cloned().collect()
 }
 
+/// The photos any of `capabilities` needs, for a provider that decides them together.
+pub fn images_for_all(capabilities: &[Capability], images: &[ProviderImage]) -> Vec<ProviderImage> {
+    images.iter().filter(|i| capabilities.iter().any(|c| roles_for(*c).contains(&i.role))).cloned().collect()
+}
+
 /// The document number for a registry: read locally from either side (INE and cédula carry it in the back's
 /// barcodes), else what a document provider read.
 pub fn document_number(fields: &BTreeMap<String, String>) -> Option<String> {

@@ -245,6 +245,19 @@ impl Verifier {
             }
             let routed = providers.as_ref().and_then(|p| p.provider_for(capability, &country));
             let outcome = match routed {
+                Some(provider) if provider.covers().contains(&capability) => {
+                    // A session that decides several capabilities at once: asked once, with every photo they need.
+                    let decided = findings.providers.iter().find_map(|(c, o)| {
+                        o.as_ref().ok().filter(|a| a.provider == provider.name() && provider.covers().contains(c))
+                    });
+                    if let Some(answer) = decided.cloned() {
+                        audit.push(format!("provider {} {capability}: decided with the same session", answer.provider));
+                        findings.providers.push((capability, Ok(answer)));
+                        continue;
+                    }
+                    let request = ProviderRequest { images: checks::images_for_all(provider.covers(), &images), ..request };
+                    check(provider.as_ref(), capability, &request).await
+                }
                 Some(provider) => check(provider.as_ref(), capability, &request).await,
                 None => Err(ProviderError::NotConfigured { capability, country: country.clone() }),
             };

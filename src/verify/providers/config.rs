@@ -29,6 +29,7 @@ use super::breaker::{self, BreakerConfig};
 use super::http::{HttpProvider, HttpProviderConfig};
 use super::local::LocalProvider;
 use super::rekognition::{RekognitionConfig, RekognitionProvider};
+use super::veriff::{VeriffConfig, VeriffProvider, VeriffWebhookKeys};
 use super::{Capability, DocumentReader, FaceMatcher, LivenessChecker, Provider, RegistryChecker};
 use crate::clock::SharedClock;
 use crate::config::{Env, Secret};
@@ -42,6 +43,8 @@ pub enum ProviderKind {
     Local,
     /// AWS Rekognition (`face_match`), credentials and region from the standard AWS chain.
     Rekognition,
+    /// Veriff (`document`, `face_match`, `liveness` in one session, decided by its webhook).
+    Veriff,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +72,15 @@ pub struct ProviderSpec {
     /// `rekognition`: the CompareFaces similarity (0 to 100) needed to pass; default 90.
     #[serde(default)]
     pub similarity_threshold: Option<f32>,
+    /// `veriff`: the environment variable holding the API key (`X-AUTH-CLIENT`).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// `veriff`: the environment variable holding the shared secret key (`X-HMAC-SIGNATURE`).
+    #[serde(default)]
+    pub shared_secret_env: Option<String>,
+    /// `veriff`: where Veriff sends the user's browser after a web session (sent as `verification.callback`).
+    #[serde(default)]
+    pub callback_url: Option<String>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -134,6 +146,16 @@ impl ProvidersConfig {
                     problems.push(invalid("base_url (the endpoint override) is not a URL"));
                 }
             }
+            if spec.kind == ProviderKind::Veriff {
+                for (field, value) in [("api_key_env", &spec.api_key_env), ("shared_secret_env", &spec.shared_secret_env)] {
+                    if value.as_deref().is_none_or(str::is_empty) {
+                        problems.push(invalid(&format!("a veriff provider needs {field} (an environment variable)")));
+                    }
+                }
+                if let Some(Err(_)) = spec.base_url.as_deref().map(url::Url::parse) {
+                    problems.push(invalid("base_url is not a URL"));
+                }
+            }
             if spec.kind == ProviderKind::Http {
                 match spec.base_url.as_deref().map(url::Url::parse) {
                     None => problems.push(invalid("an http provider needs base_url")),
@@ -192,10 +214,43 @@ impl ProvidersConfig {
         let mut problems = self.validate();
         let mut by_name: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
         let mut secrets = HashMap::new();
+        let mut veriff = HashMap::new();
         for (name, spec) in &self.providers {
             match spec.kind {
                 ProviderKind::Local => {
                     by_name.insert(name.clone(), Arc::new(LocalProvider::new(name.clone())));
+                }
+                ProviderKind::Veriff => {
+                    let read = |var: &Option<String>| var.as_deref().and_then(|v| env.get(v)).filter(|s| !s.is_empty());
+                    let (Some(api_key), Some(shared)) = (read(&spec.api_key_env), read(&spec.shared_secret_env)) else {
+                        let var = [&spec.api_key_env, &spec.shared_secret_env]
+                            .into_iter()
+                            .flatten()
+                            .find(|v| env.get(v).is_none_or(str::is_empty))
+                            .cloned()
+                            .unwrap_or_default();
+                        problems.push(ProvidersConfigError::MissingSecret { provider: name.clone(), var });
+                        continue;
+                    };
+                    let mut config = VeriffConfig::new(name.clone(), Secret::new(api_key), Secret::new(shared));
+                    if let Some(base) = &spec.base_url {
+                        config.base_url = base.clone();
+                    }
+                    config.callback_url = spec.callback_url.clone();
+                    config.timeout = Duration::from_millis(spec.timeout_ms);
+                    config.retries = spec.retries;
+                    config.retry_backoff = Duration::from_millis(spec.retry_backoff_ms);
+                    config.breaker = spec.breaker;
+                    veriff.insert(name.clone(), config.webhook_keys());
+                    match VeriffProvider::with_breaker_clock(config, clock.clone(), breaker_clock.clone()) {
+                        Ok(p) => {
+                            by_name.insert(name.clone(), Arc::new(p));
+                        }
+                        Err(e) => problems.push(ProvidersConfigError::Invalid {
+                            provider: name.clone(),
+                            problem: format!("HTTP client: {e}"),
+                        }),
+                    }
                 }
                 ProviderKind::Rekognition => {
                     let mut config = RekognitionConfig::new(name.clone());
@@ -240,7 +295,7 @@ impl ProvidersConfig {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Providers { config: self.clone(), by_name, secrets })
+        Ok(Providers { config: self.clone(), by_name, secrets, veriff })
     }
 }
 
@@ -250,6 +305,7 @@ pub struct Providers {
     config: ProvidersConfig,
     by_name: BTreeMap<String, Arc<dyn Provider>>,
     secrets: HashMap<String, Secret>,
+    veriff: HashMap<String, VeriffWebhookKeys>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -284,5 +340,10 @@ impl Providers {
     /// Secrets of the http providers by name, for [`super::callback::callback_router`].
     pub fn callback_secrets(&self) -> HashMap<String, Secret> {
         self.secrets.clone()
+    }
+
+    /// The keys of the Veriff providers by name, for [`super::veriff::veriff_router`].
+    pub fn veriff_keys(&self) -> HashMap<String, VeriffWebhookKeys> {
+        self.veriff.clone()
     }
 }

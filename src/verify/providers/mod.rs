@@ -238,6 +238,12 @@ pub trait RegistryChecker: Send + Sync {
 /// actually serves. Upcasts to each capability trait (`Arc<dyn Provider>` → `Arc<dyn DocumentReader>`).
 pub trait Provider: DocumentReader + LivenessChecker + FaceMatcher + RegistryChecker {
     fn name(&self) -> &str;
+
+    /// Capabilities one answer of this provider decides together (a vendor session that checks the document and
+    /// the face at once): it is sent every photo they need, asked once, and its answer counts for each.
+    fn covers(&self) -> &[Capability] {
+        &[]
+    }
 }
 
 /// Runs the check of `capability` on `provider`.

@@ -453,4 +453,9 @@ impl Provider for VeriffProvider {
     fn name(&self) -> &str {
         &self.config.name
     }
+
+    /// One Veriff session decides the document, the face match and the liveness together.
+    fn covers(&self) -> &[Capability] {
+        &[Capability::Document, Capability::Liveness, Capability::FaceMatch]
+    }
 }
