@@ -263,7 +263,7 @@ on_both_backends!(an_agent_talks_asks_for_a_retake_sees_it_pass_and_approves, |b
     // Why: each failed check, with its reason and measurements, and how the user got here.
     let checks = case["timeline"].as_array().unwrap().iter().filter(|l| l["kind"] == "check").count();
     assert!(checks >= 3, "{case:#}");
-    assert!(has_line(&case, "check", "quality front: Retake [Blurry] (blur"), "{case:#}");
+    assert!(has_line(&case, "check", "photo front: Retake [Blurry] (blur"), "{case:#}");
     assert!(has_line(&case, "history", "choice `doc_passport` → front"), "{case:#}");
     assert!(case["photos"].as_array().unwrap().iter().any(|p| p["slot"] == "front"), "{case}");
 

@@ -37,6 +37,50 @@ fn a_broken_scenario_fails_with_a_readable_diff() {
     assert!(diff.contains("buttons [\"lang_es\", \"lang_pt\", \"lang_en\"]"), "{diff}");
 }
 
+/// The default flow without its `require` line: a flow that could tell anyone "verified" with nothing checked.
+fn unsafe_flow() -> String {
+    let base = std::fs::read_to_string(root().join("flows/kyc_latam.yaml")).unwrap();
+    let without = base.replace("  require: [document, face_match]\n", "");
+    assert_ne!(without, base, "the default flow requires checks");
+    without
+}
+
+#[test]
+fn flow_check_refuses_a_flow_that_can_say_verified_while_requiring_nothing() {
+    let text = unsafe_flow();
+    let problems = load::Flow::parse(&text, Path::new("unsafe.yaml")).err().expect("the unsafe flow is refused");
+    let problem = problems.iter().find(|p| p.message.contains("verification.require")).expect("names the reason");
+    assert!(problem.is_error());
+    // The line of the step that says "verified", and the fix.
+    let verified_line = text.lines().position(|l| l == "  verified:").unwrap() as u64 + 1;
+    assert_eq!(problem.line, verified_line, "{problem}");
+    let shown = problem.to_string();
+    assert!(shown.starts_with(&format!("unsafe.yaml:{verified_line}: error:")), "{shown}");
+    assert!(shown.contains("require: [document, face_match]") && shown.contains("allow_unverified: true"), "{shown}");
+
+    // The same flow with `allow_unverified: true` loads, with a warning.
+    let demo = text.replace("verification:\n", "verification:\n  allow_unverified: true\n");
+    let flow = load::Flow::parse(&demo, Path::new("demo.yaml")).unwrap_or_else(|p| panic!("{p:?}"));
+    assert!(flow.warnings.iter().any(|w| w.message.contains("allow_unverified")), "{:?}", flow.warnings);
+}
+
+#[test]
+fn the_flow_check_command_prints_the_line_and_the_fix_and_fails() {
+    let dir = std::env::temp_dir().join(format!("flows-unsafe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("kyc_latam.yaml"), unsafe_flow()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wa-onboard"))
+        .args(["flow", "check"])
+        .arg(&dir)
+        .output()
+        .expect("the binary runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{printed}");
+    assert!(printed.contains("kyc_latam.yaml:") && printed.contains("error: step `verified`"), "{printed}");
+    assert!(printed.contains("hint: add `require: [document, face_match]`"), "{printed}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_step_that_waits_for_nothing_says_its_text_and_moves_on() {
     let base = std::fs::read_to_string(root().join("flows/kyc_latam.yaml")).unwrap();

@@ -263,12 +263,13 @@ impl Verifier {
             };
             audit.push(match &outcome {
                 Ok(a) => format!(
-                    "provider {} {}: {:?}, confidence {:.2}, {} ms",
+                    "provider {} {}: {:?}, confidence {:.2}, {} ms{}",
                     a.provider,
                     capability.as_str(),
                     a.status,
                     a.confidence,
-                    started.elapsed().as_millis()
+                    started.elapsed().as_millis(),
+                    shown_fields(&a.fields)
                 ),
                 Err(e) => format!("provider {}: {e} ({} ms)", capability.as_str(), started.elapsed().as_millis()),
             });
@@ -364,6 +365,13 @@ impl Handler<VerifyJob> for Verifier {
         self.events.push(&[queued]).await.map_err(VerifyError::Store)?;
         Ok(())
     }
+}
+
+/// What a provider read, for the agent who reviews the case (`, read: surname=SILVA, similarity=42.5`).
+fn shown_fields(fields: &BTreeMap<String, String>) -> String {
+    let shown: Vec<String> =
+        fields.iter().filter(|(k, _)| !matches!(k.as_str(), "note" | "covers")).map(|(k, v)| format!("{k}={v}")).collect();
+    if shown.is_empty() { String::new() } else { format!(", read: {}", shown.join(", ")) }
 }
 
 impl Verifier {
