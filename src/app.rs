@@ -71,6 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/agent/outcome", post(crate::agent::outcome::receive))
+        .route(crate::verify::providers::media_link::ROUTE, get(crate::verify::providers::media_link::serve))
         .route("/agent/handoff", get(crate::agent::outcome::handoff_page))
         // route_layer: runs after routing, so the route template is known; 413s are counted too.
         .merge(metrics_route)
@@ -379,6 +380,7 @@ fn handlers(
         }),
         verify: Arc::new(Verifier {
             callback_url: format!("{public_base}{}", crate::verify::providers::callback::CALLBACK_PATH),
+            public_base: public_base.to_owned(),
             api: cloud.api.clone(),
             media_limits: cloud.media_limits,
             vault: cloud.vault.clone(),

@@ -160,7 +160,7 @@ async fn an_agent_takes_a_blurry_case_asks_for_a_retake_and_approves_in_the_brow
     assert!(advice[0].contains("borrosa"), "{advice:?}");
     user.sends_photo("bruno-front-sharp", photos().0.clone(), "sharp front").await.unwrap();
     // The page was not reloaded: the live timeline shows the check of the new photo.
-    wait_for_text(&page, "checks passed").await;
+    wait_for_text(&page, "needs a person: review_required").await;
     replies(&mut user, 2).await;
     wait_for_images(&page).await;
     // Taller than the laptop screen the page is made for, so the picture in the docs shows the whole case.

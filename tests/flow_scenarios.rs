@@ -48,14 +48,17 @@ fn unsafe_flow() -> String {
 #[test]
 fn flow_check_refuses_a_flow_that_can_say_verified_while_requiring_nothing() {
     let text = unsafe_flow();
-    let problems = load::Flow::parse(&text, Path::new("unsafe.yaml")).err().expect("the unsafe flow is refused");
+    let Err(problems) = load::Flow::parse(&text, Path::new("unsafe.yaml")) else {
+        panic!("the unsafe flow is refused")
+    };
     let problem = problems.iter().find(|p| p.message.contains("verification.require")).expect("names the reason");
     assert!(problem.is_error());
     // The line of the step that says "verified", and the fix.
-    let verified_line = text.lines().position(|l| l == "  verified:").unwrap() as u64 + 1;
+    // (the line of the step's first key, as for every other problem about a step)
+    let verified_line = text.lines().position(|l| l == "  verified:").unwrap() as u64 + 2;
     assert_eq!(problem.line, verified_line, "{problem}");
     let shown = problem.to_string();
-    assert!(shown.starts_with(&format!("unsafe.yaml:{verified_line}: error:")), "{shown}");
+    assert!(shown.starts_with(&format!("unsafe.yaml:{verified_line}: error: step `verified`")), "{shown}");
     assert!(shown.contains("require: [document, face_match]") && shown.contains("allow_unverified: true"), "{shown}");
 
     // The same flow with `allow_unverified: true` loads, with a warning.

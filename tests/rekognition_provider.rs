@@ -16,9 +16,17 @@ use wa_onboard::verify::providers::{
 };
 use wa_onboard::verify::reason::ReasonCode;
 
+/// A phone photo of an ID card with a portrait on it: the card photo with the selfie's face printed at its left.
 fn front() -> &'static [u8] {
     static FRONT: OnceLock<Vec<u8>> = OnceLock::new();
-    FRONT.get_or_init(|| card_photo(false))
+    FRONT.get_or_init(|| {
+        let mut card = image::load_from_memory(&card_photo(false)).unwrap().to_rgb8();
+        let portrait = image::load_from_memory(SELFIE_JPEG).unwrap().resize(360, 360, image::imageops::Triangle);
+        image::imageops::overlay(&mut card, &portrait.to_rgb8(), 620, 520);
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&card).unwrap();
+        out
+    })
 }
 
 fn credentials() {
@@ -57,13 +65,16 @@ fn provider(url: &str, timeout_ms: u64, clock: Arc<ManualClock>) -> RekognitionP
     RekognitionProvider::new(config, clock)
 }
 
-async fn face_match(provider: &RekognitionProvider) -> Result<wa_onboard::verify::providers::ProviderAnswer, ProviderError> {
+async fn face_match(
+    provider: &RekognitionProvider,
+) -> Result<wa_onboard::verify::providers::ProviderAnswer, ProviderError> {
     check(provider, Capability::FaceMatch, &request()).await
 }
 
 /// Compares with (or, with `UPDATE_GOLDENS=1`, writes) `tests/data/rekognition/<name>.json`.
 fn golden(name: &str, body: &serde_json::Value) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rekognition").join(format!("{name}.json"));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rekognition").join(format!("{name}.json"));
     let pretty = serde_json::to_string_pretty(body).unwrap() + "\n";
     if std::env::var_os("UPDATE_GOLDENS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -136,12 +147,10 @@ async fn throttling_is_retried_and_then_passes() {
 
 #[tokio::test]
 async fn server_errors_end_unavailable_and_open_the_circuit() {
-    let fake = FakeRekognition::start(FakeBehavior {
-        error: Some(("InternalServerError".into(), 500)),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let fake =
+        FakeRekognition::start(FakeBehavior { error: Some(("InternalServerError".into(), 500)), ..Default::default() })
+            .await
+            .unwrap();
     let clock = Arc::new(ManualClock::default());
     let aws = provider(&fake.url, 5000, clock.clone());
     for _ in 0..2 {

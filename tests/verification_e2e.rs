@@ -40,6 +40,8 @@ struct Providers<'a> {
     rekognition: Option<&'a str>,
     /// The Veriff fake's URL (document and face_match, one session).
     veriff: Option<&'a str>,
+    /// The provider simulator fetches the photos through one-time links instead of receiving them.
+    links: bool,
 }
 
 /// The default flow, with the given providers routed and their checks listed for passports.
@@ -52,7 +54,8 @@ fn flows_dir_for(providers: &Providers) -> std::path::PathBuf {
     let mut checks = vec!["quality".to_owned()];
     if let Some((url, capabilities)) = providers.sim {
         specs.push_str(&format!(
-            "      kyc_sim:\n        kind: http\n        base_url: {url}\n        secret_env: {PROVIDER_SECRET_ENV}\n        timeout_ms: 2000\n        retries: 0\n"
+            "      kyc_sim:\n        kind: http\n        base_url: {url}\n        secret_env: {PROVIDER_SECRET_ENV}\n        timeout_ms: 2000\n        retries: 0\n        images: {}\n",
+            if providers.links { "url" } else { "bytes" }
         ));
         for capability in capabilities {
             routes.push_str(&format!("      - {{ capability: {capability}, provider: kyc_sim }}\n"));
@@ -202,22 +205,59 @@ on_both_backends!(with_no_provider_a_sharp_id_and_a_selfie_go_to_a_person_never_
     assert!(verifier.effects.iter().any(|e| e.contains("not satisfied: document, face_match")), "{verifier:?}");
 });
 
-on_both_backends!(with_the_provider_simulator_for_document_and_face_match_the_same_user_is_verified, |backend, name| async move {
+on_both_backends!(
+    with_the_provider_simulator_for_document_and_face_match_the_same_user_is_verified,
+    |backend, name| async move {
+        let provider = kyc_sim().await;
+        let url = provider.base_url();
+        let (app, sim, pnid) =
+            start(backend, name, Providers { sim: Some((&url, DOC_AND_FACE)), ..Default::default() }).await;
+        let mut user = User::new("Ana", "5215511110011", &app.base, APP_SECRET, &pnid, sim);
+        let replies = texts(&submit(&mut user, 2).await);
+        assert!(replies[0].contains("Estoy revisando tus fotos"), "{replies:?}");
+        assert!(replies[1].contains(VERIFIED), "{replies:?}");
+        // Each check got only the photos it needs.
+        let requests = provider.requests();
+        let roles = |capability: Capability| {
+            requests.iter().find(|r| r.capability == capability).map(image_roles).unwrap_or_default()
+        };
+        assert_eq!(roles(Capability::Document), vec!["document_front".to_owned()], "{requests:?}");
+        assert_eq!(
+            roles(Capability::FaceMatch),
+            vec!["document_front".to_owned(), "selfie".to_owned()],
+            "{requests:?}"
+        );
+        assert!(waiting_cases(&app).await.is_empty());
+    }
+);
+
+on_both_backends!(a_provider_that_fetches_photos_gets_one_time_links, |backend, name| async move {
     let provider = kyc_sim().await;
     let url = provider.base_url();
-    let (app, sim, pnid) = start(backend, name, Providers { sim: Some((&url, DOC_AND_FACE)), ..Default::default() }).await;
-    let mut user = User::new("Ana", "5215511110011", &app.base, APP_SECRET, &pnid, sim);
-    let replies = texts(&submit(&mut user, 2).await);
-    assert!(replies[0].contains("Estoy revisando tus fotos"), "{replies:?}");
-    assert!(replies[1].contains(VERIFIED), "{replies:?}");
-    // Each check got only the photos it needs.
-    let requests = provider.requests();
-    let roles = |capability: Capability| {
-        requests.iter().find(|r| r.capability == capability).map(image_roles).unwrap_or_default()
-    };
-    assert_eq!(roles(Capability::Document), vec!["document_front".to_owned()], "{requests:?}");
-    assert_eq!(roles(Capability::FaceMatch), vec!["document_front".to_owned(), "selfie".to_owned()], "{requests:?}");
-    assert!(waiting_cases(&app).await.is_empty());
+    let providers = Providers { sim: Some((&url, DOC_AND_FACE)), links: true, ..Default::default() };
+    let (app, sim, pnid) = start(backend, name, providers).await;
+    let mut user = User::new("Lia", "5215511110014", &app.base, APP_SECRET, &pnid, sim);
+    let said = texts(&submit(&mut user, 2).await);
+    assert!(said[1].contains(VERIFIED), "{said:?}");
+    let face_match = provider.requests().into_iter().find(|r| r.capability == Capability::FaceMatch).unwrap();
+    let links: Vec<String> = face_match.body.images.iter().filter_map(|i| i.url.clone()).collect();
+    assert_eq!(links.len(), 2, "the front and the selfie, as links, no bytes: {:?}", face_match.body.images);
+    assert!(face_match.body.images.iter().all(|i| i.data_base64.is_none()));
+    let client = reqwest::Client::new();
+    // The first fetch gets the photo, exactly as the user sent it, never cached...
+    let selfie = links.iter().find(|l| l.starts_with(&format!("{}/media/", app.base))).unwrap();
+    let first = client.get(selfie).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let bytes = first.bytes().await.unwrap();
+    assert!(bytes.as_ref() == photos().0.as_slice() || bytes.as_ref() == SELFIE_JPEG, "one of the user's photos");
+    // ...and the link works once.
+    assert_eq!(client.get(selfie).send().await.unwrap().status(), 404);
+    let forged = format!("{}/media/{}", app.base, "0".repeat(64));
+    assert_eq!(client.get(&forged).send().await.unwrap().status(), 404);
+    // The fetch is in the conversation's audit log.
+    let audit = app.backend.conversations().audit(&user_key(&pnid, "5215511110014"), 200).await.unwrap();
+    assert!(audit.iter().any(|r| r.actor == "provider:kyc_sim" && r.event.contains("one-time link")), "{audit:?}");
 });
 
 on_both_backends!(with_rekognition_answering_a_low_similarity_the_user_goes_to_review, |backend, name| async move {
@@ -238,55 +278,61 @@ on_both_backends!(with_rekognition_answering_a_low_similarity_the_user_goes_to_r
     assert_eq!(operations, vec!["DetectFaces", "CompareFaces"]);
 });
 
-on_both_backends!(with_veriff_one_session_decides_document_and_face_and_its_webhook_verifies, |backend, name| async move {
-    use wa_onboard::verify::providers::veriff::fake::{FakeDecision, FakeVeriff};
-    let veriff = FakeVeriff::start(VERIFF_KEY, VERIFF_SECRET).await.unwrap();
-    let url = veriff.base_url();
-    let (app, sim, pnid) = start(backend, name, Providers { veriff: Some(&url), ..Default::default() }).await;
-    let person = wa_onboard::verify::providers::veriff::wire::DecisionPerson {
-        first_name: Some("ANA".into()),
-        last_name: Some("SILVA".into()),
-        ..Default::default()
-    };
-    veriff.decide(
-        FakeDecision::approved().with_person(person),
-        &format!("{}{}", app.base, wa_onboard::verify::providers::veriff::DECISION_PATH),
-    );
-    let mut user = User::new("Ana", "5215511110013", &app.base, APP_SECRET, &pnid, sim);
-    let replies = texts(&submit(&mut user, 2).await);
-    assert!(replies[1].contains(VERIFIED), "{replies:?}");
-    // One session for both checks, with the document and the selfie, submitted once; its signed webhook accepted.
-    let sessions = veriff.sessions();
-    assert_eq!(sessions.len(), 1, "{sessions:?}");
-    assert!(sessions[0].submitted);
-    assert_eq!(sessions[0].media.len(), 2, "{sessions:?}");
-    assert_eq!(veriff.webhook_statuses(), vec![200]);
-});
-
-on_both_backends!(a_blurry_front_gets_its_advice_before_the_selfie_then_after_three_tries_a_person, |backend, name| async move {
-    let (app, sim, pnid) = start(backend, name, Providers::default()).await;
-    let mut user = User::new("Bruno", "5215511110002", &app.base, APP_SECRET, &pnid, sim);
-    reach_the_photo_steps(&mut user).await;
-    for n in 1..=2 {
-        user.sends_photo(&format!("blurry-{n}"), photos().1.clone(), "front").await.unwrap();
-        // At once, and instead of the selfie prompt.
-        let said = texts(&replies(&mut user, 1).await);
-        assert!(said[0].contains("Tu foto salió borrosa"), "{said:?}");
-        assert!(!said[0].contains("selfie"), "{said:?}");
+on_both_backends!(
+    with_veriff_one_session_decides_document_and_face_and_its_webhook_verifies,
+    |backend, name| async move {
+        use wa_onboard::verify::providers::veriff::fake::{FakeDecision, FakeVeriff};
+        let veriff = FakeVeriff::start(VERIFF_KEY, VERIFF_SECRET).await.unwrap();
+        let url = veriff.base_url();
+        let (app, sim, pnid) = start(backend, name, Providers { veriff: Some(&url), ..Default::default() }).await;
+        let person = wa_onboard::verify::providers::veriff::wire::DecisionPerson {
+            first_name: Some("ANA".into()),
+            last_name: Some("SILVA".into()),
+            ..Default::default()
+        };
+        veriff.decide(
+            FakeDecision::approved().with_person(person),
+            &format!("{}{}", app.base, wa_onboard::verify::providers::veriff::DECISION_PATH),
+        );
+        let mut user = User::new("Ana", "5215511110013", &app.base, APP_SECRET, &pnid, sim);
+        let replies = texts(&submit(&mut user, 2).await);
+        assert!(replies[1].contains(VERIFIED), "{replies:?}");
+        // One session for both checks, with the document and the selfie, submitted once; its signed webhook accepted.
+        let sessions = veriff.sessions();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        assert!(sessions[0].submitted);
+        assert_eq!(sessions[0].media.len(), 2, "{sessions:?}");
+        assert_eq!(veriff.webhook_statuses(), vec![200]);
     }
-    user.sends_photo("blurry-3", photos().1.clone(), "front again").await.unwrap();
-    let said = replies(&mut user, 1).await;
-    // No external agent system is configured: the built-in console is, and the user is told so (no link).
-    assert!(to_a_person(&said[0]), "{:?}", texts(&said));
-    // A case waits for a person, with why and how many tries.
-    let waiting = waiting_cases(&app).await;
-    assert_eq!(waiting.len(), 1, "{waiting:?}");
-    let case = &waiting[0].info;
-    assert_eq!(case.masked_phone.as_deref(), Some("*********0002"));
-    assert_eq!(case.language.as_deref(), Some("es"));
-    assert!(case.attempts >= 3, "{case:?}");
-    assert!(case.reason.contains("blurry") && case.conversation_id.starts_with("c-"), "{case:?}");
-});
+);
+
+on_both_backends!(
+    a_blurry_front_gets_its_advice_before_the_selfie_then_after_three_tries_a_person,
+    |backend, name| async move {
+        let (app, sim, pnid) = start(backend, name, Providers::default()).await;
+        let mut user = User::new("Bruno", "5215511110002", &app.base, APP_SECRET, &pnid, sim);
+        reach_the_photo_steps(&mut user).await;
+        for n in 1..=2 {
+            user.sends_photo(&format!("blurry-{n}"), photos().1.clone(), "front").await.unwrap();
+            // At once, and instead of the selfie prompt.
+            let said = texts(&replies(&mut user, 1).await);
+            assert!(said[0].contains("Tu foto salió borrosa"), "{said:?}");
+            assert!(!said[0].contains("selfie"), "{said:?}");
+        }
+        user.sends_photo("blurry-3", photos().1.clone(), "front again").await.unwrap();
+        let said = replies(&mut user, 1).await;
+        // No external agent system is configured: the built-in console is, and the user is told so (no link).
+        assert!(to_a_person(&said[0]), "{:?}", texts(&said));
+        // A case waits for a person, with why and how many tries.
+        let waiting = waiting_cases(&app).await;
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+        let case = &waiting[0].info;
+        assert_eq!(case.masked_phone.as_deref(), Some("*********0002"));
+        assert_eq!(case.language.as_deref(), Some("es"));
+        assert!(case.attempts >= 3, "{case:?}");
+        assert!(case.reason.contains("blurry") && case.conversation_id.starts_with("c-"), "{case:?}");
+    }
+);
 
 on_both_backends!(a_blurry_front_then_a_sharp_one_moves_on_to_the_selfie, |backend, name| async move {
     let (app, sim, pnid) = start(backend, name, Providers::default()).await;
@@ -323,7 +369,8 @@ on_both_backends!(a_provider_that_is_down_sends_the_user_to_a_person_instead_of_
     let provider = kyc_sim().await;
     provider.set(Capability::FaceMatch, SimBehavior::Down);
     let url = provider.base_url();
-    let (app, sim, pnid) = start(backend, name, Providers { sim: Some((&url, DOC_AND_FACE)), ..Default::default() }).await;
+    let (app, sim, pnid) =
+        start(backend, name, Providers { sim: Some((&url, DOC_AND_FACE)), ..Default::default() }).await;
     let mut user = User::new("Diego", "5215511110004", &app.base, APP_SECRET, &pnid, sim);
     let replies = submit(&mut user, 3).await;
     assert!(photos_received(&replies[1]), "{:?}", texts(&replies));
@@ -477,7 +524,8 @@ on_both_backends!(a_low_confidence_match_goes_to_a_person, |backend, name| async
     let provider = kyc_sim().await;
     provider.set(Capability::FaceMatch, SimBehavior::pass(0.31));
     let url = provider.base_url();
-    let (app, sim, pnid) = start(backend, name, Providers { sim: Some((&url, DOC_AND_FACE)), ..Default::default() }).await;
+    let (app, sim, pnid) =
+        start(backend, name, Providers { sim: Some((&url, DOC_AND_FACE)), ..Default::default() }).await;
     let mut user = User::new("Karla", "5215511110010", &app.base, APP_SECRET, &pnid, sim);
     let replies = submit(&mut user, 3).await;
     assert!(photos_received(&replies[1]), "{:?}", texts(&replies));

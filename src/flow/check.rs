@@ -4,8 +4,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::verify::providers::Capability;
 use super::model::{Action, Choice, Expect, FlowFile, Localized, Next, Step};
+use crate::verify::providers::Capability;
 use crate::verify::reason::ReasonCode;
 
 /// Texts the engine itself sends; every flow must define them in `texts`.
@@ -480,7 +480,7 @@ impl Checker<'_> {
                 self.path,
                 line,
                 format!(
-                    "step `{target}` tells users they are verified although nothing is checked ({}):                      `allow_unverified: true`",
+                    "step `{target}` tells users they are verified although nothing is checked ({}): `allow_unverified: true`",
                     bare.join(", ")
                 ),
                 "for demos only: every conversation on this flow logs a warning",
@@ -490,10 +490,10 @@ impl Checker<'_> {
         self.err(
             line,
             format!(
-                "step `{target}` can tell users they are verified while `verification.require` is empty for {}:                  no identity would be checked",
+                "step `{target}` can tell users they are verified while `verification.require` is empty for {}: no identity would be checked",
                 bare.join(", ")
             ),
-            "add `require: [document, face_match]` under `verification:` (or per document), and route those              checks to providers in `verification.providers`; without a provider the submission goes to a person.              For a demo only, set `allow_unverified: true`",
+            "add `require: [document, face_match]` under `verification:` (or per document), and route those checks to providers in `verification.providers`; without a provider the submission goes to a person. For a demo only, set `allow_unverified: true`",
         );
     }
 

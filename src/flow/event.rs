@@ -65,9 +65,13 @@ pub enum Event {
 pub enum PhotoCheck {
     Passed,
     /// Take this photo again, for this reason (its advice is sent at once).
-    Retake { reason: ReasonCode },
+    Retake {
+        reason: ReasonCode,
+    },
     /// The photo could not be downloaded (not the user's fault).
-    Unavailable { detail: String },
+    Unavailable {
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

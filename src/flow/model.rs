@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::verify::reason::ReasonCode;
 use crate::verify::providers::Capability;
+use crate::verify::reason::ReasonCode;
 
 /// A text in several languages: `{es: "Hola", pt: "Olá", en: "Hello"}`.
 pub type Localized = BTreeMap<String, String>;

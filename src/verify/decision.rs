@@ -96,9 +96,8 @@ pub fn decide(findings: &Findings, policy: &Policy) -> Option<VerificationResult
             AnswerStatus::Pending { .. } => return None,
         }
     }
-    let satisfied = |c: &Capability| {
-        passed.contains(c) || (*c == Capability::Document && !findings.document_evidence.is_empty())
-    };
+    let satisfied =
+        |c: &Capability| passed.contains(c) || (*c == Capability::Document && !findings.document_evidence.is_empty());
     if policy.required.iter().any(|c| !satisfied(c)) || (policy.required.is_empty() && !policy.allow_unverified) {
         return Some(VerificationResult::Agent { reason: ReasonCode::ReviewRequired });
     }

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
+use wa_onboard::demo::card_photo;
 use wa_onboard::demo::driver::{User, describe};
-use wa_onboard::demo::{SELFIE_JPEG, card_photo};
 
 pub const WAIT: Duration = Duration::from_secs(60);
 

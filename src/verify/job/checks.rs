@@ -24,7 +24,8 @@ pub fn capability_of(check: Check) -> Option<Capability> {
 /// The checks listed plus the required ones, once each, document first and registry last (the registry needs
 /// the number the document check may read).
 pub fn capabilities_to_run(checks: &[Check], required: &[Capability]) -> Vec<Capability> {
-    let mut all: Vec<Capability> = checks.iter().filter_map(|c| capability_of(*c)).chain(required.iter().copied()).collect();
+    let mut all: Vec<Capability> =
+        checks.iter().filter_map(|c| capability_of(*c)).chain(required.iter().copied()).collect();
     all.sort();
     all.dedup();
     all

@@ -61,6 +61,8 @@ const READING_LONG_SIDE: u32 = 2000;
 pub struct Verifier {
     /// Where asynchronous providers post their answers: `<public base>/providers/callback`.
     pub callback_url: String,
+    /// The service's public base URL, for the one-time photo links of providers that fetch photos.
+    pub public_base: String,
     pub api: CloudApi,
     pub media_limits: MediaLimits,
     pub vault: Arc<dyn MediaVault>,
@@ -255,8 +257,13 @@ impl Verifier {
                         findings.providers.push((capability, Ok(answer)));
                         continue;
                     }
-                    let request = ProviderRequest { images: checks::images_for_all(provider.covers(), &images), ..request };
+                    let request =
+                        ProviderRequest { images: checks::images_for_all(provider.covers(), &images), ..request };
                     check(provider.as_ref(), capability, &request).await
+                }
+                Some(provider) if providers.as_ref().is_some_and(|p| p.wants_links(provider.name())) => {
+                    let images = self.as_links(job, provider.name(), &request.images, &photos).await?;
+                    check(provider.as_ref(), capability, &ProviderRequest { images, ..request }).await
                 }
                 Some(provider) => check(provider.as_ref(), capability, &request).await,
                 None => Err(ProviderError::NotConfigured { capability, country: country.clone() }),
@@ -369,15 +376,55 @@ impl Handler<VerifyJob> for Verifier {
 
 /// What a provider read, for the agent who reviews the case (`, read: surname=SILVA, similarity=42.5`).
 fn shown_fields(fields: &BTreeMap<String, String>) -> String {
-    let shown: Vec<String> =
-        fields.iter().filter(|(k, _)| !matches!(k.as_str(), "note" | "covers")).map(|(k, v)| format!("{k}={v}")).collect();
+    let shown: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "note" | "covers"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     if shown.is_empty() { String::new() } else { format!(", read: {}", shown.join(", ")) }
 }
 
 impl Verifier {
+    /// The photos as one-time links for `provider` (it fetches them within [`LINK_TTL_SECS`]).
+    ///
+    /// [`LINK_TTL_SECS`]: crate::verify::providers::media_link::LINK_TTL_SECS
+    async fn as_links(
+        &self,
+        job: &VerifyJob,
+        provider: &str,
+        images: &[ProviderImage],
+        photos: &[(Slot, MediaRef, Bytes)],
+    ) -> Result<Vec<ProviderImage>, VerifyError> {
+        use crate::verify::providers::media_link::{MediaLink, issue};
+        let mut linked = Vec::new();
+        for image in images {
+            let Some((slot, media, _)) = photos.iter().find(|(slot, _, _)| slot.image_role() == image.role) else {
+                continue;
+            };
+            let link = MediaLink {
+                user: job.user.clone(),
+                conversation_id: job.conversation_id.clone(),
+                name: format!("{slot}-{}", media.media_id),
+                provider: provider.to_owned(),
+            };
+            let url = issue(self.conversations.as_ref(), &self.public_base, &link).await.map_err(VerifyError::Store)?;
+            linked.push(ProviderImage {
+                role: image.role,
+                content: ImageContent::Url { mime: media.mime_type.clone(), url },
+            });
+        }
+        Ok(linked)
+    }
+
     /// A provider's fields join the findings (they reach the decision, the case and the company); an MRZ text it
     /// read is parsed and checked like a local one.
-    fn take_fields(&self, findings: &mut Findings, capability: Capability, answer: &ProviderAnswer, audit: &mut Vec<String>) {
+    fn take_fields(
+        &self,
+        findings: &mut Findings,
+        capability: Capability,
+        answer: &ProviderAnswer,
+        audit: &mut Vec<String>,
+    ) {
         findings.fields.extend(answer.fields.iter().filter(|(k, _)| *k != "note").map(|(k, v)| (k.clone(), v.clone())));
         if capability != Capability::Document {
             return;

@@ -80,7 +80,10 @@ impl Handler<PhotoJob> for Verifier {
         }
         let event = Event::PhotoChecked { slot: job.slot.clone(), media_id: job.media.media_id.clone(), result };
         let key = JobKey::photo_result(&job.conversation_id, &job.media.media_id);
-        self.events.push(&[EventJob { user: job.user.clone(), key, event }.queued()]).await.map_err(VerifyError::Store)?;
+        self.events
+            .push(&[EventJob { user: job.user.clone(), key, event }.queued()])
+            .await
+            .map_err(VerifyError::Store)?;
         Ok(())
     }
 }

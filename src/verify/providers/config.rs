@@ -47,6 +47,17 @@ pub enum ProviderKind {
     Veriff,
 }
 
+/// How an `http` provider gets the photos.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageDelivery {
+    /// In the request, as base64.
+    #[default]
+    Bytes,
+    /// As one-time links it fetches within 5 minutes ([`super::media_link`]).
+    Url,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
@@ -66,6 +77,9 @@ pub struct ProviderSpec {
     pub retry_backoff_ms: u64,
     #[serde(default)]
     pub breaker: BreakerConfig,
+    /// `http`: send the photos in the request (`bytes`, default) or as one-time links (`url`).
+    #[serde(default)]
+    pub images: ImageDelivery,
     /// `rekognition`: the AWS region (else from the standard chain).
     #[serde(default)]
     pub region: Option<String>,
@@ -147,7 +161,9 @@ impl ProvidersConfig {
                 }
             }
             if spec.kind == ProviderKind::Veriff {
-                for (field, value) in [("api_key_env", &spec.api_key_env), ("shared_secret_env", &spec.shared_secret_env)] {
+                for (field, value) in
+                    [("api_key_env", &spec.api_key_env), ("shared_secret_env", &spec.shared_secret_env)]
+                {
                     if value.as_deref().is_none_or(str::is_empty) {
                         problems.push(invalid(&format!("a veriff provider needs {field} (an environment variable)")));
                     }
@@ -335,6 +351,11 @@ impl Providers {
 
     pub fn registry_checker(&self, country: &str) -> Option<Arc<dyn RegistryChecker>> {
         self.provider_for(Capability::Registry, country).map(|p| p as Arc<dyn RegistryChecker>)
+    }
+
+    /// Whether the provider `name` fetches the photos through one-time links.
+    pub fn wants_links(&self, name: &str) -> bool {
+        self.config.providers.get(name).is_some_and(|s| s.kind == ProviderKind::Http && s.images == ImageDelivery::Url)
     }
 
     /// Secrets of the http providers by name, for [`super::callback::callback_router`].

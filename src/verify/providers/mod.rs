@@ -9,6 +9,7 @@ pub mod callback;
 pub mod config;
 pub mod http;
 pub mod local;
+pub mod media_link;
 pub mod rekognition;
 pub mod sim;
 pub mod veriff;

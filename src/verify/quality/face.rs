@@ -60,6 +60,14 @@ pub fn detect(work: &GrayImage, min_score: f64) -> Vec<Face> {
     faces
 }
 
+/// Faces found with the search scaled so the long side is at most `long_side`: a portrait printed on an ID card
+/// is a few percent of the photo, far smaller than a selfie's face, and needs a finer search (slower: for the
+/// face-match provider only, not for the quality checks).
+pub fn detect_small(work: &GrayImage, min_score: f64, long_side: u32) -> Vec<Face> {
+    let k = (f64::from(long_side) / f64::from(work.width().max(work.height()))).min(1.0);
+    detect_at(work, min_score, k)
+}
+
 /// Faces found on `work` scaled by `k` (at most 1).
 fn detect_at(work: &GrayImage, min_score: f64, k: f64) -> Vec<Face> {
     let (w, h) = (((f64::from(work.width()) * k).round() as u32), ((f64::from(work.height()) * k).round() as u32));

@@ -139,7 +139,11 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: a
         return error("SerializationException", 400, "body is not JSON");
     };
     redact(&mut parsed);
-    state.requests.lock().unwrap_or_else(|p| p.into_inner()).push(Recorded { operation: operation.clone(), body: parsed });
+    state
+        .requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Recorded { operation: operation.clone(), body: parsed });
     let behavior = {
         let mut b = state.behavior.lock().unwrap_or_else(|p| p.into_inner());
         let now = b.clone();

@@ -14,6 +14,8 @@ use crate::verify::quality::face;
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Long side the face of a document is cut from.
 const CROP_LONG_SIDE: u32 = 1600;
+/// Long side the document's portrait is searched at: faces down to about 2.5% of the photo's long side.
+const SEARCH_LONG_SIDE: u32 = 1200;
 /// The detector's default minimum score (as for selfies).
 const MIN_FACE_SCORE: f64 = 2.0;
 /// Margin around the detected face, as a share of its box: Rekognition wants the whole head.
@@ -23,7 +25,7 @@ const MARGIN: f64 = 0.6;
 /// is then sent, and Rekognition uses its largest face).
 pub fn document_face(front: &[u8]) -> Option<Vec<u8>> {
     let decoded = decode::decode_to(front, CROP_LONG_SIDE).ok()?;
-    let faces = face::detect(&decoded.gray, MIN_FACE_SCORE);
+    let faces = face::detect_small(&decoded.gray, MIN_FACE_SCORE, SEARCH_LONG_SIDE);
     let f = faces.first()?;
     let (w, h) = (f64::from(decoded.gray.width()), f64::from(decoded.gray.height()));
     let grow_x = f64::from(f.width) * MARGIN;
@@ -33,8 +35,7 @@ pub fn document_face(front: &[u8]) -> Option<Vec<u8>> {
     let x1 = (f64::from(f.x) + f64::from(f.width) + grow_x).clamp(x0 + 1.0, w);
     let y1 = (f64::from(f.y) + f64::from(f.height) + grow_y).clamp(y0 + 1.0, h);
     let crop: GrayImage =
-        image::imageops::crop_imm(&decoded.gray, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32)
-            .to_image();
+        image::imageops::crop_imm(&decoded.gray, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image();
     jpeg(&DynamicImage::ImageLuma8(crop), 90)
 }
 
@@ -45,7 +46,7 @@ pub fn fit(bytes: &[u8], limit: usize) -> Option<Vec<u8>> {
     }
     let image = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.decode().ok()?;
     let mut long_side = image.width().max(image.height()).min(2400);
-    while long_side >= 400 {
+    while long_side >= 160 {
         let resized = image.resize(long_side, long_side, image::imageops::FilterType::Triangle);
         if let Some(out) = jpeg(&resized, 85).filter(|o| o.len() <= limit) {
             return Some(out);

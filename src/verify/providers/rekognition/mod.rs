@@ -104,8 +104,11 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(error: &SdkEr
             let e = service.err();
             let detail = format!("{}: {}", e.code().unwrap_or("error"), e.message().unwrap_or_default());
             match e.code().unwrap_or_default() {
-                "ThrottlingException" | "ProvisionedThroughputExceededException" | "InternalServerError"
-                | "ServiceUnavailableException" | "LimitExceededException" => CallError::Retryable(detail),
+                "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "InternalServerError"
+                | "ServiceUnavailableException"
+                | "LimitExceededException" => CallError::Retryable(detail),
                 "InvalidParameterException" => CallError::Retake(ReasonCode::NoFace),
                 "InvalidImageFormatException" => CallError::Retake(ReasonCode::UnreadableFile),
                 "ImageTooLargeException" => CallError::TooLarge,
@@ -148,7 +151,13 @@ impl RekognitionProvider {
         ProviderError::Unavailable { provider: self.config.name.clone(), detail: detail.to_owned() }
     }
 
-    fn answer(&self, status: AnswerStatus, confidence: f32, fields: BTreeMap<String, String>, started: Instant) -> ProviderAnswer {
+    fn answer(
+        &self,
+        status: AnswerStatus,
+        confidence: f32,
+        fields: BTreeMap<String, String>,
+        started: Instant,
+    ) -> ProviderAnswer {
         ProviderAnswer {
             status,
             confidence,
@@ -169,7 +178,8 @@ impl RekognitionProvider {
             })
         };
         let (Some(front), Some(selfie)) = (bytes_of(ImageRole::DocumentFront), bytes_of(ImageRole::Selfie)) else {
-            let reason = if bytes_of(ImageRole::Selfie).is_none() { ReasonCode::NoFace } else { ReasonCode::NoDocument };
+            let reason =
+                if bytes_of(ImageRole::Selfie).is_none() { ReasonCode::NoFace } else { ReasonCode::NoDocument };
             return Ok(self.answer(AnswerStatus::Retry { reason }, 0.0, BTreeMap::new(), started));
         };
         let Ok(permit) = self.breaker.acquire() else {
