@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::flow::model::Check;
-use crate::verify::document::DocumentReading;
+use crate::verify::document::crosscheck::numbers_agree;
 use crate::verify::document::mrz::parse_mrz;
+use crate::verify::document::{DocumentReading, DocumentType};
 use crate::verify::providers::{Capability, ImageRole, ProviderImage};
 use crate::verify::reason::ReasonCode;
 
@@ -83,8 +84,25 @@ pub fn evidence(slot: &str, reading: &DocumentReading) -> Vec<String> {
 /// evidence it gives when valid, and the reason when it is not.
 pub struct ProviderMrz {
     pub fields: BTreeMap<String, String>,
+    /// Where the MRZ may carry the number a barcode holds (the document number, or its optional data: Chile's
+    /// RUN).
+    pub numbers: Vec<String>,
     pub evidence: Option<String>,
     pub reason: Option<ReasonCode>,
+}
+
+impl ProviderMrz {
+    /// Whether the MRZ contradicts a document number read locally (`front_document_number`, ...): the same
+    /// `data_mismatch` as between a local MRZ and a barcode.
+    pub fn contradicts(&self, local: &BTreeMap<String, String>, doc: DocumentType) -> bool {
+        let ours: Vec<&String> = ["front_document_number", "back_document_number", "front_run", "back_run"]
+            .iter()
+            .filter_map(|k| local.get(*k))
+            .collect();
+        !ours.is_empty()
+            && !self.numbers.is_empty()
+            && !ours.iter().any(|a| self.numbers.iter().any(|b| numbers_agree(a, b, doc)))
+    }
 }
 
 pub fn provider_mrz(provider: &str, fields: &BTreeMap<String, String>) -> Option<ProviderMrz> {
@@ -103,13 +121,21 @@ pub fn provider_mrz(provider: &str, fields: &BTreeMap<String, String>) -> Option
                 }
             }
             let valid = mrz.is_valid();
+            let numbers = [&mrz.document_number, &mrz.optional_data, &mrz.optional_data_2]
+                .into_iter()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect();
             ProviderMrz {
                 fields: read,
+                numbers,
                 evidence: valid.then(|| format!("{provider}: {:?} MRZ with valid check digits", mrz.format)),
                 reason: (!valid).then_some(ReasonCode::MrzCheckDigit),
             }
         }
-        Err(e) => ProviderMrz { fields: BTreeMap::new(), evidence: None, reason: Some(e.reason()) },
+        Err(e) => {
+            ProviderMrz { fields: BTreeMap::new(), numbers: Vec::new(), evidence: None, reason: Some(e.reason()) }
+        }
     })
 }
 
@@ -156,5 +182,11 @@ mod tests {
         assert_eq!(read.reason, Some(ReasonCode::MrzCheckDigit));
         assert!(read.evidence.is_none());
         assert!(provider_mrz("acme", &BTreeMap::new()).is_none());
+        // Cross-checked with the number a barcode gave, like a local MRZ.
+        let read = provider_mrz("acme", &BTreeMap::from([("mrz".to_owned(), good.to_owned())])).unwrap();
+        let barcode = |n: &str| BTreeMap::from([("back_document_number".to_owned(), n.to_owned())]);
+        assert!(!read.contradicts(&barcode("L898902C3"), DocumentType::Passport));
+        assert!(read.contradicts(&barcode("X1234567"), DocumentType::Passport));
+        assert!(!read.contradicts(&BTreeMap::new(), DocumentType::Passport), "nothing to contradict");
     }
 }

@@ -14,6 +14,9 @@
 
 pub mod checks;
 pub mod error;
+mod exchange;
+
+use exchange::shown_fields;
 pub mod photo;
 pub mod provider_cache;
 pub mod resume;
@@ -241,7 +244,7 @@ impl Verifier {
                     capability.as_str(),
                     answer.status
                 ));
-                self.take_fields(&mut findings, capability, answer, audit);
+                self.take_fields(&mut findings, capability, answer, doc_type, audit);
                 findings.providers.push((capability, Ok(answer.clone())));
                 continue;
             }
@@ -281,7 +284,7 @@ impl Verifier {
                 Err(e) => format!("provider {}: {e} ({} ms)", capability.as_str(), started.elapsed().as_millis()),
             });
             if let Ok(answer) = &outcome {
-                self.take_fields(&mut findings, capability, answer, audit);
+                self.take_fields(&mut findings, capability, answer, doc_type, audit);
                 if let AnswerStatus::Pending { reference } = &answer.status {
                     // Earlier answers are kept so the resumed job does not ask again.
                     let known = findings
@@ -333,6 +336,16 @@ impl Verifier {
             },
             findings.document_evidence
         ));
+        if !unmet.is_empty() {
+            // Said in the log too: an operator who expected automatic verification sees why people review.
+            let unmet: Vec<&str> = unmet.iter().map(|c| c.as_str()).collect();
+            tracing::info!(
+                conversation = %job.conversation_id,
+                submission = %job.submission,
+                unmet = %unmet.join(", "),
+                "required checks not satisfied (no provider, or no pass): a person confirms this submission"
+            );
+        }
         let decided = decide(&findings, &policy);
         Ok(decided.map_or_else(
             || Step::Result(VerificationResult::Agent { reason: ReasonCode::ProviderUnavailable }),
@@ -374,73 +387,7 @@ impl Handler<VerifyJob> for Verifier {
     }
 }
 
-/// What a provider read, for the agent who reviews the case (`, read: surname=SILVA, similarity=42.5`).
-fn shown_fields(fields: &BTreeMap<String, String>) -> String {
-    let shown: Vec<String> = fields
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "note" | "covers"))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if shown.is_empty() { String::new() } else { format!(", read: {}", shown.join(", ")) }
-}
-
 impl Verifier {
-    /// The photos as one-time links for `provider` (it fetches them within [`LINK_TTL_SECS`]).
-    ///
-    /// [`LINK_TTL_SECS`]: crate::verify::providers::media_link::LINK_TTL_SECS
-    async fn as_links(
-        &self,
-        job: &VerifyJob,
-        provider: &str,
-        images: &[ProviderImage],
-        photos: &[(Slot, MediaRef, Bytes)],
-    ) -> Result<Vec<ProviderImage>, VerifyError> {
-        use crate::verify::providers::media_link::{MediaLink, issue};
-        let mut linked = Vec::new();
-        for image in images {
-            let Some((slot, media, _)) = photos.iter().find(|(slot, _, _)| slot.image_role() == image.role) else {
-                continue;
-            };
-            let link = MediaLink {
-                user: job.user.clone(),
-                conversation_id: job.conversation_id.clone(),
-                name: format!("{slot}-{}", media.media_id),
-                provider: provider.to_owned(),
-            };
-            let url = issue(self.conversations.as_ref(), &self.public_base, &link).await.map_err(VerifyError::Store)?;
-            linked.push(ProviderImage {
-                role: image.role,
-                content: ImageContent::Url { mime: media.mime_type.clone(), url },
-            });
-        }
-        Ok(linked)
-    }
-
-    /// A provider's fields join the findings (they reach the decision, the case and the company); an MRZ text it
-    /// read is parsed and checked like a local one.
-    fn take_fields(
-        &self,
-        findings: &mut Findings,
-        capability: Capability,
-        answer: &ProviderAnswer,
-        audit: &mut Vec<String>,
-    ) {
-        findings.fields.extend(answer.fields.iter().filter(|(k, _)| *k != "note").map(|(k, v)| (k.clone(), v.clone())));
-        if capability != Capability::Document {
-            return;
-        }
-        if let Some(mrz) = checks::provider_mrz(&answer.provider, &answer.fields) {
-            audit.push(format!("provider MRZ: evidence {:?}, reason {:?}", mrz.evidence, mrz.reason));
-            findings.document_evidence.extend(mrz.evidence);
-            if let Some(reason) = mrz.reason {
-                findings.document.push((Slot::Front, reason));
-            }
-            for (k, v) in mrz.fields {
-                findings.fields.entry(format!("mrz_{k}")).or_insert(v);
-            }
-        }
-    }
-
     /// Today's date (UTC) by the verifier's clock.
     fn today(&self) -> chrono::NaiveDate {
         let now = i64::try_from(self.clock.now_ms()).ok().and_then(chrono::DateTime::from_timestamp_millis);
