@@ -52,7 +52,7 @@ use crate::verify::providers::{
     AnswerStatus, Capability, Correlation, ImageContent, ProviderAnswer, ProviderError, ProviderImage, ProviderRequest,
     check,
 };
-use crate::verify::quality::{self, Thresholds, Verdict};
+use crate::verify::quality::{self, QualityReport, Thresholds, Verdict};
 use crate::verify::reason::ReasonCode;
 use crate::verify::slot::Slot;
 use crate::whatsapp::client::CloudApi;
@@ -92,7 +92,40 @@ enum Step {
     },
 }
 
+/// The flow's photo quality thresholds: its `verification.quality` over the defaults.
+fn thresholds(settings: &crate::flow::model::Verification) -> Result<Thresholds, VerifyError> {
+    if settings.quality.is_null() {
+        return Ok(Thresholds::default());
+    }
+    serde_json::from_value(settings.quality.clone()).map_err(VerifyError::Thresholds)
+}
+
+/// One photo's quality checks, on the blocking pool (decoding takes tens of milliseconds).
+async fn check_quality(slot: &Slot, bytes: Bytes, thresholds: Thresholds) -> Result<QualityReport, VerifyError> {
+    let kind = slot.kind();
+    tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &thresholds))
+        .await
+        .map_err(VerifyError::QualityCheck)
+}
+
+/// A quality check's line in the audit log (and the agent's timeline): `<label> <slot>: verdict, measurements`.
+fn quality_note(label: &str, slot: &Slot, report: &QualityReport) -> String {
+    let m = &report.measurements;
+    format!(
+        "{label} {slot}: {:?} {:?} (blur {:.0}, glare {:.3}, luma {:.0}, {:.0} ms)",
+        report.verdict, report.reasons, m.blur_variance, m.glare_ratio, m.mean_luma, m.timings_ms.total
+    )
+}
+
 impl Verifier {
+    /// The flow version a job was made for (kept in the store, so any process can load it).
+    async fn flow(&self, flow_id: &str, version: &str) -> Result<Arc<crate::flow::load::Flow>, VerifyError> {
+        self.flows
+            .version(flow_id, version, self.conversations.as_ref())
+            .await?
+            .ok_or_else(|| VerifyError::FlowMissing { flow_id: flow_id.to_owned(), version: version.to_owned() })
+    }
+
     /// The job's photos by slot, in the order they are checked in (the order of [`Slot`]).
     fn ordered(job: &VerifyJob) -> BTreeMap<Slot, MediaRef> {
         job.media.iter().map(|(name, media)| (Slot::from(name.as_str()), media.clone())).collect()
@@ -123,15 +156,9 @@ impl Verifier {
     }
 
     async fn run(&self, job: &VerifyJob, audit: &mut Vec<String>) -> Result<Step, VerifyError> {
-        let flow = self.flows.version(&job.flow_id, &job.flow_version, self.conversations.as_ref()).await?.ok_or_else(
-            || VerifyError::FlowMissing { flow_id: job.flow_id.clone(), version: job.flow_version.clone() },
-        )?;
+        let flow = self.flow(&job.flow_id, &job.flow_version).await?;
         let settings = &flow.file.verification;
-        let thresholds: Thresholds = if settings.quality.is_null() {
-            Thresholds::default()
-        } else {
-            serde_json::from_value(settings.quality.clone()).map_err(VerifyError::Thresholds)?
-        };
+        let thresholds = thresholds(settings)?;
         let doc_type: Option<DocumentType> = job.document.as_deref().and_then(|d| d.parse().ok());
         let checks = job
             .document
@@ -153,20 +180,8 @@ impl Verifier {
             if !checks.contains(&Check::Quality) {
                 break;
             }
-            let kind = slot.kind();
-            let (bytes, t) = (bytes.clone(), thresholds.clone());
-            let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &t))
-                .await
-                .map_err(VerifyError::QualityCheck)?;
-            audit.push(format!(
-                "quality {slot}: {:?} {:?} (blur {:.0}, glare {:.3}, luma {:.0}, {:.0} ms)",
-                report.verdict,
-                report.reasons,
-                report.measurements.blur_variance,
-                report.measurements.glare_ratio,
-                report.measurements.mean_luma,
-                report.measurements.timings_ms.total
-            ));
+            let report = check_quality(slot, bytes.clone(), thresholds.clone()).await?;
+            audit.push(quality_note("quality", slot, &report));
             if report.verdict == Verdict::Retake
                 && let Some(reason) = report.reasons.first()
             {

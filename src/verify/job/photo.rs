@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{Verifier, VerifyError};
+use super::{Verifier, VerifyError, check_quality, quality_note, thresholds};
 use crate::flow::event::{Event, PhotoCheck};
 use crate::flow::model::Check;
 use crate::jobs::BackgroundJob as _;
@@ -15,14 +15,12 @@ use crate::jobs::key::JobKey;
 use crate::jobs::photo::PhotoJob;
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::store::conversation::AuditRecord;
-use crate::verify::quality::{self, Thresholds, Verdict};
+use crate::verify::quality::Verdict;
 use crate::verify::slot::Slot;
 
 impl Verifier {
     async fn check_one(&self, job: &PhotoJob, notes: &mut Vec<String>) -> Result<PhotoCheck, VerifyError> {
-        let flow = self.flows.version(&job.flow_id, &job.flow_version, self.conversations.as_ref()).await?.ok_or_else(
-            || VerifyError::FlowMissing { flow_id: job.flow_id.clone(), version: job.flow_version.clone() },
-        )?;
+        let flow = self.flow(&job.flow_id, &job.flow_version).await?;
         let settings = &flow.file.verification;
         let slot = Slot::from(job.slot.as_str());
         let bytes = match self.bytes(&job.conversation_id, &slot, &job.media).await? {
@@ -34,24 +32,8 @@ impl Verifier {
             notes.push(format!("photo {slot}: quality not checked by this flow"));
             return Ok(PhotoCheck::Passed);
         }
-        let thresholds: Thresholds = if settings.quality.is_null() {
-            Thresholds::default()
-        } else {
-            serde_json::from_value(settings.quality.clone()).map_err(VerifyError::Thresholds)?
-        };
-        let kind = slot.kind();
-        let report = tokio::task::spawn_blocking(move || quality::check(&bytes, kind, &thresholds))
-            .await
-            .map_err(VerifyError::QualityCheck)?;
-        notes.push(format!(
-            "photo {slot}: {:?} {:?} (blur {:.0}, glare {:.3}, luma {:.0}, {:.0} ms)",
-            report.verdict,
-            report.reasons,
-            report.measurements.blur_variance,
-            report.measurements.glare_ratio,
-            report.measurements.mean_luma,
-            report.measurements.timings_ms.total
-        ));
+        let report = check_quality(&slot, bytes, thresholds(settings)?).await?;
+        notes.push(quality_note("photo", &slot, &report));
         Ok(match (report.verdict, report.reasons.first()) {
             (Verdict::Retake, Some(reason)) => PhotoCheck::Retake { reason: *reason },
             _ => PhotoCheck::Passed,
