@@ -167,6 +167,7 @@ fn describe(event: &Event) -> String {
             format!("media of {submission} slot {slot} unavailable: {detail}")
         }
         Event::PhotoChecked { slot, media_id, result } => format!("photo {media_id} ({slot}) checked: {result:?}"),
+        Event::PhotoCheckOverdue { media_id } => format!("check of photo {media_id} overdue"),
         Event::ReminderDue { step, .. } => format!("reminder due for step {step}"),
         Event::ExpiryDue => "idle expiry check".into(),
         Event::VerificationTimeout { submission } => format!("verification {submission} timed out"),

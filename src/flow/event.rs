@@ -35,6 +35,11 @@ pub enum Event {
         media_id: String,
         result: PhotoCheck,
     },
+    /// A photo's quick check has not answered in time (its job lost or stuck): the conversation moves on rather
+    /// than wait silently; the verification checks the photo again.
+    PhotoCheckOverdue {
+        media_id: String,
+    },
     /// The photos of a submission could not be downloaded: the user is asked to send them again.
     MediaUnavailable {
         submission: String,

@@ -66,6 +66,9 @@ pub struct ScenarioStep {
     /// The quick check of the photo sent in this step asks for a retake for this reason (absent: it passes).
     #[serde(default)]
     pub photo_check: Option<ReasonCode>,
+    /// The quick check of the photo sent in this step never answers (its job is lost).
+    #[serde(default)]
+    pub photo_check_lost: bool,
     /// The verification of the pending submission finishes.
     #[serde(default)]
     pub verification: Option<VerificationResult>,
@@ -169,6 +172,7 @@ pub fn run(scenario: &Scenario, flow: &Flow) -> Result<(), String> {
         n: 0,
         last: None,
         photo_check: None,
+        photo_check_lost: false,
     };
     for (index, step) in scenario.steps.iter().enumerate() {
         let effects = sim.play(step).map_err(|e| format!("  step {}: {e}", index + 1))?;
@@ -187,6 +191,8 @@ struct Sim<'a> {
     last: Option<UserMessage>,
     /// The verdict of the quick photo checks the current step asks for.
     photo_check: Option<ReasonCode>,
+    /// The current step's photo checks never answer.
+    photo_check_lost: bool,
 }
 
 impl Sim<'_> {
@@ -199,6 +205,7 @@ impl Sim<'_> {
                 match effect {
                     Effect::Schedule { at, event } => self.scheduled.push((*at, event.clone())),
                     // The photo check answers at once, as the worker does within a fraction of a second.
+                    Effect::CheckPhoto { .. } if self.photo_check_lost => {}
                     Effect::CheckPhoto { slot, media, .. } => checks.push(Event::PhotoChecked {
                         slot: slot.clone(),
                         media_id: media.media_id.clone(),
@@ -265,6 +272,7 @@ impl Sim<'_> {
     fn play(&mut self, step: &ScenarioStep) -> Result<Vec<Effect>, String> {
         let mut effects = Vec::new();
         self.photo_check = step.photo_check;
+        self.photo_check_lost = step.photo_check_lost;
         if let Some(wait) = step.wait {
             self.clock += wait.seconds();
             self.scheduled.sort_by_key(|(at, _)| *at);

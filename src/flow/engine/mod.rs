@@ -190,6 +190,7 @@ impl<'a> Run<'a> {
                 self.on_media_unavailable(&submission, &slot, &detail)
             }
             Event::PhotoChecked { slot, media_id, result } => self.on_photo_checked(&slot, &media_id, result),
+            Event::PhotoCheckOverdue { media_id } => self.on_photo_check_overdue(&media_id),
             Event::ReminderDue { step, visit } => self.on_reminder(&step, visit),
             Event::ExpiryDue => self.on_expiry(),
             Event::VerificationTimeout { submission } => self.on_verification_timeout(&submission),

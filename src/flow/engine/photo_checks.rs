@@ -4,9 +4,12 @@
 //! right away, with its reason's advice, before the user is asked for anything else.
 
 use super::Run;
-use crate::flow::event::{Effect, PhotoCheck};
+use crate::flow::event::{Effect, Event, PhotoCheck};
 use crate::flow::state::{MediaRef, Phase};
 use crate::verify::reason::ReasonCode;
+
+/// How long a photo's quick check may take before the conversation moves on without its answer.
+pub const PHOTO_CHECK_GRACE_SECS: u64 = 120;
 
 impl Run<'_> {
     /// Asks for the check of the photo just put in `slot`, and holds what the next step says until it passes.
@@ -19,6 +22,22 @@ impl Run<'_> {
             document: self.state.vars.get("document").cloned(),
             media: media.clone(),
         });
+        // A check takes well under a second; if its answer never comes, the user is not left waiting in silence.
+        self.effects.push(Effect::Schedule {
+            at: self.envelope.now + PHOTO_CHECK_GRACE_SECS,
+            event: Event::PhotoCheckOverdue { media_id: media.media_id.clone() },
+        });
+    }
+
+    pub(super) fn on_photo_check_overdue(&mut self, media_id: &str) {
+        let Some(index) = self.state.photo_checks.iter().position(|m| m == media_id) else {
+            return self.note(format!("check of photo {media_id} answered in time"));
+        };
+        self.state.photo_checks.remove(index);
+        self.note(format!("check of photo {media_id} overdue: moving on (the verification checks it again)"));
+        if matches!(self.state.phase, Phase::Active) {
+            self.release_if_checked();
+        }
     }
 
     /// Moves to `target` without saying it or running its action: that waits for the photos' checks.
