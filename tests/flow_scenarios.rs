@@ -68,6 +68,17 @@ fn flow_check_refuses_a_flow_that_can_say_verified_while_requiring_nothing() {
 }
 
 #[test]
+fn a_required_check_routed_to_the_local_provider_is_said_to_go_to_a_person() {
+    let base = std::fs::read_to_string(root().join("flows/kyc_latam.yaml")).unwrap();
+    let routed = format!(
+        "{base}  providers:\n    providers:\n      dev: {{ kind: local }}\n    routes:\n      - {{ capability: face_match, provider: dev }}\n"
+    );
+    let flow = load::Flow::parse(&routed, Path::new("local.yaml")).unwrap_or_else(|p| panic!("{p:?}"));
+    let warning = flow.warnings.iter().find(|w| w.message.contains("face_match")).expect("a warning");
+    assert!(warning.message.contains("every submission goes to a person"), "{warning}");
+}
+
+#[test]
 fn the_flow_check_command_prints_the_line_and_the_fix_and_fails() {
     let dir = std::env::temp_dir().join(format!("flows-unsafe-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

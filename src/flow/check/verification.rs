@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use super::{Checker, Problem, TEXT_BODY};
 use crate::flow::model::Action;
 use crate::verify::providers::Capability;
+use crate::verify::providers::config::ProviderKind;
 use crate::verify::reason::ReasonCode;
 
 impl Checker<'_> {
@@ -116,14 +117,23 @@ impl Checker<'_> {
         let unserved: Vec<&str> = required
             .iter()
             // A document can also prove itself (its barcode or MRZ); a face only through a provider.
-            .filter(|c| **c != Capability::Document && !config.routes.iter().any(|r| r.capability == **c))
+            // A route to the `local` provider serves nothing: it checks no identity.
+            .filter(|c| {
+                let real = |r: &&crate::verify::providers::config::RouteSpec| {
+                    config.providers.get(&r.provider).is_some_and(|p| p.kind != ProviderKind::Local)
+                };
+                **c != Capability::Document && !config.routes.iter().filter(real).any(|r| r.capability == **c)
+            })
             .map(|c| c.as_str())
             .collect();
         if !unserved.is_empty() {
             self.problems.push(Problem::warning(
                 self.path,
                 line,
-                format!("no provider is routed for {}: every submission goes to a person", unserved.join(", ")),
+                format!(
+                    "no provider that checks identity is routed for {}: every submission goes to a person",
+                    unserved.join(", ")
+                ),
                 "route them in `verification.providers` (docs/providers.md) for automatic verification",
             ));
         }
