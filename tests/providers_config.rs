@@ -79,6 +79,43 @@ fn invalid_files_say_what_is_wrong() {
     assert!(serde_json::from_str::<ProvidersConfig>(r#"{"routes":[{"capability":"ocr","provider":"a"}]}"#).is_err());
 }
 
+#[test]
+fn rekognition_and_veriff_are_validated_as_docs_providers_md_says() {
+    let bad = r#"{
+      "providers": {
+        "aws": { "kind": "rekognition", "similarity_threshold": 140 },
+        "veriff": { "kind": "veriff", "api_key_env": "VERIFF_KEY" }
+      },
+      "routes": [
+        { "capability": "face_match", "provider": "aws" },
+        { "capability": "document", "provider": "aws" },
+        { "capability": "document", "provider": "veriff" }
+      ]
+    }"#;
+    let config: ProvidersConfig = serde_json::from_str(bad).unwrap();
+    let text: Vec<String> = config.validate().iter().map(|p| p.to_string()).collect();
+    assert_eq!(text.len(), 3, "{text:?}");
+    assert!(text.iter().any(|t| t.contains("similarity_threshold must be between 0 and 100")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("shared_secret_env")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("Rekognition serves face_match only, not document")), "{text:?}");
+    // Veriff's keys come from the environment, like every secret.
+    let good = r#"{
+      "providers": { "veriff": { "kind": "veriff", "api_key_env": "VERIFF_KEY", "shared_secret_env": "VERIFF_SECRET" } },
+      "routes": [ { "capability": "document", "provider": "veriff" } ]
+    }"#;
+    let config: ProvidersConfig = serde_json::from_str(good).unwrap();
+    assert!(config.validate().is_empty());
+    let missing = config.build(&Env::from_pairs([("VERIFF_KEY", "k")]), clock::system()).unwrap_err();
+    assert_eq!(
+        missing,
+        vec![ProvidersConfigError::MissingSecret { provider: "veriff".into(), var: "VERIFF_SECRET".into() }]
+    );
+    let env = Env::from_pairs([("VERIFF_KEY", "k"), ("VERIFF_SECRET", "s")]);
+    let built = config.build(&env, clock::system()).unwrap();
+    assert_eq!(built.provider_for(Capability::Document, "MX").unwrap().name(), "veriff");
+    assert!(built.veriff_keys().contains_key("veriff"));
+}
+
 #[tokio::test]
 async fn local_provider_passes_with_media_and_says_it_checked_nothing() {
     let local = LocalProvider::new("dev");

@@ -73,7 +73,6 @@ pub fn decide(findings: &Findings, policy: &Policy) -> Option<VerificationResult
         });
     }
     let mut confidence: f32 = 1.0;
-    let mut passed = Vec::new();
     for (capability, outcome) in &findings.providers {
         let answer = match outcome {
             // A check the flow did not ask a provider for: the requirements below say whether it matters.
@@ -85,7 +84,6 @@ pub fn decide(findings: &Findings, policy: &Policy) -> Option<VerificationResult
             AnswerStatus::Pass => {
                 if answer.is_identity_check() {
                     confidence = confidence.min(answer.confidence);
-                    passed.push(*capability);
                 }
             }
             AnswerStatus::Retry { reason } => return Some(retake(&slot_for(*capability), reason)),
@@ -96,9 +94,8 @@ pub fn decide(findings: &Findings, policy: &Policy) -> Option<VerificationResult
             AnswerStatus::Pending { .. } => return None,
         }
     }
-    let satisfied =
-        |c: &Capability| passed.contains(c) || (*c == Capability::Document && !findings.document_evidence.is_empty());
-    if policy.required.iter().any(|c| !satisfied(c)) || (policy.required.is_empty() && !policy.allow_unverified) {
+    // One notion of "satisfied", shared with what the audit log names as unmet.
+    if !unmet(findings, policy).is_empty() || (policy.required.is_empty() && !policy.allow_unverified) {
         return Some(VerificationResult::Agent { reason: ReasonCode::ReviewRequired });
     }
     Some(VerificationResult::Verified { confidence, fields: findings.fields.clone() })

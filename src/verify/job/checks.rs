@@ -42,12 +42,7 @@ pub fn roles_for(capability: Capability) -> &'static [ImageRole] {
     }
 }
 
-/// Only the photos `capability` needs.
-pub fn images_for(capability: Capability, images: &[ProviderImage]) -> Vec<ProviderImage> {
-    images.iter().filter(|i| roles_for(capability).contains(&i.role)).cloned().collect()
-}
-
-/// The photos any of `capabilities` needs, for a provider that decides them together.
+/// Only the photos `capabilities` need (one capability, or the several a provider decides together).
 pub fn images_for_all(capabilities: &[Capability], images: &[ProviderImage]) -> Vec<ProviderImage> {
     images.iter().filter(|i| capabilities.iter().any(|c| roles_for(*c).contains(&i.role))).cloned().collect()
 }
@@ -151,7 +146,7 @@ mod tests {
     #[test]
     fn each_capability_gets_only_the_photos_it_needs() {
         let all = [image(ImageRole::DocumentFront), image(ImageRole::DocumentBack), image(ImageRole::Selfie)];
-        let roles = |c| images_for(c, &all).iter().map(|i| i.role).collect::<Vec<_>>();
+        let roles = |c| images_for_all(&[c], &all).iter().map(|i| i.role).collect::<Vec<_>>();
         assert_eq!(roles(Capability::Registry), vec![]);
         assert_eq!(roles(Capability::Document), vec![ImageRole::DocumentFront, ImageRole::DocumentBack]);
         assert_eq!(roles(Capability::FaceMatch), vec![ImageRole::DocumentFront, ImageRole::Selfie]);

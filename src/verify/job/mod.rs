@@ -247,7 +247,7 @@ impl Verifier {
                 country: country.clone(),
                 document_type: doc_type,
                 document_number: checks::document_number(&findings.fields),
-                images: checks::images_for(capability, &images),
+                images: checks::images_for_all(&[capability], &images),
                 fields: BTreeMap::new(),
                 callback_url: Some(self.callback_url.clone()),
             };

@@ -21,7 +21,7 @@ use crate::config::Secret;
 use crate::signing::{self, SIGNATURE_HEADER};
 
 /// Largest answer body read from a provider.
-const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct HttpProviderConfig {
@@ -187,12 +187,14 @@ impl HttpProvider {
     }
 }
 
-enum ReadError {
+/// Why an answer body could not be read.
+pub(super) enum ReadError {
     Timeout,
     Other(String),
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+/// A provider's answer body, refused past [`MAX_ANSWER_BYTES`] (shared by every HTTP-speaking adapter).
+pub(super) async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
     loop {
         match response.chunk().await {

@@ -138,6 +138,8 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: a
     let Ok(mut parsed) = serde_json::from_slice::<Value>(&body) else {
         return error("SerializationException", 400, "body is not JSON");
     };
+    // Redaction keeps every field but the image bytes.
+    let threshold = parsed.get("SimilarityThreshold").and_then(Value::as_f64).map_or(80.0, |t| t as f32);
     redact(&mut parsed);
     state
         .requests
@@ -177,7 +179,6 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: a
         "CompareFaces" => {
             let face = json!({ "BoundingBox": bbox(), "Confidence": 99.8 });
             // What Rekognition does: matches at or above the request's threshold, the rest unmatched.
-            let threshold = parsed_threshold(&body);
             let (matches, unmatched) = if behavior.similarity >= threshold {
                 (vec![json!({ "Similarity": behavior.similarity, "Face": face })], vec![])
             } else {
@@ -192,11 +193,4 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: a
         }
         other => error("InvalidParameterException", 400, &format!("operation {other} is not faked")),
     }
-}
-
-fn parsed_threshold(body: &[u8]) -> f32 {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("SimilarityThreshold").and_then(Value::as_f64))
-        .map_or(80.0, |t| t as f32)
 }

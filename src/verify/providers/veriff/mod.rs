@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 
 use super::breaker::{self, BreakerConfig, CircuitBreaker};
+use super::http::{ReadError, read_limited};
 use super::{
     AnswerStatus, Capability, DocumentReader, FaceMatcher, ImageContent, ImageRole, LivenessChecker, Provider,
     ProviderAnswer, ProviderError, ProviderRequest, RegistryChecker,
@@ -46,8 +47,6 @@ pub const DEFAULT_BASE_URL: &str = "https://stationapi.veriff.com";
 pub const COVERS_FIELD: &str = "covers";
 /// What one Veriff session decides.
 pub const COVERS: &str = "document,face_match,liveness";
-/// Largest answer body read from Veriff.
-const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct VeriffConfig {
@@ -392,28 +391,6 @@ fn document(request: &ProviderRequest) -> DocumentData {
     let country = Some(request.country.trim().to_ascii_uppercase())
         .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
     DocumentData { number, kind: request.document_type.map(|d| document_kind(d).to_owned()), country }
-}
-
-enum ReadError {
-    Timeout,
-    Other(String),
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
-    let mut out = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if out.len() + chunk.len() > MAX_ANSWER_BYTES {
-                    return Err(ReadError::Other(format!("answer larger than {MAX_ANSWER_BYTES} bytes")));
-                }
-                out.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(out),
-            Err(e) if e.is_timeout() => return Err(ReadError::Timeout),
-            Err(e) => return Err(ReadError::Other(e.to_string())),
-        }
-    }
 }
 
 #[async_trait]
