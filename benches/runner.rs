@@ -94,6 +94,7 @@ async fn run() -> anyhow::Result<()> {
             external_agents: true,
         },
         clock: clock.clone(),
+        retention: backend.retention(),
     });
     let now = clock.now_secs();
     let conversations: Vec<Vec<InboundJob>> = (0..users).map(|u| conversation(u, now)).collect();

@@ -58,6 +58,8 @@ pub struct AppState {
     pub console: crate::console::session::Sessions,
     /// The flows (the console offers their steps to return a case to).
     pub flows: Arc<FlowRegistry>,
+    /// Erasure and export of one person's data.
+    pub privacy: crate::privacy::Privacy,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -116,7 +118,7 @@ pub fn load_flows(config: &Config) -> anyhow::Result<Arc<FlowRegistry>> {
 impl App {
     /// Opens the store and binds the address (port 0 picks a free port).
     pub async fn build(config: Config, workers: Workers) -> anyhow::Result<Self> {
-        let backend = Backend::open(&config.store, config.dedupe_ttl, crate::clock::system()).await?;
+        let backend = Backend::for_config(&config).await?;
         Self::with_backend(config, backend, workers).await
     }
 
@@ -151,6 +153,7 @@ impl App {
                 external_agents: config.agent_link.base_url.is_some(),
             },
             clock: backend.clock(),
+            retention: backend.retention(),
         });
         let metrics = Arc::new(Metrics::new());
         let has_reengage_template = config.reengage_template.is_some();
@@ -173,6 +176,7 @@ impl App {
                 clock: backend.clock(),
             },
             flows: runner.flows.clone(),
+            privacy: crate::privacy::Privacy::new(backend.clone(), cloud.vault.clone()),
             desk: crate::agent::desk::Desk {
                 cases: backend.cases(),
                 conversations: backend.conversations(),
@@ -390,6 +394,7 @@ fn handlers(
             providers: Default::default(),
             clock: state.clock.clone(),
         }),
+        erase: Arc::new(state.privacy.clone()),
     }
 }
 

@@ -26,6 +26,8 @@
 //! - [`whatsapp`]: the Cloud API: messages within limits, errors and retry policy, client, idempotent sender,
 //!   media downloads.
 //! - [`agent`]: signed live-agent handoff links and `POST /agent/outcome`.
+//! - [`privacy`]: a person's rights: erasure (on stop, or asked by an operator) with its receipt and tombstones, and
+//!   the export of everything held about them.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics` and latency tracking.
 //! - [`metrics`]: the Prometheus registry.
 //! - [`sim`]: a local Graph API simulator (development, demo, tests, benchmarks).
@@ -60,6 +62,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
+pub mod privacy;
 pub mod replay;
 pub mod signing;
 pub mod sim;

@@ -9,7 +9,7 @@ use wa_onboard::telemetry;
 
 mod cli;
 
-use cli::{AgentsCommand, ApiTokensCommand, Cli, Command, JobsCommand, check_image::DocumentArgs};
+use cli::{AgentsCommand, ApiTokensCommand, AuditCommand, Cli, Command, JobsCommand, check_image::DocumentArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +21,19 @@ async fn main() -> ExitCode {
             cli::serve::serve(&env, dev, no_workers, allow_memory_store).await
         }
         Command::Worker => cli::serve::worker(&env).await,
-        Command::Audit { user, phone_number_id, limit } => cli::audit::run(&env, &user, phone_number_id, limit).await,
+        Command::Audit { command: AuditCommand::Show { user, phone_number_id, limit } } => {
+            cli::audit::show(&env, &user, phone_number_id, limit).await
+        }
+        Command::Audit { command: AuditCommand::Verify { user, phone_number_id } } => {
+            cli::audit::verify(&env, &user, phone_number_id).await
+        }
+        Command::Erase { user, phone_number_id, by } => {
+            let by = by.or_else(|| env.get("USER").map(str::to_owned)).unwrap_or_else(|| "cli".into());
+            cli::privacy::erase(&env, &user, phone_number_id, &by).await
+        }
+        Command::Export { user, phone_number_id, photos } => {
+            cli::privacy::export(&env, &user, phone_number_id, photos).await
+        }
         Command::Replay { path, url } => cli::replay::run(&env, &path, url).await,
         Command::Agents { command: AgentsCommand::Add { email, name, role } } => {
             cli::agents::add(&env, &email, &name, &role).await

@@ -19,17 +19,19 @@ use crate::jobs::photo::PhotoJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{self, Handler, WorkerSpec};
 use crate::jobs::{BackgroundJob, Concurrency, JobKey};
+use crate::privacy::{EraseJob, Privacy};
 use crate::store::Backend;
 use crate::verify::job::Verifier;
 
 /// Every queue the service runs, in the order a message flows through them.
-pub const QUEUE_NAMES: [&str; 6] = [
+pub const QUEUE_NAMES: [&str; 7] = [
     <InboundJob as BackgroundJob>::QUEUE,
     <EventJob as BackgroundJob>::QUEUE,
     <OutboundJob as BackgroundJob>::QUEUE,
     <PhotoJob as BackgroundJob>::QUEUE,
     <VerifyJob as BackgroundJob>::QUEUE,
     <NotifyJob as BackgroundJob>::QUEUE,
+    <EraseJob as BackgroundJob>::QUEUE,
 ];
 
 impl BackgroundJob for InboundJob {
@@ -96,6 +98,7 @@ pub struct Handlers {
     pub events: Arc<EventHandler>,
     pub outbound: Arc<OutboundHandler>,
     pub verify: Arc<Verifier>,
+    pub erase: Arc<Privacy>,
 }
 
 /// Something done once per kind of job.
@@ -106,12 +109,15 @@ trait EachJob {
 impl Handlers {
     /// The one list of job kinds.
     async fn each(&self, visit: &mut impl EachJob) {
-        visit.with::<NotifyJob>(&self.notify).await;
+        // In this order, one step of the memory queues sends a stop's goodbye and notification before the
+        // erasure that waits for them.
         visit.with::<InboundJob>(&self.inbound).await;
         visit.with::<EventJob>(&self.events).await;
         visit.with::<OutboundJob>(&self.outbound).await;
         visit.with::<PhotoJob>(&self.verify).await;
         visit.with::<VerifyJob>(&self.verify).await;
+        visit.with::<NotifyJob>(&self.notify).await;
+        visit.with::<EraseJob>(&self.erase).await;
     }
 
     /// Starts one supervised worker per kind of job, until `shutdown`; each reports to `health`, and on shutdown

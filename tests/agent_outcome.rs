@@ -96,3 +96,23 @@ async fn bad_outcomes_get_clear_answers_and_change_nothing() {
     let page = app.client.get(format!("{}/agent/handoff?t=forged.1.00", app.base)).send().await.unwrap();
     assert_eq!(page.status(), 403);
 }
+
+on_both_backends!(an_outcome_for_a_conversation_the_user_stopped_is_not_found, |backend, name| async move {
+    let app = spawn_desk_app(backend, name).await;
+    let (mut user, token) = handed_off_user(&app, "5215522220009").await;
+    user.says("salir").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    user.taps("stop_yes", "Sí, terminar").await.unwrap();
+    user.expect_replies(1, WAIT).await.unwrap();
+    // Their data is erased in the background, the conversation's index with it: the outcome finds nothing.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let response = post_outcome(&app, json!({"token": token, "decision": "approve"}), AGENT_SECRET).await;
+        match response.status().as_u16() {
+            404 => break,
+            202 if tokio::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            status => panic!("{status}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert!(user.expect_replies(1, Duration::from_millis(500)).await.is_err(), "nothing is said to them");
+});

@@ -120,7 +120,10 @@ async fn reloading_invalid_flows_keeps_the_running_ones_and_old_versions_stay_av
     let original = std::fs::read_to_string(root().join("flows/kyc_latam.yaml")).unwrap();
     std::fs::write(dir.join("kyc_latam.yaml"), &original).unwrap();
     let registry = FlowRegistry::load(&dir, "kyc_latam").unwrap();
-    let store = wa_onboard::store::memory::conversations::MemoryConversations::default();
+    let store = wa_onboard::store::memory::conversations::MemoryConversations::new(
+        wa_onboard::clock::system(),
+        wa_onboard::store::retention::Retention::default(),
+    );
     registry.publish(&store).await.unwrap();
     let first = registry.default_flow().unwrap().version.clone();
 

@@ -105,6 +105,9 @@ pub struct Desk {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+/// The actor of the verification's audit records.
+const VERIFIER: &str = crate::store::conversation::VERIFIER_ACTOR;
+
 /// The most audit records a case page shows from the conversation's history.
 const HISTORY_MAX: usize = 300;
 
@@ -115,16 +118,16 @@ fn history_lines(case: &Case, records: Vec<AuditRecord>) -> Vec<TimelineLine> {
     records
         .into_iter()
         .filter(|r| r.conversation_id == case.info.conversation_id && !r.actor.starts_with("agent"))
-        .filter(|r| r.actor == "verifier" || r.at <= case.info.opened_at)
+        .filter(|r| r.actor == VERIFIER || r.at <= case.info.opened_at)
         .map(|r| {
             let (actor, kind) = match r.actor.as_str() {
-                "verifier" => ("verifier", "check"),
+                VERIFIER => ("verifier", "check"),
                 "user" => ("user", "history"),
                 _ => ("system", "history"),
             };
             let mut text = r.event.clone();
             // A check's measurements are in its effects; a result's effects are only what the bot did next.
-            if r.actor == "verifier" && !r.effects.is_empty() && !r.event.contains(" finished: ") {
+            if r.actor == VERIFIER && !r.effects.is_empty() && !r.event.contains(" finished: ") {
                 text = format!("{text}: {}", r.effects.join("; "));
             } else if !r.step_after.is_empty() && r.step_after != r.step_before {
                 text = format!("{text} → {}", r.step_after);
@@ -433,6 +436,7 @@ impl Desk {
             step_before: step.to_owned(),
             step_after: step.to_owned(),
             effects: Vec::new(),
+            ..Default::default()
         };
         Ok(self.conversations.append_audit(&case.info.user, &[record]).await?)
     }

@@ -3,16 +3,18 @@
 //!
 //! - `auth.rs`: tokens, their hashes, the middleware that checks them.
 //! - `cases.rs`: the cases (list, one with its timeline and photos, claim, assign, messages, decision, photos).
+//! - `privacy.rs`: a person's rights: erase (`DELETE /users/{user}`), export, a conversation's audit trail.
 //! - `openapi.rs`: the OpenAPI 3.1 description, from the handlers' annotations, at `/api/v1/openapi.json`.
 
 pub mod auth;
 pub mod cases;
 pub mod openapi;
+pub mod privacy;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::app::AppState;
 
@@ -26,6 +28,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/cases/{id}/messages", post(cases::message))
         .route("/api/v1/cases/{id}/decision", post(cases::decision))
         .route("/api/v1/cases/{id}/photos/{slot}", get(cases::photo))
+        .route("/api/v1/users/{user}", delete(privacy::erase))
+        .route("/api/v1/users/{user}/export", get(privacy::export))
+        .route("/api/v1/conversations/{id}/audit", get(privacy::audit))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token))
 }

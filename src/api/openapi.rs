@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::cases;
+use super::{cases, privacy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,9 +13,11 @@ use super::cases;
         description = "What the agent console does, for companies that run their own agent desk. Every call needs \
                        `Authorization: Bearer <token>` (`wa-onboard api-tokens add NAME`). See docs/console.md."
     ),
-    paths(cases::list, cases::one, cases::claim, cases::assign, cases::message, cases::decision, cases::photo),
+    paths(cases::list, cases::one, cases::claim, cases::assign, cases::message, cases::decision, cases::photo,
+        privacy::erase, privacy::export, privacy::audit),
     modifiers(&BearerToken),
-    tags((name = "cases", description = "People waiting for, or handled by, a person"))
+    tags((name = "cases", description = "People waiting for, or handled by, a person"),
+        (name = "privacy", description = "A person's rights: erasure, access, the audit trail (docs/privacy.md)"))
 )]
 pub struct ApiDoc;
 

@@ -18,8 +18,7 @@ async fn store(env: &Env) -> anyhow::Result<std::sync::Arc<dyn AgentStore>> {
              (`serve --dev` makes its own development agent)"
         );
     }
-    let backend =
-        wa_onboard::store::Backend::open(&config.store, config.dedupe_ttl, wa_onboard::clock::system()).await?;
+    let backend = wa_onboard::store::Backend::for_config(&config).await?;
     Ok(backend.agents())
 }
 

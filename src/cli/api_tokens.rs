@@ -11,8 +11,7 @@ async fn store(env: &Env) -> anyhow::Result<std::sync::Arc<dyn wa_onboard::store
     if config.store == StoreConfig::Memory {
         anyhow::bail!("REDIS_URL is not set: tokens must be kept where every server process can check them");
     }
-    let backend =
-        wa_onboard::store::Backend::open(&config.store, config.dedupe_ttl, wa_onboard::clock::system()).await?;
+    let backend = wa_onboard::store::Backend::for_config(&config).await?;
     Ok(backend.api_tokens())
 }
 

@@ -15,8 +15,7 @@ async fn open(env: &Env) -> anyhow::Result<RedisDeadJobs> {
     if config.store == StoreConfig::Memory {
         anyhow::bail!("REDIS_URL is not set: in memory, jobs live and die with the server process");
     }
-    let backend =
-        wa_onboard::store::Backend::open(&config.store, config.dedupe_ttl, wa_onboard::clock::system()).await?;
+    let backend = wa_onboard::store::Backend::for_config(&config).await?;
     backend.dead_jobs().context("the store has no dead jobs to show")
 }
 

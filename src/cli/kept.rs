@@ -13,7 +13,7 @@ pub(crate) async fn run(env: &Env, limit: usize) -> anyhow::Result<ExitCode> {
     if config.store == StoreConfig::Memory {
         anyhow::bail!("REDIS_URL is not set: the in-memory store lives inside the server process and cannot be read");
     }
-    let store = store::Backend::open(&config.store, config.dedupe_ttl, wa_onboard::clock::system()).await?.ingress();
+    let store = store::Backend::for_config(&config).await?.ingress();
     for kept in store.kept(limit).await.context("cannot read kept payloads")? {
         println!(
             "{}",

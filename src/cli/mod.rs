@@ -13,6 +13,7 @@ pub(crate) mod demo;
 pub(crate) mod flow;
 pub(crate) mod jobs;
 pub(crate) mod kept;
+pub(crate) mod privacy;
 pub(crate) mod replay;
 pub(crate) mod serve;
 pub(crate) mod sim;
@@ -40,15 +41,33 @@ pub(crate) enum Command {
     },
     /// Run the workers only (conversation runner, sends, verifications, scheduled events). Needs REDIS_URL.
     Worker,
-    /// Print the audit log of a user's conversations, oldest first.
+    /// Read a user's audit trail, or check that its hash chain holds (Redis).
     Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Erase everything held about a user (state, messages, photos, cases, queued jobs, kept payloads) and print
+    /// the receipt; a tombstone without personal data stays per conversation (Redis).
+    Erase {
         /// The user: phone number or business-scoped user id.
         user: String,
         /// The business phone number id [default: WHATSAPP_PHONE_NUMBER_ID].
         #[arg(long)]
         phone_number_id: Option<String>,
-        #[arg(long, default_value_t = 200)]
-        limit: usize,
+        /// Who asks, recorded in the tombstones as `operator:<by>` [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Print everything held about a user as one JSON document: an access request (Redis).
+    Export {
+        /// The user: phone number or business-scoped user id.
+        user: String,
+        /// The business phone number id [default: WHATSAPP_PHONE_NUMBER_ID].
+        #[arg(long)]
+        phone_number_id: Option<String>,
+        /// Include the photos themselves (base64).
+        #[arg(long)]
+        photos: bool,
     },
     /// Sign webhook fixtures with WHATSAPP_APP_SECRET (or the development secret) and POST them to a server.
     Replay {
@@ -112,6 +131,28 @@ pub(crate) enum Command {
         /// The machine-readable zone as text (from an OCR or typed), parsed and checked with the barcodes.
         #[arg(long)]
         mrz_text: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Print a user's audit trail, oldest first, one JSON record a line.
+    Show {
+        /// The user: phone number or business-scoped user id.
+        user: String,
+        /// The business phone number id [default: WHATSAPP_PHONE_NUMBER_ID].
+        #[arg(long)]
+        phone_number_id: Option<String>,
+        /// The newest records to print.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// Check each record's hash and link to the one before; exits 1 when a record was changed, reordered or
+    /// removed.
+    Verify {
+        user: String,
+        #[arg(long)]
+        phone_number_id: Option<String>,
     },
 }
 

@@ -19,6 +19,7 @@ mod links;
 mod logs;
 mod media;
 mod production;
+mod retention;
 mod secret;
 mod server;
 mod store;
@@ -82,6 +83,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The agent console: session lifetime and sign-in lockout.
     pub console: console::ConsoleConfig,
+    /// How long each kind of data about a person is kept (`RETENTION_*`).
+    pub retention: crate::store::retention::Retention,
 }
 
 impl Config {
@@ -110,6 +113,7 @@ impl Config {
         let shutdown_grace = http::shutdown_grace(env)?;
         let metrics_addr = http::metrics_addr(env)?;
         let console = console::from_env(env, public_base_url.as_deref())?;
+        let retention = retention::from_env(env)?;
         Ok(Self {
             bind_addr,
             app_secret,
@@ -138,6 +142,7 @@ impl Config {
             shutdown_grace,
             metrics_addr,
             console,
+            retention,
         })
     }
 

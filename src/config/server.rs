@@ -63,5 +63,14 @@ pub(super) fn kept_cap(env: &Env) -> Result<crate::store::KeptCap, ConfigError> 
             reason: "must be at least 1024 bytes".into(),
         });
     }
-    Ok(crate::store::KeptCap { max_bytes, ..default })
+    let days: u64 = env.parse("RETENTION_KEPT_PAYLOADS_DAYS", crate::store::ingress::KEPT_MAX_AGE_DAYS)?;
+    if days == 0 || days > 36_500 {
+        return Err(ConfigError::Invalid {
+            name: "RETENTION_KEPT_PAYLOADS_DAYS",
+            value: days.to_string(),
+            reason: "must be a number of days from 1 to 36500".into(),
+        });
+    }
+    let max_age = std::time::Duration::from_secs(days * 24 * 3600);
+    Ok(crate::store::KeptCap { max_bytes, max_age, ..default })
 }

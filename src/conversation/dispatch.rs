@@ -13,6 +13,7 @@ use crate::jobs::outbound::{Addressee, OutboundJob};
 use crate::jobs::photo::PhotoJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::{BackgroundJob, Queues};
+use crate::privacy::EraseJob;
 use crate::store::StoreError;
 use crate::store::case::{CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore};
 use crate::store::conversation::OutboxEntry;
@@ -31,13 +32,6 @@ pub struct Dispatcher {
     pub external_agents: bool,
 }
 
-/// `*******5678`: enough for an agent to tell two people apart on the phone, not to read the number.
-fn masked(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().collect();
-    let shown = digits.len().min(4);
-    "*".repeat(digits.len() - shown) + &digits[digits.len() - shown..].iter().collect::<String>()
-}
-
 /// The case a handoff opens: what the agent sees in the queue.
 fn case_info(state: &ConversationState, key: &JobKey, reason: &str, now: u64) -> CaseInfo {
     use sha2::Digest as _;
@@ -46,7 +40,7 @@ fn case_info(state: &ConversationState, key: &JobKey, reason: &str, now: u64) ->
         id: format!("case-{}", hex::encode(&digest[..8])),
         conversation_id: state.conversation_id.clone(),
         user: state.user.clone(),
-        masked_phone: state.phone.as_deref().map(masked),
+        masked_phone: state.phone.as_deref().map(crate::privacy::masked),
         profile_name: state.vars.get("profile_name").cloned(),
         language: state.language.clone(),
         document: state.vars.get("document").cloned(),
@@ -87,6 +81,7 @@ impl Dispatcher {
         let mut photos = Vec::new();
         let mut events = Vec::new();
         let mut notify = Vec::new();
+        let mut erase = Vec::new();
         // The messages of one event go out as one job, in order (several jobs could be sent in parallel).
         let mut replies = Vec::new();
         let event_key = JobKey::from_stored(entry.event_key.clone());
@@ -212,6 +207,14 @@ impl Dispatcher {
                         at: now,
                     };
                     notify.push(job.queued());
+                    if *erase_data {
+                        let job = EraseJob {
+                            user: state.user.clone(),
+                            conversation_id: state.conversation_id.clone(),
+                            asked_at: now,
+                        };
+                        erase.push(job.queued());
+                    }
                 }
                 // Recorded in the audit log with the transition; nothing to run.
                 Effect::Note { .. } => {}
@@ -234,6 +237,7 @@ impl Dispatcher {
         self.queues.push(&verify).await?;
         self.queues.push(&events).await?;
         self.queues.push::<NotifyJob>(&notify).await?;
+        self.queues.push(&erase).await?;
         Ok(())
     }
 }

@@ -50,8 +50,11 @@ impl Handler<EventJob> for EventHandler {
         // The audit log says who acted: the agent by name, the verifier, or the service's own timers.
         let actor = match &job.event {
             Event::AgentOutcome { agent: Some(agent), .. } => format!("agent:{agent}"),
-            Event::AgentOutcome { agent: None, .. } => "agent".to_owned(),
-            Event::VerificationFinished { .. } | Event::MediaUnavailable { .. } => "verifier".to_owned(),
+            // The external agent system, through its signed link: it names no agent.
+            Event::AgentOutcome { agent: None, .. } => "agent:external".to_owned(),
+            Event::VerificationFinished { .. } | Event::MediaUnavailable { .. } => {
+                crate::store::conversation::VERIFIER_ACTOR.to_owned()
+            }
             _ => "system".to_owned(),
         };
         let applied = self.0.event(&job, &actor).await.map_err(failure)?;

@@ -10,13 +10,16 @@ use super::dispatch::Dispatcher;
 use super::flows::FlowRegistry;
 use crate::clock::SharedClock;
 use crate::flow::engine;
-use crate::flow::event::{Effect, Envelope, Event};
+use crate::flow::event::{Effect, Envelope, Event, VerificationResult};
 use crate::flow::input::Input;
 use crate::flow::state::{ConversationState, UserKey};
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::store::StoreError;
-use crate::store::conversation::{APPLIED_KEYS_KEPT, AuditRecord, ConversationStore, OutboxEntry, Saved, Stored};
+use crate::store::conversation::{
+    APPLIED_KEYS_KEPT, AuditRecord, ConversationStore, LoggedMessage, OutboxEntry, Saved, Stored,
+};
+use crate::store::retention::{Lifetime, Retention};
 
 /// How many times a lost compare-and-set race is retried before the job is handed back to the queue.
 const MAX_RACES: usize = 50;
@@ -49,6 +52,8 @@ pub struct Runner {
     pub dispatcher: Dispatcher,
     /// The time of every event; tests and replays fix it.
     pub clock: SharedClock,
+    /// How long conversations are kept (their index lives as long).
+    pub retention: Retention,
 }
 
 impl Runner {
@@ -72,9 +77,7 @@ impl Runner {
                         status.errors.first().map(|e| format!(" (error {}: {})", e.code, e.title)).unwrap_or_default()
                     ),
                     event_key: job.key.to_string(),
-                    step_before: String::new(),
-                    step_after: String::new(),
-                    effects: Vec::new(),
+                    ..Default::default()
                 };
                 self.store.append_audit(&user, &[record]).await?;
                 Ok(Applied::Recorded)
@@ -127,9 +130,13 @@ impl Runner {
             let state = previous.as_ref().map(|p| &p.state);
             let flow = self.flow_for(state, &envelope.event, envelope.now).await?;
             let Some(outcome) = engine::step(&flow, state, user, &envelope) else { return Ok(Applied::Ignored) };
-            if state.map(|s| &s.conversation_id) != Some(&outcome.state.conversation_id) {
-                // A new conversation: agents' outcomes will name it.
-                self.store.index_conversation(&outcome.state.conversation_id, user).await?;
+            // Agents' outcomes, the API and exports name the conversation: its index lives as long as it does.
+            let lifetime = self.retention.of(&outcome.state);
+            if state.map(|s| (&s.conversation_id, self.retention.of(s)))
+                != Some((&outcome.state.conversation_id, lifetime))
+                || lifetime != Lifetime::Held
+            {
+                self.store.index_conversation(&outcome.state.conversation_id, user, lifetime).await?;
             }
 
             let audit = audit_record(&envelope, actor, state, &outcome.state, &outcome.effects);
@@ -144,6 +151,9 @@ impl Runner {
             match self.store.save(user, version, &stored, &[audit]).await? {
                 Saved::Conflict => continue,
                 Saved::Ok(new_version) => {
+                    if let Event::Message { message } = &envelope.event {
+                        self.store.log_message(user, &logged(&stored.state.conversation_id, message)).await?;
+                    }
                     let entry = &stored.outbox[0];
                     self.dispatcher.dispatch(&stored.state, entry, envelope.now).await?;
                     self.store.clear_outbox(user, new_version, &entry.event_key).await?;
@@ -155,6 +165,23 @@ impl Runner {
     }
 }
 
+/// A user's message as their message log keeps it.
+fn logged(conversation_id: &str, message: &crate::flow::input::UserMessage) -> LoggedMessage {
+    let (kind, content) = match &message.input {
+        Input::Text(text) => ("text".to_owned(), text.clone()),
+        Input::Choice(id) => ("choice".to_owned(), id.clone()),
+        Input::Media(media) => ("media".to_owned(), format!("{} ({})", media.media_id, media.mime_type)),
+        Input::Ignorable(kind) | Input::Other(kind) => (kind.clone(), String::new()),
+    };
+    LoggedMessage {
+        at: message.timestamp,
+        conversation_id: conversation_id.to_owned(),
+        message_id: message.id.clone(),
+        kind,
+        content,
+    }
+}
+
 fn describe(event: &Event) -> String {
     match event {
         // Never the text itself: the audit log keeps no message content.
@@ -162,7 +189,9 @@ fn describe(event: &Event) -> String {
             Input::Text(text) => format!("text message ({} characters)", text.chars().count()),
             other => other.label(),
         },
-        Event::VerificationFinished { submission, result } => format!("verification {submission} finished: {result:?}"),
+        Event::VerificationFinished { submission, result } => {
+            format!("verification {submission} finished: {}", result_summary(result))
+        }
         Event::MediaUnavailable { submission, slot, detail } => {
             format!("media of {submission} slot {slot} unavailable: {detail}")
         }
@@ -175,6 +204,19 @@ fn describe(event: &Event) -> String {
             Some(agent) => format!("agent decision by {agent}: {decision:?}"),
             None => format!("agent decision: {decision:?}"),
         },
+    }
+}
+
+/// A verification's outcome with its reason code and the names of the fields read, never their values.
+fn result_summary(result: &VerificationResult) -> String {
+    match result {
+        VerificationResult::Verified { confidence, fields } => format!(
+            "verified, confidence {confidence:.2}, fields read: {}",
+            if fields.is_empty() { "none".to_owned() } else { fields.keys().cloned().collect::<Vec<_>>().join(", ") }
+        ),
+        VerificationResult::Retake { slot, reason } => format!("retake {slot}: {reason}"),
+        VerificationResult::Agent { reason } => format!("to an agent: {reason}"),
+        VerificationResult::Rejected { reason } => format!("rejected: {reason}"),
     }
 }
 
@@ -222,5 +264,6 @@ fn audit_record(
         step_before: before.map(|s| s.step.clone()).unwrap_or_default(),
         step_after: after.step.clone(),
         effects: effects.iter().map(summarize).collect(),
+        ..Default::default()
     }
 }

@@ -74,6 +74,11 @@ impl JobKey {
         Self(format!("agent:{conversation_id}:{body_digest}"))
     }
 
+    /// The erasure asked when conversation `conversation_id` ended with a stop.
+    pub fn erasure(conversation_id: &str) -> Self {
+        Self(format!("erase:{conversation_id}"))
+    }
+
     /// A key kept as it was stored (read back from a queue or a state document).
     pub fn from_stored(key: impl Into<String>) -> Self {
         Self(key.into())

@@ -36,6 +36,7 @@ use super::redis::queue::{RedisQueue, queue_config};
 use super::redis::rate_limit::RedisLimiter;
 use super::redis::values::RedisValues;
 use super::redis::vault::RedisVault;
+use super::retention::Retention;
 use super::values::ValueStore;
 use super::vault::{MediaCipher, MediaVault};
 use crate::clock::SharedClock;
@@ -47,6 +48,7 @@ use crate::jobs::inbound::{INBOUND_QUEUE, InboundJob};
 pub struct Backend {
     kind: Kind,
     clock: SharedClock,
+    retention: Retention,
 }
 
 #[derive(Clone)]
@@ -75,6 +77,12 @@ struct OnRedis {
 }
 
 impl Backend {
+    /// The backend the configuration names, on the system clock, with its retention periods.
+    pub async fn for_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let backend = Self::open(&config.store, config.dedupe_ttl, crate::clock::system()).await?;
+        Ok(backend.with_retention(config.retention))
+    }
+
     /// The backend the configuration names. `key_ttl` is how long idempotency keys (message dedupe claims and
     /// effect keys) are remembered: at least Meta's 7 days of redelivery.
     pub async fn open(config: &StoreConfig, key_ttl: Duration, clock: SharedClock) -> anyhow::Result<Self> {
@@ -86,20 +94,45 @@ impl Backend {
         }
     }
 
+    /// The same stores, keeping data for `retention` (the default periods otherwise). Call before handing
+    /// out any store.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        match &mut self.kind {
+            Kind::Memory(m) => {
+                if let Some(m) = Arc::get_mut(m) {
+                    m.conversations = Arc::new(MemoryConversations::new(self.clock.clone(), retention));
+                    m.cases = Arc::new(MemoryCases::new(self.clock.clone(), retention));
+                }
+            }
+            Kind::Redis(r) => {
+                if let Some(r) = Arc::get_mut(r) {
+                    r.conversations = Arc::new(RedisConversations::new(r.conn.clone(), &r.prefix, retention));
+                }
+            }
+        }
+        self
+    }
+
+    /// How long each kind of data is kept.
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
     /// Everything in this process's memory.
     pub fn memory(key_ttl: Duration, clock: SharedClock) -> Self {
         let queues = MemoryQueues::new(key_ttl, clock.clone());
-        let ingress = Arc::new(MemoryIngress::new(queues.get::<InboundJob>(INBOUND_QUEUE)));
+        let ingress = Arc::new(MemoryIngress::new(queues.get::<InboundJob>(INBOUND_QUEUE), clock.clone()));
         let memory = InMemory {
             queues,
             ingress,
-            conversations: Arc::new(MemoryConversations::new(clock.clone())),
-            cases: Arc::default(),
+            conversations: Arc::new(MemoryConversations::new(clock.clone(), Retention::default())),
+            cases: Arc::new(MemoryCases::new(clock.clone(), Retention::default())),
             api_tokens: Arc::default(),
             agents: Arc::new(MemoryAgents::new(clock.clone())),
             values: Mutex::default(),
         };
-        Self { kind: Kind::Memory(Arc::new(memory)), clock }
+        Self { kind: Kind::Memory(Arc::new(memory)), clock, retention: Retention::default() }
     }
 
     /// Everything on the Redis at `url`, every key under `prefix`. Fails with a clear error when Redis does not
@@ -114,13 +147,46 @@ impl Backend {
         let conn = super::redis::connect(url, response_timeout).await?;
         let inbound = RedisQueue::new(conn.clone(), queue_config(prefix, INBOUND_QUEUE, key_ttl));
         let redis = OnRedis {
-            ingress: Arc::new(RedisIngress::new(conn.clone(), prefix, inbound)),
-            conversations: Arc::new(RedisConversations::new(conn.clone(), prefix)),
+            ingress: Arc::new(RedisIngress::new(conn.clone(), prefix, inbound, clock.clone())),
+            conversations: Arc::new(RedisConversations::new(conn.clone(), prefix, Retention::default())),
             conn,
             prefix: prefix.to_owned(),
             key_ttl,
         };
-        Ok(Self { kind: Kind::Redis(Arc::new(redis)), clock })
+        Ok(Self { kind: Kind::Redis(Arc::new(redis)), clock, retention: Retention::default() })
+    }
+
+    /// Everything the memory backend holds about people (conversations, cases, queues, kept payloads), as text:
+    /// what tests search for personal data, as a scan of every key does on Redis. `None` on Redis.
+    pub fn memory_dump(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Memory(m) => Some(format!(
+                "{}\n{}\n{}\n{}",
+                m.conversations.dump(),
+                m.cases.dump(),
+                m.queues.dump(),
+                m.ingress.dump()
+            )),
+            Kind::Redis(_) => None,
+        }
+    }
+
+    /// How many entries the memory backend's conversations and cases hold (the memory counterpart of a key
+    /// count). `None` on Redis.
+    pub fn memory_entries(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Memory(m) => Some(m.conversations.entries() + m.cases.entries()),
+            Kind::Redis(_) => None,
+        }
+    }
+
+    /// Lets a test change a stored audit record of the memory backend, as someone editing the store would
+    /// (does nothing on Redis, where a test rewrites the stream itself).
+    #[doc(hidden)]
+    pub fn tamper_audit(&self, user: &crate::flow::state::UserKey, position: usize, change: impl FnOnce(&mut String)) {
+        if let Kind::Memory(m) = &self.kind {
+            m.conversations.tamper_audit(user, position, change);
+        }
     }
 
     /// `memory` or `redis`, for logs.
@@ -163,7 +229,7 @@ impl Backend {
     pub fn cases(&self) -> Arc<dyn CaseStore> {
         match &self.kind {
             Kind::Memory(m) => m.cases.clone(),
-            Kind::Redis(r) => Arc::new(RedisCases::new(r.conn.clone(), &r.prefix)),
+            Kind::Redis(r) => Arc::new(RedisCases::new(r.conn.clone(), &r.prefix, self.retention)),
         }
     }
 

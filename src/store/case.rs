@@ -1,7 +1,8 @@
 //! Cases: a person taking over an onboarding the bot could not finish. One open case per conversation; a case is
 //! `waiting` until one agent claims it (atomically: of two agents clicking at once, one wins and the other is told
 //! who did), `assigned` until it is `resolved` (approved, rejected), `returned` to the bot, or `withdrawn` (the
-//! user stopped). A case never expires while waiting or assigned.
+//! user stopped). A case never expires while waiting or assigned; a closed one goes, with its timeline, after the
+//! cases retention.
 
 use std::collections::BTreeMap;
 
@@ -175,4 +176,10 @@ pub trait CaseStore: Send + Sync + 'static {
 
     /// The case's timeline, oldest first (at most [`TIMELINE_MAX`] entries).
     async fn timeline(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError>;
+
+    /// Every case of a conversation still kept, open or closed, oldest first.
+    async fn cases_of(&self, conversation_id: &str) -> Result<Vec<Case>, StoreError>;
+
+    /// Removes every case of a conversation with its timeline; answers how many.
+    async fn erase_conversation(&self, conversation_id: &str) -> Result<usize, StoreError>;
 }

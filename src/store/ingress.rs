@@ -33,17 +33,26 @@ pub const KEPT_PAYLOADS_MAX: usize = 10_000;
 /// How many bytes of kept bodies are retained (`KEPT_MAX_BYTES`).
 pub const KEPT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
-/// What the inspection log may hold: the oldest payloads go first when either bound is passed, and a body larger
-/// than `max_bytes` is cut to it (with a note of its full size).
+/// What the inspection log may hold: the oldest payloads go first when either bound is passed or when they are
+/// older than `max_age` (they may hold phone numbers and message texts), and a body larger than `max_bytes` is
+/// cut to it (with a note of its full size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeptCap {
     pub max_count: usize,
     pub max_bytes: usize,
+    pub max_age: std::time::Duration,
 }
+
+/// How long a kept payload stays for inspection: a week, enough to look into a problem reported by a user.
+pub const KEPT_MAX_AGE_DAYS: u64 = 7;
 
 impl Default for KeptCap {
     fn default() -> Self {
-        Self { max_count: KEPT_PAYLOADS_MAX, max_bytes: KEPT_BYTES_MAX }
+        Self {
+            max_count: KEPT_PAYLOADS_MAX,
+            max_bytes: KEPT_BYTES_MAX,
+            max_age: std::time::Duration::from_secs(KEPT_MAX_AGE_DAYS * 24 * 3600),
+        }
     }
 }
 
@@ -76,6 +85,9 @@ pub trait IngressStore: Send + Sync + 'static {
 
     /// The newest kept payloads, newest first.
     async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError>;
+
+    /// Removes the kept payloads whose body contains one of `needles` (an erasure); answers how many went.
+    async fn erase_kept(&self, needles: &[String]) -> Result<usize, StoreError>;
 
     /// Inbound jobs waiting to be worked, oldest first (for inspection and tests).
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError>;

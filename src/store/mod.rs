@@ -6,7 +6,7 @@
 //! | trait | what it keeps | Redis keys (under `REDIS_KEY_PREFIX`) |
 //! |---|---|---|
 //! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `{kept}:*` |
-//! | [`ConversationStore`] | conversation state (compare-and-set), outbox, audit log, flow sources, index | `conv:{user}`, `audit:{user}`, `flows`, `convidx:*`, `value:*` |
+//! | [`ConversationStore`] | conversation state (compare-and-set), outbox, hash-chained audit trail, message log, flow sources, index, erasure tombstones | `conv:{user}`, `audit:{user}`, `msgs:{user}`, `flows`, `convidx:*`, `tombstone:*`, `value:*` |
 //! | [`CaseStore`] | cases: a person taking over an onboarding (waiting, assigned, closed) | `{cases}:*` |
 //! | [`AgentStore`](agents::AgentStore) | console accounts (argon2id hashes), sessions, failed sign-ins | `agents`, `agent-session:*`, `signin-fail:*` |
 //! | [`ApiTokenStore`](api_tokens::ApiTokenStore) | hashes of the `/api/v1` tokens, by name | `api-tokens` |
@@ -16,11 +16,15 @@
 //! | [`RateLimiter`] | send-rate buckets per business number and user | `ratelimit:{number}:*` |
 //! | [`MediaVault`] | photos and files, encrypted, for the retention period | `media:{conversation}:*` |
 //!
+//! Every key about a person has a lifetime ([`retention`]: `RETENTION_*`) or goes when its work is done (a
+//! finished job is removed); erasure reaches every room (`crate::privacy`). See docs/privacy.md.
+//!
 //! `memory/` holds one process's implementations (lost on restart), `redis/` the shared ones. Time comes from the
 //! backend's [`Clock`](crate::clock::Clock), so the memory backend's expiries follow a test's fixed clock.
 
 pub mod agents;
 pub mod api_tokens;
+pub mod audit_chain;
 pub mod backend;
 pub mod case;
 pub mod conversation;
@@ -30,6 +34,7 @@ pub mod memory;
 pub mod queue;
 pub mod rate_limit;
 pub mod redis;
+pub mod retention;
 pub mod values;
 pub mod vault;
 

@@ -51,6 +51,19 @@ pub trait JobQueue<J: Job>: Send + Sync + 'static {
 
     /// Jobs waiting (due or scheduled), for inspection and tests.
     async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError>;
+
+    /// Removes every job held (waiting, scheduled or dead) whose payload contains one of `needles` (a user's
+    /// id, phone number, conversation ids): an erasure. Answers how many went.
+    async fn erase_matching(&self, needles: &[String]) -> Result<usize, StoreError>;
+
+    /// How many jobs still to run (waiting, running or scheduled: not dead) mention one of `needles`: an erasure waits
+    /// for the last messages to a user to go out before it removes what is left.
+    async fn count_matching(&self, needles: &[String]) -> Result<usize, StoreError>;
+}
+
+/// Whether a job's payload mentions one of `needles` (empty needles never match).
+pub fn mentions(payload: &[u8], needles: &[String]) -> bool {
+    needles.iter().filter(|n| !n.is_empty()).any(|n| payload.windows(n.len()).any(|w| w == n.as_bytes()))
 }
 
 /// Where a worker takes its jobs from: the memory queue itself, or apalis-redis's storage of the queue.

@@ -9,9 +9,8 @@ use crate::common::Backend;
 use crate::{SHORT_TTL, Store};
 use wa_onboard::flow::event::{Effect, Reply};
 use wa_onboard::flow::state::{ConversationState, MediaRef, Phase, UserKey};
-use wa_onboard::store::conversation::{
-    AuditRecord, CONVERSATION_INDEX_TTL_SECS, OutboxEntry, Saved, Stored, Versioned,
-};
+use wa_onboard::store::conversation::{AuditRecord, OutboxEntry, Saved, Stored, Versioned};
+use wa_onboard::store::retention::Lifetime;
 
 conformance!(
     a_first_save_makes_version_one_and_each_save_the_next,
@@ -27,6 +26,9 @@ conformance!(
     a_value_is_taken_once,
     concurrent_takers_get_a_value_once,
     values_expire_after_their_ttl,
+    the_audit_trail_is_a_hash_chain_that_verifies,
+    messages_are_logged_for_a_user_with_a_conversation_only,
+    an_erasure_removes_state_trail_and_messages_and_leaves_tombstones,
 );
 
 fn user(name: &str) -> UserKey {
@@ -83,6 +85,8 @@ fn stored(user: &UserKey, step: &str, outbox: &[&str]) -> Stored {
     }
 }
 
+const DAYS_30: Lifetime = Lifetime::For(Duration::from_secs(30 * 86400));
+
 fn record(n: u64) -> AuditRecord {
     AuditRecord {
         at: 1_795_000_000 + n,
@@ -93,7 +97,13 @@ fn record(n: u64) -> AuditRecord {
         step_before: format!("step{n}"),
         step_after: format!("step{}", n + 1),
         effects: vec![format!("send {n}")],
+        ..Default::default()
     }
+}
+
+/// Records as they were given, without the position and link the store adds.
+fn unchained(records: Vec<AuditRecord>) -> Vec<AuditRecord> {
+    records.into_iter().map(|r| AuditRecord { seq: 0, prev: String::new(), ..r }).collect()
 }
 
 fn records(range: std::ops::RangeInclusive<u64>) -> Vec<AuditRecord> {
@@ -114,7 +124,7 @@ async fn a_first_save_makes_version_one_and_each_save_the_next(store: Store) {
     let third = stored(&ana, "selfie", &[]);
     assert_eq!(store.save(&ana, 2, &third, &[record(2)]).await.unwrap(), Saved::Ok(3));
     assert_eq!(store.load(&ana).await.unwrap(), Some(Versioned { version: 3, stored: third }));
-    assert_eq!(store.audit(&ana, 10).await.unwrap(), records(1..=2));
+    assert_eq!(unchained(store.audit(&ana, 10).await.unwrap()), records(1..=2));
 }
 
 async fn a_stale_save_conflicts_and_writes_nothing(store: Store) {
@@ -123,7 +133,7 @@ async fn a_stale_save_conflicts_and_writes_nothing(store: Store) {
     // No document yet: only version 0 may be written.
     assert_eq!(store.save(&ana, 1, &stored(&ana, "nope", &[]), &[record(9)]).await.unwrap(), Saved::Conflict);
     assert_eq!(store.load(&ana).await.unwrap(), None);
-    assert_eq!(store.audit(&ana, 10).await.unwrap(), vec![]);
+    assert_eq!(unchained(store.audit(&ana, 10).await.unwrap()), vec![]);
 
     let current = stored(&ana, "welcome", &["e1"]);
     assert_eq!(store.save(&ana, 0, &current, &[record(1)]).await.unwrap(), Saved::Ok(1));
@@ -133,7 +143,7 @@ async fn a_stale_save_conflicts_and_writes_nothing(store: Store) {
         assert_eq!(store.save(&ana, stale, &other, &[record(50 + stale)]).await.unwrap(), Saved::Conflict);
     }
     assert_eq!(store.load(&ana).await.unwrap(), Some(Versioned { version: 1, stored: current }));
-    assert_eq!(store.audit(&ana, 10).await.unwrap(), records(1..=1));
+    assert_eq!(unchained(store.audit(&ana, 10).await.unwrap()), records(1..=1));
     // The writer that reloads goes on from the current version.
     assert_eq!(store.save(&ana, 1, &stored(&ana, "next", &[]), &[record(2)]).await.unwrap(), Saved::Ok(2));
 }
@@ -156,7 +166,11 @@ async fn concurrent_saves_let_exactly_one_win(store: Store) {
     let winner = winners[0];
     let loaded = store.load(&ana).await.unwrap().unwrap();
     assert_eq!(loaded, Versioned { version: 2, stored: stored(&ana, &format!("writer{winner}"), &[]) });
-    assert_eq!(store.audit(&ana, 100).await.unwrap(), vec![record(0), record(winner)], "only the winner's audit");
+    assert_eq!(
+        unchained(store.audit(&ana, 100).await.unwrap()),
+        vec![record(0), record(winner)],
+        "only the winner's audit"
+    );
 }
 
 async fn users_are_kept_apart(store: Store) {
@@ -174,9 +188,9 @@ async fn users_are_kept_apart(store: Store) {
 
     assert_eq!(store.load(&ana).await.unwrap().unwrap().stored, stored(&ana, "a2", &[]));
     assert_eq!(store.load(&bob).await.unwrap().unwrap(), Versioned { version: 1, stored: stored(&bob, "b1", &[]) });
-    assert_eq!(store.audit(&ana, 10).await.unwrap(), records(1..=2));
-    assert_eq!(store.audit(&bob, 10).await.unwrap(), records(3..=3));
-    assert_eq!(store.audit(&ana_elsewhere, 10).await.unwrap(), records(4..=4));
+    assert_eq!(unchained(store.audit(&ana, 10).await.unwrap()), records(1..=2));
+    assert_eq!(unchained(store.audit(&bob, 10).await.unwrap()), records(3..=3));
+    assert_eq!(store.audit(&ana_elsewhere, 10).await.unwrap(), vec![], "no conversation there: no trail kept");
 }
 
 async fn clear_outbox_drops_one_entry_at_an_unchanged_version(store: Store) {
@@ -214,7 +228,7 @@ async fn clear_outbox_drops_one_entry_at_an_unchanged_version(store: Store) {
 async fn audit_reads_oldest_first_and_the_limit_takes_the_newest(store: Store) {
     let store = store.backend.conversations();
     let ana = user("ana");
-    assert_eq!(store.audit(&ana, 10).await.unwrap(), vec![]);
+    assert_eq!(unchained(store.audit(&ana, 10).await.unwrap()), vec![]);
     store.save(&ana, 0, &stored(&ana, "welcome", &[]), &records(1..=2)).await.unwrap();
     store.append_audit(&ana, &records(3..=3)).await.unwrap();
     store.append_audit(&ana, &[]).await.unwrap();
@@ -222,11 +236,11 @@ async fn audit_reads_oldest_first_and_the_limit_takes_the_newest(store: Store) {
     store.save(&ana, 2, &stored(&ana, "selfie", &[]), &records(4..=5)).await.unwrap();
     store.append_audit(&ana, &records(6..=8)).await.unwrap();
 
-    assert_eq!(store.audit(&ana, 100).await.unwrap(), records(1..=8));
-    assert_eq!(store.audit(&ana, 8).await.unwrap(), records(1..=8));
-    assert_eq!(store.audit(&ana, 3).await.unwrap(), records(6..=8), "the newest three, oldest first");
-    assert_eq!(store.audit(&ana, 1).await.unwrap(), records(8..=8));
-    assert_eq!(store.audit(&ana, 0).await.unwrap(), vec![]);
+    assert_eq!(unchained(store.audit(&ana, 100).await.unwrap()), records(1..=8));
+    assert_eq!(unchained(store.audit(&ana, 8).await.unwrap()), records(1..=8));
+    assert_eq!(unchained(store.audit(&ana, 3).await.unwrap()), records(6..=8), "the newest three, oldest first");
+    assert_eq!(unchained(store.audit(&ana, 1).await.unwrap()), records(8..=8));
+    assert_eq!(unchained(store.audit(&ana, 0).await.unwrap()), vec![]);
     // Appending to the audit log does not touch the state.
     let loaded = store.load(&ana).await.unwrap().unwrap();
     assert_eq!(loaded, Versioned { version: 3, stored: stored(&ana, "selfie", &[]) });
@@ -261,13 +275,13 @@ async fn flow_ids_and_versions_never_mix(store: Store) {
 async fn the_index_finds_the_user_of_a_conversation(store: Store) {
     let store = store.backend.conversations();
     assert_eq!(store.user_of("conv-1").await.unwrap(), None);
-    store.index_conversation("conv-1", &user("ana")).await.unwrap();
-    store.index_conversation("conv-2", &user("bob")).await.unwrap();
+    store.index_conversation("conv-1", &user("ana"), DAYS_30).await.unwrap();
+    store.index_conversation("conv-2", &user("bob"), DAYS_30).await.unwrap();
     assert_eq!(store.user_of("conv-1").await.unwrap(), Some(user("ana")));
     assert_eq!(store.user_of("conv-2").await.unwrap(), Some(user("bob")));
     assert_eq!(store.user_of("conv-3").await.unwrap(), None);
     // Indexing again names the latest user.
-    store.index_conversation("conv-1", &user("carla")).await.unwrap();
+    store.index_conversation("conv-1", &user("carla"), DAYS_30).await.unwrap();
     assert_eq!(store.user_of("conv-1").await.unwrap(), Some(user("carla")));
 }
 
@@ -313,8 +327,8 @@ async fn values_expire_after_their_ttl(store: Store) {
 async fn the_index_is_forgotten_after_its_ttl_in_memory() {
     let store = Store::open(Backend::Memory, "index-ttl", crate::common::DEDUPE_TTL).await;
     let conversations = store.backend.conversations();
-    conversations.index_conversation("conv-1", &user("ana")).await.unwrap();
-    let ttl = Duration::from_secs(CONVERSATION_INDEX_TTL_SECS);
+    conversations.index_conversation("conv-1", &user("ana"), DAYS_30).await.unwrap();
+    let ttl = Duration::from_secs(30 * 86400);
     store.pass_most_of(ttl).await;
     assert_eq!(conversations.user_of("conv-1").await.unwrap(), Some(user("ana")));
     store.pass_the_rest_of(ttl).await;
@@ -326,10 +340,84 @@ async fn the_index_is_forgotten_after_its_ttl_in_memory() {
 async fn the_index_is_forgotten_after_its_ttl_on_redis() {
     let store = Store::open(Backend::Redis, "index-ttl", crate::common::DEDUPE_TTL).await;
     let conversations = store.backend.conversations();
-    conversations.index_conversation("conv-1", &user("ana")).await.unwrap();
+    conversations.index_conversation("conv-1", &user("ana"), DAYS_30).await.unwrap();
     let mut conn = crate::common::redis_conn().await;
     let key = format!("{}:convidx:conv-1", store.prefix());
     let ttl: i64 = ::redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
-    let full = CONVERSATION_INDEX_TTL_SECS as i64;
+    let full = 30 * 86400;
     assert!(ttl > full - 60 && ttl <= full, "{ttl}");
+}
+
+async fn the_audit_trail_is_a_hash_chain_that_verifies(store: Store) {
+    let store = store.backend.conversations();
+    let ana = user("ana");
+    store.save(&ana, 0, &stored(&ana, "welcome", &[]), &records(1..=3)).await.unwrap();
+    store.append_audit(&ana, &[record(4)]).await.unwrap();
+    store.save(&ana, 1, &stored(&ana, "document", &[]), &[record(5)]).await.unwrap();
+    let chain = store.audit_chain(&ana).await.unwrap();
+    let check = wa_onboard::store::audit_chain::verify(&chain);
+    assert!(check.breaks.is_empty(), "{check:?}");
+    assert_eq!((check.records, check.head.map(|h| h.seq)), (5, Some(5)));
+    let read = store.audit(&ana, 10).await.unwrap();
+    assert_eq!(read.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5], "positioned in order");
+    assert!(read[0].prev.is_empty() && read[1..].iter().all(|r| r.prev.len() == 64), "each names the hash before it");
+    // A record for a user without a conversation is not kept (their data was erased, or never existed).
+    store.append_audit(&user("nobody"), &[record(1)]).await.unwrap();
+    assert!(store.audit_chain(&user("nobody")).await.unwrap().links.is_empty());
+}
+
+async fn messages_are_logged_for_a_user_with_a_conversation_only(store: Store) {
+    use wa_onboard::store::conversation::LoggedMessage;
+    let store = store.backend.conversations();
+    let ana = user("ana");
+    let message = |n: u64| LoggedMessage {
+        at: 1_795_000_000 + n,
+        conversation_id: "conv-ana".into(),
+        message_id: format!("wamid.{n}"),
+        kind: "text".into(),
+        content: format!("Mi DNI es 3012345{n}"),
+    };
+    store.log_message(&ana, &message(1)).await.unwrap();
+    assert!(store.messages(&ana).await.unwrap().is_empty(), "no conversation: nothing logged");
+    store.save(&ana, 0, &stored(&ana, "welcome", &[]), &[]).await.unwrap();
+    store.log_message(&ana, &message(2)).await.unwrap();
+    store.log_message(&ana, &message(3)).await.unwrap();
+    assert_eq!(store.messages(&ana).await.unwrap(), vec![message(2), message(3)]);
+}
+
+async fn an_erasure_removes_state_trail_and_messages_and_leaves_tombstones(store: Store) {
+    use wa_onboard::store::conversation::{Erased, LoggedMessage, Tombstone};
+    let store = store.backend.conversations();
+    let ana = user("ana");
+    store.save(&ana, 0, &stored(&ana, "welcome", &[]), &records(1..=2)).await.unwrap();
+    let message = LoggedMessage {
+        at: 1,
+        conversation_id: "conv-ana".into(),
+        message_id: "wamid.1".into(),
+        kind: "text".into(),
+        content: "hola".into(),
+    };
+    store.log_message(&ana, &message).await.unwrap();
+    store.index_conversation("conv-ana", &ana, DAYS_30).await.unwrap();
+    let head = store.audit_chain(&ana).await.unwrap().head;
+    let tombstone = Tombstone {
+        conversation_id: "conv-ana".into(),
+        flow_id: "kyc".into(),
+        flow_version: "3".into(),
+        step: "welcome".into(),
+        outcome_before: None,
+        outcome: "erased".into(),
+        started_at: 1,
+        erased_at: 2,
+        erased_by: "operator:dpo".into(),
+        audit_head: head,
+    };
+    let erased = store.erase(&ana, std::slice::from_ref(&tombstone)).await.unwrap();
+    assert_eq!(erased, Erased { states: 1, audit_records: 2, messages: 1 });
+    assert_eq!(store.load(&ana).await.unwrap(), None);
+    assert!(store.audit_chain(&ana).await.unwrap().links.is_empty());
+    assert!(store.messages(&ana).await.unwrap().is_empty());
+    assert_eq!(store.user_of("conv-ana").await.unwrap(), None);
+    assert_eq!(store.tombstone("conv-ana").await.unwrap(), Some(tombstone));
+    assert_eq!(store.erase(&ana, &[]).await.unwrap(), Erased::default(), "a second erasure removes nothing");
 }

@@ -14,6 +14,7 @@ conformance!(
     concurrent_claims_let_exactly_one_through,
     kept_payloads_read_back_newest_first,
     kept_payloads_are_capped_in_bytes_and_in_count,
+    kept_payloads_go_after_their_age_and_with_an_erasure,
     claims_expire_after_the_dedupe_ttl key_ttl = SHORT_TTL,
     #[redis ignore = "disagreement: Redis lists jobs pushed in the same second in random order (apalis orders its \
                       scheduled set by second, then by a random task id)"]
@@ -90,12 +91,13 @@ async fn concurrent_claims_let_exactly_one_through(store: Store) {
 }
 
 async fn kept_payloads_read_back_newest_first(store: Store) {
+    let base = store.now_secs() * 1000;
     let store = store.backend.ingress();
     let payload = |i: u64, kind| KeptPayload {
         kind,
         reason: format!("reason {i}"),
         body: format!("{{\"n\":{i}}} ñ"),
-        received_at_ms: i,
+        received_at_ms: base + i,
     };
     let cap = KeptCap::default();
     store.keep(&[payload(1, KeptKind::InvalidEnvelope), payload(2, KeptKind::OtherField)], cap).await.unwrap();
@@ -122,7 +124,12 @@ async fn kept_payloads_are_capped_in_bytes_and_in_count(store: Store) {
         body: "é".repeat(size / 2),
         received_at_ms: i,
     };
-    let cap = KeptCap { max_count: 5, max_bytes: 10_000 };
+    let cap = KeptCap {
+        max_count: 5,
+        max_bytes: 10_000,
+        // These payloads were received at the epoch's first milliseconds: no age limit here.
+        max_age: std::time::Duration::from_secs(100 * 365 * 86400),
+    };
     // Ten bodies of 3,000 bytes: only the newest three fit in 10,000 bytes.
     for i in 0..10 {
         store.keep(&[payload(i, 3000)], cap).await.unwrap();
@@ -170,4 +177,27 @@ async fn pending_inbound_is_oldest_first(store: Store) {
     let keys = |jobs: &[InboundJob]| jobs.iter().map(|j| j.key.clone()).collect::<Vec<_>>();
     assert_eq!(keys(&store.pending_inbound(100).await.unwrap()), keys(&jobs));
     assert_eq!(keys(&store.pending_inbound(5).await.unwrap()), keys(&jobs[..5]));
+}
+
+/// A kept payload may hold phone numbers and texts: it goes after `max_age`, and an erasure removes those that
+/// mention the person.
+async fn kept_payloads_go_after_their_age_and_with_an_erasure(store: Store) {
+    let now_ms = store.now_secs() * 1000;
+    let ingress = store.backend.ingress();
+    let payload = |body: &str, received_at_ms: u64| KeptPayload {
+        kind: KeptKind::InvalidEnvelope,
+        reason: "unreadable".into(),
+        body: body.into(),
+        received_at_ms,
+    };
+    let cap = KeptCap { max_age: std::time::Duration::from_secs(7 * 86400), ..KeptCap::default() };
+    let old = payload("{\"from\":\"5491100000001\"}", now_ms - 8 * 86_400_000);
+    let anas = payload("{\"from\":\"5215512345678\"}", now_ms - 1000);
+    let bobs = payload("{\"from\":\"5491100000002\"}", now_ms);
+    ingress.keep(std::slice::from_ref(&old), cap).await.unwrap();
+    ingress.keep(&[anas, bobs.clone()], cap).await.unwrap();
+    assert_eq!(ingress.kept(10).await.unwrap().len(), 2, "the one older than 7 days went");
+    assert_eq!(ingress.erase_kept(&["5215512345678".to_owned()]).await.unwrap(), 1);
+    assert_eq!(ingress.kept(10).await.unwrap(), vec![bobs]);
+    assert_eq!(ingress.erase_kept(&["5215512345678".to_owned()]).await.unwrap(), 0);
 }

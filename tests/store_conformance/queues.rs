@@ -13,6 +13,7 @@ conformance!(
     queues_are_kept_apart_by_name,
     a_delayed_job_waits_for_its_time,
     keys_expire_after_the_key_ttl key_ttl = SHORT_TTL,
+    jobs_that_mention_a_person_are_counted_and_erased,
 );
 
 const QUEUE: &str = "conformance";
@@ -159,4 +160,24 @@ async fn keys_expire_after_the_key_ttl(store: Store) {
     store.pass_the_rest_of(SHORT_TTL).await;
     assert_eq!(queue.push(&[Queued::now(key("k"), job(3))]).await.unwrap(), [Enqueued::New]);
     assert_eq!(pending(&store, QUEUE).await, [job(1), job(3)]);
+}
+
+/// An erasure finds a person's jobs by what their payload holds (waiting or scheduled), and leaves the others.
+async fn jobs_that_mention_a_person_are_counted_and_erased(store: Store) {
+    let queue = store.backend.queue::<TestJob>(QUEUE);
+    let about = |n: u32, who: &str| TestJob { n, note: format!("reply to {who}") };
+    let now = store.now_secs();
+    let jobs = vec![
+        Queued::now(key("a"), about(1, "5215512345678")),
+        Queued::at(key("b"), about(2, "5215512345678"), now + 3600),
+        Queued::now(key("c"), about(3, "5491100000000")),
+    ];
+    queue.push(&jobs).await.unwrap();
+    let needles = vec!["5215512345678".to_owned()];
+    assert_eq!(queue.count_matching(&needles).await.unwrap(), 2);
+    assert_eq!(queue.count_matching(&[]).await.unwrap(), 0, "no needle matches nothing");
+    assert_eq!(queue.erase_matching(&needles).await.unwrap(), 2);
+    assert_eq!(queue.count_matching(&needles).await.unwrap(), 0);
+    assert_eq!(queue.erase_matching(&needles).await.unwrap(), 0, "erasing again removes nothing");
+    assert_eq!(pending(&store, QUEUE).await, vec![about(3, "5491100000000")]);
 }

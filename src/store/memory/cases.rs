@@ -5,28 +5,56 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::clock::SharedClock;
 use crate::store::StoreError;
 use crate::store::case::{
     Case, CaseChangeError, CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore, Opened, TIMELINE_MAX,
 };
+use crate::store::retention::Retention;
 
-#[derive(Default)]
 pub struct MemoryCases {
+    clock: SharedClock,
+    retention: Retention,
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Inner {
     cases: HashMap<String, Case>,
     /// The open case of each conversation.
     open_of: HashMap<String, String>,
     timelines: HashMap<String, Vec<CaseEntry>>,
+    /// When each closed case goes (Unix s on the backend's clock), set when it closed: Redis's `EXPIRE`.
+    expires_at: HashMap<String, u64>,
 }
 
 impl MemoryCases {
+    pub fn new(clock: SharedClock, retention: Retention) -> Self {
+        Self { clock, retention, inner: Mutex::default() }
+    }
+
+    /// The cases, those closed longer ago than the retention forgotten with their timelines.
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Every change below is made whole under the lock, so a poisoned lock still holds consistent data.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now_secs();
+        let expired: Vec<String> =
+            inner.expires_at.iter().filter(|(_, at)| **at <= now).map(|(id, _)| id.clone()).collect();
+        for id in expired {
+            inner.remove(&id);
+        }
+        inner
+    }
+
+    /// Everything held, as text, for tests that look for personal data in every byte kept.
+    pub fn dump(&self) -> String {
+        format!("{:?}", *self.lock())
+    }
+
+    /// How many cases and timelines are held.
+    pub fn entries(&self) -> usize {
+        let inner = self.lock();
+        inner.cases.len() + inner.timelines.len()
     }
 
     fn change(
@@ -43,6 +71,18 @@ impl MemoryCases {
             inner.open_of.remove(&changed.info.conversation_id);
         }
         Ok(changed)
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, id: &str) {
+        if let Some(case) = self.cases.remove(id)
+            && self.open_of.get(&case.info.conversation_id).map(String::as_str) == Some(id)
+        {
+            self.open_of.remove(&case.info.conversation_id);
+        }
+        self.timelines.remove(id);
+        self.expires_at.remove(id);
     }
 }
 
@@ -115,7 +155,7 @@ impl CaseStore for MemoryCases {
     }
 
     async fn close(&self, id: &str, status: CaseStatus, outcome: &str, now: u64) -> Result<Case, CaseError> {
-        self.change(id, |case| {
+        let closed = self.change(id, |case| {
             if !case.status.is_open() {
                 return Err(CaseChangeError::Closed(case.status));
             }
@@ -123,7 +163,10 @@ impl CaseStore for MemoryCases {
             case.closed_at = Some(now);
             case.outcome = Some(outcome.to_owned());
             Ok(())
-        })
+        })?;
+        let expires_at = self.clock.now_secs() + self.retention.cases.as_secs();
+        self.lock().expires_at.insert(id.to_owned(), expires_at);
+        Ok(closed)
     }
 
     async fn record(&self, id: &str, entry: &CaseEntry) -> Result<bool, StoreError> {
@@ -137,6 +180,27 @@ impl CaseStore for MemoryCases {
             timeline.remove(0);
         }
         Ok(true)
+    }
+
+    async fn cases_of(&self, conversation_id: &str) -> Result<Vec<Case>, StoreError> {
+        let mut cases: Vec<Case> =
+            self.lock().cases.values().filter(|c| c.info.conversation_id == conversation_id).cloned().collect();
+        cases.sort_by_key(|c| c.info.opened_at);
+        Ok(cases)
+    }
+
+    async fn erase_conversation(&self, conversation_id: &str) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let ids: Vec<String> = inner
+            .cases
+            .values()
+            .filter(|c| c.info.conversation_id == conversation_id)
+            .map(|c| c.info.id.clone())
+            .collect();
+        for id in &ids {
+            inner.remove(id);
+        }
+        Ok(ids.len())
     }
 
     async fn timeline(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::queue::MemoryQueue;
+use crate::clock::SharedClock;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
 use crate::store::ingress::{IngressStore, KeptCap, KeptPayload};
@@ -13,6 +14,7 @@ use crate::store::queue::{Enqueued, JobQueue, Queued};
 
 pub struct MemoryIngress {
     inbound: Arc<MemoryQueue<InboundJob>>,
+    clock: SharedClock,
     /// Newest last, with the bytes of their bodies.
     kept: Mutex<Kept>,
 }
@@ -24,8 +26,13 @@ struct Kept {
 }
 
 impl MemoryIngress {
-    pub fn new(inbound: Arc<MemoryQueue<InboundJob>>) -> Self {
-        Self { inbound, kept: Mutex::default() }
+    pub fn new(inbound: Arc<MemoryQueue<InboundJob>>, clock: SharedClock) -> Self {
+        Self { inbound, clock, kept: Mutex::default() }
+    }
+
+    /// Everything kept, as text, for tests that look for personal data in every byte kept.
+    pub fn dump(&self) -> String {
+        format!("{:?}", self.kept_lock().payloads)
     }
 
     fn kept_lock(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -49,7 +56,11 @@ impl IngressStore for MemoryIngress {
             kept.bytes += payload.body.len();
             kept.payloads.push_back(payload);
         }
-        while kept.payloads.len() > cap.max_count || kept.bytes > cap.max_bytes {
+        let oldest_kept = self.clock.now_ms().saturating_sub(cap.max_age.as_millis() as u64);
+        while kept.payloads.len() > cap.max_count
+            || kept.bytes > cap.max_bytes
+            || kept.payloads.front().is_some_and(|p| p.received_at_ms < oldest_kept)
+        {
             let Some(oldest) = kept.payloads.pop_front() else { break };
             kept.bytes -= oldest.body.len();
         }
@@ -58,6 +69,14 @@ impl IngressStore for MemoryIngress {
 
     async fn kept(&self, limit: usize) -> Result<Vec<KeptPayload>, StoreError> {
         Ok(self.kept_lock().payloads.iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn erase_kept(&self, needles: &[String]) -> Result<usize, StoreError> {
+        let mut kept = self.kept_lock();
+        let before = kept.payloads.len();
+        kept.payloads.retain(|p| !crate::store::queue::mentions(p.body.as_bytes(), needles));
+        kept.bytes = kept.payloads.iter().map(|p| p.body.len()).sum();
+        Ok(before - kept.payloads.len())
     }
 
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {

@@ -25,7 +25,16 @@ use crate::store::queue::Job;
 pub struct MemoryQueues {
     key_ttl: Duration,
     clock: SharedClock,
-    queues: Mutex<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>,
+    queues: Mutex<HashMap<&'static str, Made>>,
+}
+
+/// What prints a queue's jobs (the queue's job type is known only where it was made).
+type Dump = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// A queue made, and its dump.
+struct Made {
+    queue: Arc<dyn Any + Send + Sync>,
+    dump: Dump,
 }
 
 impl MemoryQueues {
@@ -36,9 +45,12 @@ impl MemoryQueues {
     /// The queue `name`, made on first use. A name always carries one job type.
     pub fn get<J: Job>(&self, name: &'static str) -> Arc<MemoryQueue<J>> {
         let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let entry =
-            queues.entry(name).or_insert_with(|| Arc::new(MemoryQueue::<J>::new(self.key_ttl, self.clock.clone())));
-        match entry.clone().downcast::<MemoryQueue<J>>() {
+        let entry = queues.entry(name).or_insert_with(|| {
+            let queue = Arc::new(MemoryQueue::<J>::new(self.key_ttl, self.clock.clone()));
+            let dumped = queue.clone();
+            Made { queue, dump: Arc::new(move || dumped.dump()) }
+        });
+        match entry.queue.clone().downcast::<MemoryQueue<J>>() {
             Ok(queue) => queue,
             // Only a programming error (one name used for two job types) gets here: give that caller a queue of
             // its own rather than mixing job types.
@@ -55,5 +67,14 @@ impl MemoryQueues {
         let mut names: Vec<_> = queues.keys().copied().collect();
         names.sort_unstable();
         names
+    }
+
+    /// Every job and claim of every queue, as text, for tests that look for personal data in every byte kept.
+    pub fn dump(&self) -> String {
+        let dumps: Vec<(&'static str, Dump)> = {
+            let queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            queues.iter().map(|(name, made)| (*name, made.dump.clone())).collect()
+        };
+        dumps.into_iter().map(|(name, dump)| format!("queue {name}:\n{}\n", dump())).collect()
     }
 }

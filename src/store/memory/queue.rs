@@ -74,6 +74,14 @@ impl<J: Job> MemoryQueue<J> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Every job held, as JSON text, for tests that look for personal data in every byte kept.
+    pub fn dump(&self) -> String {
+        let inner = self.lock();
+        let jobs: Vec<String> = inner.jobs.iter().filter_map(|(_, _, j)| serde_json::to_string(j).ok()).collect();
+        let claims: Vec<&str> = inner.claims.keys().map(JobKey::as_str).collect();
+        format!("jobs: {jobs:?}\nclaims: {claims:?}")
+    }
 }
 
 #[async_trait]
@@ -103,5 +111,25 @@ impl<J: Job> JobQueue<J> for MemoryQueue<J> {
 
     async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError> {
         Ok(self.lock().jobs.iter().take(limit).map(|(_, _, j)| j.clone()).collect())
+    }
+
+    async fn erase_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.jobs.len();
+        inner.jobs.retain(|(_, _, job)| {
+            !serde_json::to_vec(job).is_ok_and(|bytes| crate::store::queue::mentions(&bytes, needles))
+        });
+        Ok(before - inner.jobs.len())
+    }
+
+    async fn count_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .jobs
+            .iter()
+            .filter(|(_, _, job)| {
+                serde_json::to_vec(job).is_ok_and(|bytes| crate::store::queue::mentions(&bytes, needles))
+            })
+            .count())
     }
 }

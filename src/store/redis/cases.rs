@@ -1,8 +1,10 @@
 //! Cases on Redis, every key under one hash tag (`<prefix>:{cases}:*`, one Redis Cluster slot) so that each change
 //! is one Lua script: `case:<id>` (hash: `data` = the fixed [`CaseInfo`] as JSON, `status`, `assigned_to`,
 //! `assigned_at`, `closed_at`, `outcome`), `status:<status>` (sorted set of ids by opening time) and
-//! `conv:<conversation id>` (its open case), `log:<id>` (the timeline, a list of JSON entries) and `logkeys:<id>`
-//! (the keys of its entries, so that an entry recorded twice is kept once).
+//! `conv:<conversation id>` (its open case), `byconv:<conversation id>` (every case of the conversation, for
+//! erasure and export), `log:<id>` (the timeline, a list of JSON entries) and `logkeys:<id>` (the keys of its
+//! entries, so that an entry recorded twice is kept once). A closed case's keys expire after the cases
+//! retention; an open case's never do.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -14,9 +16,10 @@ use crate::store::StoreError;
 use crate::store::case::{
     Case, CaseChangeError, CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore, Opened, TIMELINE_MAX,
 };
+use crate::store::retention::Retention;
 
-/// KEYS: conv, case, waiting set. ARGV: id, data, opened_at. Answers the open case's id when there is one, else
-/// "" after opening this one.
+/// KEYS: conv, case, waiting set, byconv. ARGV: id, data, opened_at. Answers the open case's id when there is one,
+/// else "" after opening this one.
 static OPEN: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -26,13 +29,17 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return ARGV[1] end
 redis.call('HSET', KEYS[2], 'data', ARGV[2], 'status', 'waiting')
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PERSIST', KEYS[4])
 return ''
 ",
     )
 });
 
-/// KEYS: case, conv, then the five status sets in [`CaseStatus::ALL`] order. ARGV: id, mode (claim, reassign,
-/// close), agent, now, new status, outcome. Answers {"ok"}, {"missing"}, {"taken", agent} or {"closed", status}.
+/// KEYS: case, conv, then the five status sets in [`CaseStatus::ALL`] order, then the timeline, its keys and the
+/// conversation's byconv set. ARGV: id, mode (claim, reassign, close), agent, now, new status, outcome, the cases
+/// retention (s). Answers {"ok"}, {"missing"}, {"taken", agent} or {"closed", status}. A close gives the case's
+/// keys their lifetime and drops from the closed sets the ids of cases already expired.
 static CHANGE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -53,6 +60,15 @@ redis.call('HSET', KEYS[1], 'status', target)
 if mode == 'close' then
   redis.call('HSET', KEYS[1], 'closed_at', ARGV[4], 'outcome', ARGV[6])
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  local keep = tonumber(ARGV[7])
+  for _, key in ipairs({KEYS[1], KEYS[8], KEYS[9], KEYS[10]}) do redis.call('EXPIRE', key, keep) end
+  local base = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
+  for i = 5, 7 do
+    local old = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', tonumber(ARGV[4]) - keep, 'LIMIT', 0, 100)
+    for _, id in ipairs(old) do
+      if redis.call('EXISTS', base .. id) == 0 then redis.call('ZREM', KEYS[i], id) end
+    end
+  end
 else
   redis.call('HSET', KEYS[1], 'assigned_to', ARGV[3], 'assigned_at', ARGV[4])
 end
@@ -79,11 +95,25 @@ pub struct RedisCases {
     conn: ConnectionManager,
     /// `<prefix>:{cases}`.
     base: String,
+    retention: Retention,
 }
 
 impl RedisCases {
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self { conn, base: format!("{prefix}:{{cases}}") }
+    pub fn new(conn: ConnectionManager, prefix: &str, retention: Retention) -> Self {
+        Self { conn, base: format!("{prefix}:{{cases}}"), retention }
+    }
+
+    fn by_conversation_key(&self, conversation_id: &str) -> String {
+        format!("{}:byconv:{conversation_id}", self.base)
+    }
+
+    async fn ids_of(&self, conversation_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SMEMBERS")
+            .arg(self.by_conversation_key(conversation_id))
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)
     }
 
     fn case_key(&self, id: &str) -> String {
@@ -123,7 +153,18 @@ impl RedisCases {
         for status in CaseStatus::ALL {
             invocation.key(self.status_key(status));
         }
-        invocation.arg(id).arg(mode).arg(agent).arg(now).arg(target.as_str()).arg(outcome);
+        invocation
+            .key(self.log_key(id))
+            .key(self.log_keys_key(id))
+            .key(self.by_conversation_key(&case.info.conversation_id));
+        invocation
+            .arg(id)
+            .arg(mode)
+            .arg(agent)
+            .arg(now)
+            .arg(target.as_str())
+            .arg(outcome)
+            .arg(self.retention.cases.as_secs().max(1));
         let mut conn = self.conn.clone();
         let answer: Vec<String> = invocation.invoke_async(&mut conn).await.map_err(StoreError::unavailable)?;
         match answer.first().map(String::as_str) {
@@ -166,6 +207,7 @@ impl CaseStore for RedisCases {
             .key(self.conv_key(&info.conversation_id))
             .key(self.case_key(&info.id))
             .key(self.status_key(CaseStatus::Waiting))
+            .key(self.by_conversation_key(&info.conversation_id))
             .arg(&info.id)
             .arg(data)
             .arg(info.opened_at)
@@ -227,8 +269,21 @@ impl CaseStore for RedisCases {
         let hashes: Vec<HashMap<String, String>> =
             pipe.query_async(&mut conn).await.map_err(StoreError::unavailable)?;
         let mut cases = Vec::with_capacity(hashes.len());
-        for fields in hashes {
-            cases.extend(from_hash(fields)?);
+        let mut gone = Vec::new();
+        for (id, fields) in ids.iter().zip(hashes) {
+            match from_hash(fields)? {
+                Some(case) => cases.push(case),
+                None => gone.push(id),
+            }
+        }
+        if !gone.is_empty() {
+            // Closed cases past their retention: their ids go from the list too.
+            redis::cmd("ZREM")
+                .arg(self.status_key(status))
+                .arg(&gone)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(StoreError::unavailable)?;
         }
         Ok(cases)
     }
@@ -268,6 +323,30 @@ impl CaseStore for RedisCases {
             .await
             .map_err(StoreError::unavailable)?;
         Ok(new == 1)
+    }
+
+    async fn cases_of(&self, conversation_id: &str) -> Result<Vec<Case>, StoreError> {
+        let mut cases = Vec::new();
+        for id in self.ids_of(conversation_id).await? {
+            cases.extend(self.get(&id).await?);
+        }
+        cases.sort_by_key(|c| c.info.opened_at);
+        Ok(cases)
+    }
+
+    async fn erase_conversation(&self, conversation_id: &str) -> Result<usize, StoreError> {
+        let ids = self.ids_of(conversation_id).await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("DEL").arg(self.case_key(id)).arg(self.log_key(id)).arg(self.log_keys_key(id)).ignore();
+            for status in CaseStatus::ALL {
+                pipe.cmd("ZREM").arg(self.status_key(status)).arg(id).ignore();
+            }
+        }
+        pipe.cmd("DEL").arg(self.conv_key(conversation_id)).arg(self.by_conversation_key(conversation_id)).ignore();
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(StoreError::unavailable)?;
+        Ok(ids.len())
     }
 
     async fn timeline(&self, id: &str) -> Result<Vec<CaseEntry>, StoreError> {

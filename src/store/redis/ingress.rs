@@ -9,33 +9,39 @@ use apalis_redis::ConnectionManager;
 use async_trait::async_trait;
 
 use super::queue::RedisQueue;
+use crate::clock::SharedClock;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
 use crate::store::ingress::{IngressStore, KeptCap, KeptKind, KeptPayload};
 use crate::store::queue::{Enqueued, JobQueue, Queued};
 
-/// Appends each payload (ARGV from 3, four fields each) with the size of its body, then removes the oldest
-/// entries while the stream holds more than ARGV[1] entries or ARGV[2] bytes of bodies (counted in KEYS[2]).
+/// Appends each payload (ARGV from 4, four fields each) with the size of its body, then removes the oldest
+/// entries while the stream holds more than ARGV[1] entries or ARGV[2] bytes of bodies (counted in KEYS[2]), or
+/// they were received before ARGV[3] (Unix ms, their `received_at_ms`).
 static KEEP_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
 local max_count = tonumber(ARGV[1])
 local max_bytes = tonumber(ARGV[2])
+local oldest_kept = tonumber(ARGV[3])
 local bytes = tonumber(redis.call('GET', KEYS[2]) or '0')
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local size = string.len(ARGV[i + 2])
   redis.call('XADD', KEYS[1], '*', 'kind', ARGV[i], 'reason', ARGV[i + 1], 'body', ARGV[i + 2],
     'received_at_ms', ARGV[i + 3], 'size', size)
   bytes = bytes + size
 end
 local count = redis.call('XLEN', KEYS[1])
-while count > 0 and (count > max_count or bytes > max_bytes) do
+while count > 0 do
   local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
   local fields = oldest[2]
   local size = 0
+  local received = 0
   for j = 1, #fields, 2 do
     if fields[j] == 'size' then size = tonumber(fields[j + 1]) end
+    if fields[j] == 'received_at_ms' then received = tonumber(fields[j + 1]) or 0 end
   end
+  if count <= max_count and bytes <= max_bytes and received >= oldest_kept then break end
   redis.call('XDEL', KEYS[1], oldest[1])
   bytes = bytes - size
   count = count - 1
@@ -46,19 +52,54 @@ redis.call('SET', KEYS[2], bytes)
     )
 });
 
+/// Removes the kept payloads whose body contains one of ARGV (plain text), keeping the byte count (KEYS[2]) true.
+/// The stream is bounded (`KEPT_PAYLOADS_MAX`), so one pass over it is short. Answers how many went.
+static ERASE_KEPT_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local removed = 0
+local freed = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local body, size = '', 0
+  local fields = entry[2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'body' then body = fields[j + 1] end
+    if fields[j] == 'size' then size = tonumber(fields[j + 1]) end
+  end
+  for _, needle in ipairs(ARGV) do
+    if string.find(body, needle, 1, true) then
+      redis.call('XDEL', KEYS[1], entry[1])
+      removed = removed + 1
+      freed = freed + size
+      break
+    end
+  end
+end
+if removed > 0 then
+  local bytes = tonumber(redis.call('GET', KEYS[2]) or '0') - freed
+  if bytes < 0 then bytes = 0 end
+  redis.call('SET', KEYS[2], bytes)
+end
+return removed
+",
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisIngress {
     conn: ConnectionManager,
     inbound: RedisQueue<InboundJob>,
     kept_key: String,
     kept_bytes_key: String,
+    clock: SharedClock,
 }
 
 impl RedisIngress {
-    pub fn new(conn: ConnectionManager, prefix: &str, inbound: RedisQueue<InboundJob>) -> Self {
+    pub fn new(conn: ConnectionManager, prefix: &str, inbound: RedisQueue<InboundJob>, clock: SharedClock) -> Self {
         // One hash tag: the script touches both keys (one Redis Cluster slot).
         Self {
             conn,
+            clock,
             inbound,
             kept_key: format!("{prefix}:{{kept}}:webhook"),
             kept_bytes_key: format!("{prefix}:{{kept}}:bytes"),
@@ -78,7 +119,8 @@ impl IngressStore for RedisIngress {
             return Ok(());
         }
         let mut invocation = KEEP_SCRIPT.key(&self.kept_key);
-        invocation.key(&self.kept_bytes_key).arg(cap.max_count).arg(cap.max_bytes);
+        let oldest_kept = self.clock.now_ms().saturating_sub(cap.max_age.as_millis() as u64);
+        invocation.key(&self.kept_bytes_key).arg(cap.max_count).arg(cap.max_bytes).arg(oldest_kept);
         for payload in payloads {
             let payload = cap.fit(payload);
             let kind = serde_json::to_value(payload.kind).map_err(StoreError::corrupt)?;
@@ -119,6 +161,20 @@ impl IngressStore for RedisIngress {
                 })
             })
             .collect()
+    }
+
+    async fn erase_kept(&self, needles: &[String]) -> Result<usize, StoreError> {
+        let needles: Vec<&String> = needles.iter().filter(|n| !n.is_empty()).collect();
+        if needles.is_empty() {
+            return Ok(0);
+        }
+        let mut invocation = ERASE_KEPT_SCRIPT.key(&self.kept_key);
+        invocation.key(&self.kept_bytes_key);
+        for needle in needles {
+            invocation.arg(needle.as_str());
+        }
+        let mut conn = self.conn.clone();
+        invocation.invoke_async(&mut conn).await.map_err(StoreError::unavailable)
     }
 
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundJob>, StoreError> {

@@ -8,7 +8,7 @@ use apalis_redis::{ConnectionManager, RedisStorage, RedisTask};
 use async_trait::async_trait;
 
 use crate::store::StoreError;
-use crate::store::queue::{Enqueued, Job, JobQueue, Queued};
+use crate::store::queue::{Enqueued, Job, JobQueue, Queued, mentions};
 
 pub struct RedisQueue<J> {
     conn: ConnectionManager,
@@ -37,6 +37,9 @@ pub fn queue_config(prefix: &str, name: &str, key_ttl: Duration) -> apalis_redis
         .missed_heartbeats(crate::jobs::redis_worker::MISSED_HEARTBEATS)
         // No registry outside the prefix (apalis's `core:apalis:queues:list`): every key stays in the queue's slot.
         .queue_registry(None)
+        // A finished job is deleted with its payload: a queue holds only the work in flight, the scheduled and
+        // the dead jobs (whose payloads an erasure removes).
+        .remove_done(true)
         // Up to this many jobs per fetch (the worker takes the next batch at once when one is done).
         .batch_size(FETCH_BATCH)
 }
@@ -46,6 +49,29 @@ pub fn queue_config(prefix: &str, name: &str, key_ttl: Duration) -> apalis_redis
 const FETCH_BATCH: usize = 32;
 
 impl<J: Job> RedisQueue<J> {
+    /// The ids of the jobs whose payload mentions one of `needles`; the payloads are scanned a page at a time
+    /// (a backlog is not read in one call).
+    async fn matching_ids(&self, needles: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut matched = Vec::new();
+        loop {
+            let (next, page): (u64, Vec<(String, Vec<u8>)>) = redis::cmd("HSCAN")
+                .arg(self.config.job_data_hash())
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(StoreError::unavailable)?;
+            matched.extend(page.into_iter().filter(|(_, payload)| mentions(payload, needles)).map(|(id, _)| id));
+            if next == 0 {
+                return Ok(matched);
+            }
+            cursor = next;
+        }
+    }
+
     pub fn new(conn: ConnectionManager, config: apalis_redis::Config) -> Self {
         Self { conn, config, job: PhantomData }
     }
@@ -72,6 +98,40 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
 
     async fn pending(&self, limit: usize) -> Result<Vec<J>, StoreError> {
         self.pending_jobs(limit).await
+    }
+
+    async fn erase_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
+        // Each match goes with its metadata and its place in the active list, the scheduled set and the dead set.
+        let matched = self.matching_ids(needles).await?;
+        let mut conn = self.conn.clone();
+        for ids in matched.chunks(100) {
+            let mut pipe = redis::pipe();
+            for id in ids {
+                pipe.cmd("HDEL").arg(self.config.job_data_hash()).arg(id).ignore();
+                pipe.cmd("DEL").arg(format!("{}:{id}", self.config.job_meta_hash())).ignore();
+                pipe.cmd("LREM").arg(self.config.active_jobs_list()).arg(0).arg(id).ignore();
+                pipe.cmd("ZREM").arg(self.config.scheduled_jobs_set()).arg(id).ignore();
+                pipe.cmd("SREM").arg(self.config.dead_jobs_set()).arg(id).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await.map_err(StoreError::unavailable)?;
+        }
+        Ok(matched.len())
+    }
+
+    async fn count_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
+        // Dead jobs will not run again: nothing waits for them.
+        let ids = self.matching_ids(needles).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        let dead: Vec<bool> = redis::cmd("SMISMEMBER")
+            .arg(self.config.dead_jobs_set())
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(dead.iter().filter(|dead| !**dead).count())
     }
 }
 

@@ -14,13 +14,11 @@ use crate::verify::providers::{Capability, ImageContent, ProviderAnswer, Provide
 use crate::verify::reason::ReasonCode;
 use crate::verify::slot::Slot;
 
-/// What a provider read, for the agent who reviews the case (`, read: surname=SILVA, similarity=42.5`).
+/// The names of what a provider read, for the audit trail (`, read: surname, similarity`).
 pub(super) fn shown_fields(fields: &BTreeMap<String, String>) -> String {
-    let shown: Vec<String> = fields
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "note" | "covers"))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let shown: Vec<String> =
+        fields.iter().filter(|(k, _)| !matches!(k.as_str(), "note" | "covers")).map(|(k, _)| k.clone()).collect();
+    // The names of the fields read, never their values: the audit trail holds no document number.
     if shown.is_empty() { String::new() } else { format!(", read: {}", shown.join(", ")) }
 }
 

@@ -414,12 +414,13 @@ impl Verifier {
         let record = AuditRecord {
             at: self.clock.now_secs(),
             conversation_id: job.conversation_id.clone(),
-            actor: "verifier".into(),
+            actor: crate::store::conversation::VERIFIER_ACTOR.into(),
             event: format!("verification {} ({} ms)", job.submission, started.elapsed().as_millis()),
             event_key: JobKey::verification_run(&job.submission).into(),
             step_before: String::new(),
             step_after: String::new(),
             effects: notes,
+            ..Default::default()
         };
         if let Err(e) = self.conversations.append_audit(&job.user, &[record]).await {
             tracing::warn!(error = %e, "verification not audited");

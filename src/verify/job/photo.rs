@@ -50,12 +50,13 @@ impl Handler<PhotoJob> for Verifier {
         let record = AuditRecord {
             at: self.clock.now_secs(),
             conversation_id: job.conversation_id.clone(),
-            actor: "verifier".into(),
+            actor: crate::store::conversation::VERIFIER_ACTOR.into(),
             event: format!("photo check {} ({} ms)", job.slot, started.elapsed().as_millis()),
             event_key: format!("{}:photo", job.key),
             step_before: String::new(),
             step_after: String::new(),
             effects: notes,
+            ..Default::default()
         };
         if let Err(e) = self.conversations.append_audit(&job.user, &[record]).await {
             tracing::warn!(error = %e, "photo check not audited");

@@ -75,6 +75,7 @@ pub async fn serve(State(state): State<Arc<AppState>>, Path(token): Path<String>
         step_before: String::new(),
         step_after: String::new(),
         effects: Vec::new(),
+        ..Default::default()
     };
     if let Err(e) = state.conversations.append_audit(&link.user, &[record]).await {
         tracing::warn!(error = %e, "media link view not audited");

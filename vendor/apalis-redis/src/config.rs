@@ -79,6 +79,11 @@ pub struct Config {
     /// namespace (one key prefix, and one cluster slot when the queue name carries a hash tag).
     #[serde(default = "default_queue_registry")]
     pub queue_registry: Option<String>,
+
+    /// Whether a task that finished successfully is deleted (payload and metadata) instead of kept in the done
+    /// set. Off by default, as upstream: the done set and the payloads then grow until vacuumed.
+    #[serde(default)]
+    pub remove_done: bool,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             emit_events: true,
             idempotency_ttl: None,
             queue_registry: default_queue_registry(),
+            remove_done: false,
         }
     }
 }
@@ -319,6 +325,14 @@ impl Config {
     #[must_use]
     pub fn idempotency_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// Deletes each task that finished successfully (its payload and metadata) when it is acknowledged, so that a
+    /// queue holds only the work in flight, the scheduled and the dead tasks.
+    #[must_use]
+    pub fn remove_done(mut self, remove: bool) -> Self {
+        self.remove_done = remove;
         self
     }
 

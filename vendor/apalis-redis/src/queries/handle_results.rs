@@ -29,7 +29,9 @@ pub(crate) async fn handle_results<C: ConnectionLike>(
         .key(dead_jobs_set)
         .key(scheduled_jobs_set)
         .key(job_meta_hash)
-        .arg(config.emit_events);
+        .key(config.job_data_hash())
+        .arg(config.emit_events)
+        .arg(config.remove_done);
 
     let timestamp = current_timestamp();
 
