@@ -311,12 +311,12 @@ async fn after_the_retention_period_nothing_of_an_abandoned_onboarding_is_left_i
     assert_eq!(app.backend.memory_entries(), Some(0), "{kept}");
 }
 
-/// On Redis, with retention periods of two seconds: the conversation's keys (state, audit trail, message log,
+/// On Redis, with retention periods of eight seconds: the conversation's keys (state, audit trail, message log,
 /// index) expire by themselves; what still names the user is only their reminders, scheduled within the flow's
 /// idle expiry (a day), far inside the real retention period.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_a_conversation_expires_with_its_retention_period() {
-    let short = Duration::from_secs(2);
+    let short = Duration::from_secs(8);
     let retention = wa_onboard::store::retention::Retention {
         onboarding: short,
         decision: short,
@@ -337,6 +337,12 @@ async fn on_redis_a_conversation_expires_with_its_retention_period() {
             .count()
     };
     assert_eq!(conversation_keys(&everything_kept(&app).await), 4);
+    let mut conn = redis_conn().await;
+    for room in ["conv", "audit", "msgs"] {
+        let key = format!("{prefix}:{room}:{{{}}}", key(phone).as_string());
+        let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
+        assert!(ttl > 0 && ttl <= 8000, "{key} lives the onboarding retention: {ttl} ms");
+    }
 
     let deadline = tokio::time::Instant::now() + WAIT;
     let kept = loop {
