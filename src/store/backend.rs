@@ -103,11 +103,17 @@ impl Backend {
                 if let Some(m) = Arc::get_mut(m) {
                     m.conversations = Arc::new(MemoryConversations::new(self.clock.clone(), retention));
                     m.cases = Arc::new(MemoryCases::new(self.clock.clone(), retention));
+                } else {
+                    tracing::error!("retention set on a memory backend already shared: its stores keep the defaults");
                 }
             }
             Kind::Redis(r) => {
                 if let Some(r) = Arc::get_mut(r) {
                     r.conversations = Arc::new(RedisConversations::new(r.conn.clone(), &r.prefix, retention));
+                } else {
+                    tracing::error!(
+                        "retention set on a Redis backend already shared: its conversations keep the defaults"
+                    );
                 }
             }
         }
