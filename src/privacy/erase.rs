@@ -168,7 +168,7 @@ pub struct EraseJob {
 /// The erasure queue.
 pub const ERASURE_QUEUE: &str = "erasure";
 
-/// Tries of an erasure on stop: about an hour and a half of waiting (1 s, 2 s, 4 s ... 5 min) for the last
+/// Tries of an erasure on stop: about half an hour of waiting (2 s, 4 s, 8 s ... 5 min) for the last
 /// messages to go out; the last try erases whatever is still queued.
 pub const ERASE_ATTEMPTS: u32 = 14;
 
