@@ -95,6 +95,8 @@ async fn run() -> anyhow::Result<()> {
         },
         clock: clock.clone(),
         retention: backend.retention(),
+        journeys: backend.journeys(),
+        metrics: Arc::new(wa_onboard::metrics::Metrics::new()),
     });
     let now = clock.now_secs();
     let conversations: Vec<Vec<InboundJob>> = (0..users).map(|u| conversation(u, now)).collect();

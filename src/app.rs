@@ -39,6 +39,8 @@ use crate::{ops, webhook};
 
 pub struct AppState {
     pub config: Config,
+    /// Every store (reports read across several).
+    pub backend: Backend,
     pub clock: SharedClock,
     pub store: Arc<dyn IngressStore>,
     pub metrics: Arc<Metrics>,
@@ -142,6 +144,7 @@ impl App {
         );
         let cloud = Arc::new(Cloud::new(&config, &backend, listener.local_addr()?)?);
         let queues = Queues::new(backend.clone());
+        let metrics = Arc::new(Metrics::new());
         let runner = Arc::new(Runner {
             flows,
             store: conversations.clone(),
@@ -154,12 +157,14 @@ impl App {
             },
             clock: backend.clock(),
             retention: backend.retention(),
+            journeys: backend.journeys(),
+            metrics: metrics.clone(),
         });
-        let metrics = Arc::new(Metrics::new());
         let has_reengage_template = config.reengage_template.is_some();
         let console_config = config.console.clone();
         let state = Arc::new(AppState {
             config,
+            backend: backend.clone(),
             clock: backend.clock(),
             store: backend.ingress(),
             workers: metrics.workers.clone(),
@@ -176,7 +181,7 @@ impl App {
                 clock: backend.clock(),
             },
             flows: runner.flows.clone(),
-            privacy: crate::privacy::Privacy::new(backend.clone(), cloud.vault.clone()),
+            privacy: crate::privacy::Privacy::new(backend.clone(), cloud.vault.clone()).with_metrics(metrics.clone()),
             desk: crate::agent::desk::Desk {
                 cases: backend.cases(),
                 conversations: backend.conversations(),
@@ -393,6 +398,7 @@ fn handlers(
             events: queues.of(),
             providers: Default::default(),
             clock: state.clock.clone(),
+            metrics: state.metrics.clone(),
         }),
         erase: Arc::new(state.privacy.clone()),
     }

@@ -28,6 +28,8 @@
 //! - [`agent`]: signed live-agent handoff links and `POST /agent/outcome`.
 //! - [`privacy`]: a person's rights: erasure (on stop, or asked by an operator) with its receipt and tombstones, and
 //!   the export of everything held about them.
+//! - [`funnel`]: the onboarding funnel: each conversation's summary, the report (`report funnel`, the
+//!   supervisor page) and the funnel metrics.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics` and latency tracking.
 //! - [`metrics`]: the Prometheus registry.
 //! - [`sim`]: a local Graph API simulator (development, demo, tests, benchmarks).
@@ -58,6 +60,7 @@ pub mod console;
 pub mod conversation;
 pub mod demo;
 pub mod flow;
+pub mod funnel;
 pub mod http;
 pub mod jobs;
 pub mod metrics;

@@ -9,7 +9,7 @@ use wa_onboard::telemetry;
 
 mod cli;
 
-use cli::{AgentsCommand, ApiTokensCommand, AuditCommand, Cli, Command, JobsCommand, check_image::DocumentArgs};
+use cli::{AgentsCommand, ApiTokensCommand, AuditCommand, Cli, Command, JobsCommand, ReportCommand, check_image::DocumentArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,6 +33,9 @@ async fn main() -> ExitCode {
         }
         Command::Export { user, phone_number_id, photos } => {
             cli::privacy::export(&env, &user, phone_number_id, photos).await
+        }
+        Command::Report { command: ReportCommand::Funnel { since, until, flow, format } } => {
+            cli::report::funnel(&env, Some(&since), until.as_deref(), flow, format).await
         }
         Command::Replay { path, url } => cli::replay::run(&env, &path, url).await,
         Command::Agents { command: AgentsCommand::Add { email, name, role } } => {

@@ -40,6 +40,30 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: String,
+    pub capability: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderResultLabels {
+    pub provider: String,
+    pub capability: &'static str,
+    /// An answer's status (`pass`, `retry`, `fail`, `pending`) or an error's label (`timeout`, `unavailable`...).
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabel {
+    pub provider: String,
+}
+
+/// 10 ms to ~41 s: a provider answers in a second or two, a slow one times out.
+fn provider_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 13))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabel {
     pub decision: &'static str,
 }
@@ -89,6 +113,12 @@ pub struct Metrics {
     /// From an agent taking a case to their closing decision (approve, reject, return).
     pub case_handling_time: Histogram,
     pub case_decisions: Family<DecisionLabel, Counter>,
+    /// The onboarding funnel (started, steps, outcomes, retakes, handoffs, time to outcome).
+    pub funnel: crate::funnel::metrics::FunnelMetrics,
+    /// Identity providers' calls, by result, their latency, and whether their circuit is open.
+    pub provider_requests: Family<ProviderResultLabels, Counter>,
+    pub provider_duration: Family<ProviderLabels, Histogram, fn() -> Histogram>,
+    pub provider_circuit_open: Family<ProviderLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -123,6 +153,10 @@ impl Metrics {
             case_time_to_assignment: case_histogram(),
             case_handling_time: case_histogram(),
             case_decisions: Family::default(),
+            funnel: Default::default(),
+            provider_requests: Family::default(),
+            provider_duration: Family::new_with_constructor(provider_histogram),
+            provider_circuit_open: Family::default(),
         };
         registry.register(
             "webhooks_received",
@@ -208,6 +242,22 @@ impl Metrics {
             "Agent decisions, by decision (approve, reject, retake, return)",
             m.case_decisions.clone(),
         );
+        m.funnel.register(&mut registry);
+        registry.register(
+            "provider_requests",
+            "Identity provider calls, by provider, capability and result (pass, retry, fail, pending, or the error)",
+            m.provider_requests.clone(),
+        );
+        registry.register(
+            "provider_request_duration_seconds",
+            "Identity provider call latency (retries included), by provider and capability",
+            m.provider_duration.clone(),
+        );
+        registry.register(
+            "provider_circuit_open",
+            "1 while a provider's circuit breaker is open (calls refused, users sent to a person)",
+            m.provider_circuit_open.clone(),
+        );
         registry.register("worker_up", "1 while the queue has a live worker in this process", m.workers.up.clone());
         registry.register(
             "worker_restarts",
@@ -215,6 +265,33 @@ impl Metrics {
             m.workers.restarts.clone(),
         );
         Self { registry, ..m }
+    }
+
+    /// Counts one call to an identity provider and notes its circuit.
+    pub fn provider_call(
+        &self,
+        provider: &dyn crate::verify::providers::Provider,
+        capability: crate::verify::providers::Capability,
+        outcome: &Result<crate::verify::providers::ProviderAnswer, crate::verify::providers::ProviderError>,
+        elapsed: std::time::Duration,
+    ) {
+        use crate::verify::providers::AnswerStatus;
+        let result = match outcome {
+            Ok(answer) => match answer.status {
+                AnswerStatus::Pass => "pass",
+                AnswerStatus::Retry { .. } => "retry",
+                AnswerStatus::Fail { .. } => "fail",
+                AnswerStatus::Pending { .. } => "pending",
+            },
+            Err(e) => e.label(),
+        };
+        let (name, capability) = (provider.name().to_owned(), capability.as_str());
+        self.provider_requests.get_or_create(&ProviderResultLabels { provider: name.clone(), capability, result }).inc();
+        if !matches!(outcome, Err(crate::verify::providers::ProviderError::CircuitOpen { .. })) {
+            self.provider_duration.get_or_create(&ProviderLabels { provider: name.clone(), capability }).observe(elapsed.as_secs_f64());
+        }
+        let open = matches!(provider.circuit(), Some(crate::verify::providers::breaker::BreakerState::Open));
+        self.provider_circuit_open.get_or_create(&ProviderLabel { provider: name }).set(i64::from(open));
     }
 
     /// The Prometheus text exposition.

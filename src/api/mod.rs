@@ -4,12 +4,14 @@
 //! - `auth.rs`: tokens, their hashes, the middleware that checks them.
 //! - `cases.rs`: the cases (list, one with its timeline and photos, claim, assign, messages, decision, photos).
 //! - `privacy.rs`: a person's rights: erase (`DELETE /users/{user}`), export, a conversation's audit trail.
+//! - `reports.rs`: the funnel report (`GET /reports/funnel`).
 //! - `openapi.rs`: the OpenAPI 3.1 description, from the handlers' annotations, at `/api/v1/openapi.json`.
 
 pub mod auth;
 pub mod cases;
 pub mod openapi;
 pub mod privacy;
+pub mod reports;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/users/{user}", delete(privacy::erase))
         .route("/api/v1/users/{user}/export", get(privacy::export))
         .route("/api/v1/conversations/{id}/audit", get(privacy::audit))
+        .route("/api/v1/reports/funnel", get(reports::funnel))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token))
 }

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cases, privacy};
+use super::{cases, privacy, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,10 +14,11 @@ use super::{cases, privacy};
                        `Authorization: Bearer <token>` (`wa-onboard api-tokens add NAME`). See docs/console.md."
     ),
     paths(cases::list, cases::one, cases::claim, cases::assign, cases::message, cases::decision, cases::photo,
-        privacy::erase, privacy::export, privacy::audit),
+        privacy::erase, privacy::export, privacy::audit, reports::funnel),
     modifiers(&BearerToken),
     tags((name = "cases", description = "People waiting for, or handled by, a person"),
-        (name = "privacy", description = "A person's rights: erasure, access, the audit trail (docs/privacy.md)"))
+        (name = "privacy", description = "A person's rights: erasure, access, the audit trail (docs/privacy.md)"),
+        (name = "reports", description = "The onboarding funnel (docs/metrics.md)"))
 )]
 pub struct ApiDoc;
 

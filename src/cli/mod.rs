@@ -15,6 +15,7 @@ pub(crate) mod jobs;
 pub(crate) mod kept;
 pub(crate) mod privacy;
 pub(crate) mod replay;
+pub(crate) mod report;
 pub(crate) mod serve;
 pub(crate) mod sim;
 
@@ -68,6 +69,11 @@ pub(crate) enum Command {
         /// Include the photos themselves (base64).
         #[arg(long)]
         photos: bool,
+    },
+    /// Reports computed from the stored conversations, with no Prometheus needed (Redis).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
     },
     /// Sign webhook fixtures with WHATSAPP_APP_SECRET (or the development secret) and POST them to a server.
     Replay {
@@ -153,6 +159,25 @@ pub(crate) enum AuditCommand {
         user: String,
         #[arg(long)]
         phone_number_id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReportCommand {
+    /// The onboarding funnel of the conversations started in a period: per step how many reached it and left
+    /// there, outcomes, time to outcome, retakes, handoffs, the queue and each agent's decisions.
+    Funnel {
+        /// The period's start: a duration ago (7d, 24h, 90m), a date (2026-11-01), a date and time, or Unix seconds.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// The period's end (excluded), written the same way [default: now].
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this flow's conversations.
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: wa_onboard::funnel::render::Format,
     },
 }
 

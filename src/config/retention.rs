@@ -4,17 +4,19 @@ use std::time::Duration;
 
 use super::env::{ConfigError, Env};
 use crate::store::retention::{
-    DEFAULT_CASES_DAYS, DEFAULT_DECISION_DAYS, DEFAULT_ERASURE_RECORD_DAYS, DEFAULT_ONBOARDING_DAYS, Retention,
+    DEFAULT_CASES_DAYS, DEFAULT_DECISION_DAYS, DEFAULT_ERASURE_RECORD_DAYS, DEFAULT_FUNNEL_DAYS, DEFAULT_ONBOARDING_DAYS,
+    Retention,
 };
 
-/// `RETENTION_ONBOARDING_DAYS`, `RETENTION_DECISION_DAYS`, `RETENTION_CASES_DAYS` and
-/// `RETENTION_ERASURE_RECORD_DAYS`, each a whole number of days, at least 1.
+/// `RETENTION_ONBOARDING_DAYS`, `RETENTION_DECISION_DAYS`, `RETENTION_CASES_DAYS`,
+/// `RETENTION_ERASURE_RECORD_DAYS` and `RETENTION_FUNNEL_DAYS`, each a whole number of days, at least 1.
 pub(super) fn from_env(env: &Env) -> Result<Retention, ConfigError> {
     Ok(Retention {
         onboarding: days(env, "RETENTION_ONBOARDING_DAYS", DEFAULT_ONBOARDING_DAYS)?,
         decision: days(env, "RETENTION_DECISION_DAYS", DEFAULT_DECISION_DAYS)?,
         cases: days(env, "RETENTION_CASES_DAYS", DEFAULT_CASES_DAYS)?,
         erasure_record: days(env, "RETENTION_ERASURE_RECORD_DAYS", DEFAULT_ERASURE_RECORD_DAYS)?,
+        funnel: days(env, "RETENTION_FUNNEL_DAYS", DEFAULT_FUNNEL_DAYS)?,
     })
 }
 

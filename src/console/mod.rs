@@ -4,6 +4,7 @@
 //! - `password.rs`: argon2id hashes.
 //! - `session.rs`: sign-in (with lockout), sessions on the backend, cookies.
 //! - `auth.rs`: the gates (signed in, same origin, CSRF token).
+//! - `reports.rs`: the supervisor's funnel page and its CSV.
 //! - `routes.rs`: the handlers; they act through [`crate::agent::desk::Desk`], as `/api/v1` does.
 //! - `pages/`: the HTML; `text.rs`: the console's words in es, pt, en.
 //! - `assets/console/` (in the repository root): the stylesheet and the small live-update script, compiled in.
@@ -11,6 +12,7 @@
 pub mod auth;
 pub mod pages;
 pub mod password;
+pub mod reports;
 pub mod routes;
 pub mod session;
 pub mod text;
@@ -28,6 +30,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/queue/live", get(routes::queue_live))
         .route("/console/take-next", post(routes::take_next))
         .route("/console/sign-out", post(routes::sign_out))
+        .route("/console/funnel", get(reports::page))
+        .route("/console/funnel.csv", get(reports::csv))
         .route("/console/cases/{id}", get(routes::case))
         .route("/console/cases/{id}/live", get(routes::case_live))
         .route("/console/cases/{id}/claim", post(routes::claim))

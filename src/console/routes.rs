@@ -52,7 +52,7 @@ pub struct LangQuery {
 }
 
 /// The agent's language: `?lang=` (remembered in a cookie), else the cookie, else Spanish.
-fn language(headers: &HeaderMap, query: &LangQuery) -> (&'static str, Option<String>) {
+pub(super) fn language(headers: &HeaderMap, query: &LangQuery) -> (&'static str, Option<String>) {
     match query.lang.as_deref().and_then(|l| text::LANGUAGES.iter().find(|c| **c == l)) {
         Some(lang) => {
             let cookie = format!("wao_lang={lang}; Path=/console; SameSite=Strict; Max-Age=31536000");
@@ -62,7 +62,7 @@ fn language(headers: &HeaderMap, query: &LangQuery) -> (&'static str, Option<Str
     }
 }
 
-fn html_with(status: StatusCode, markup: maud::Markup, cookie: Option<String>) -> Response {
+pub(super) fn html_with(status: StatusCode, markup: maud::Markup, cookie: Option<String>) -> Response {
     let mut response = (status, Html(markup.into_string())).into_response();
     if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -181,7 +181,7 @@ async fn queue_data(app: &AppState, signed_in: &SignedIn) -> Result<QueueData, c
     })
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot answer now: {e}")).into_response()
 }
 

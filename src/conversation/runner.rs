@@ -13,6 +13,7 @@ use crate::flow::engine;
 use crate::flow::event::{Effect, Envelope, Event, VerificationResult};
 use crate::flow::input::Input;
 use crate::flow::state::{ConversationState, UserKey};
+use crate::funnel::JourneySummary;
 use crate::jobs::event::EventJob;
 use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::store::StoreError;
@@ -54,6 +55,10 @@ pub struct Runner {
     pub clock: SharedClock,
     /// How long conversations are kept (their index lives as long).
     pub retention: Retention,
+    /// The funnel's summary of each conversation, rewritten at every change.
+    pub journeys: Arc<dyn crate::store::journeys::JourneyStore>,
+    /// The funnel's metrics, counted once per applied event.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Runner {
@@ -124,6 +129,8 @@ impl Runner {
                     for entry in &previous.outbox {
                         self.store.clear_outbox(user, version, &entry.event_key).await?;
                     }
+                    // An earlier run may have stopped before writing the summary: it is rewritten (idempotent).
+                    self.journeys.record(&JourneySummary::of(&previous.state)).await?;
                     return Ok(Applied::Duplicate);
                 }
             }
@@ -141,7 +148,7 @@ impl Runner {
 
             let audit = audit_record(&envelope, actor, state, &outcome.state, &outcome.effects);
             let entry = OutboxEntry { event_key: envelope.key.clone(), effects: outcome.effects };
-            let mut applied = previous.map(|p| p.applied).unwrap_or_default();
+            let mut applied = previous.as_ref().map(|p| p.applied.clone()).unwrap_or_default();
             applied.push(envelope.key.clone());
             if applied.len() > APPLIED_KEYS_KEPT {
                 applied.drain(..applied.len() - APPLIED_KEYS_KEPT);
@@ -151,6 +158,8 @@ impl Runner {
             match self.store.save(user, version, &stored, &[audit]).await? {
                 Saved::Conflict => continue,
                 Saved::Ok(new_version) => {
+                    self.metrics.funnel.observe(state, &stored.state, &envelope.event);
+                    self.journeys.record(&JourneySummary::of(&stored.state)).await?;
                     if let Event::Message { message } = &envelope.event {
                         self.store.log_message(user, &logged(&stored.state.conversation_id, message)).await?;
                     }

@@ -6,6 +6,7 @@ pub mod event;
 pub mod graph;
 pub mod i18n;
 pub mod input;
+pub mod journey;
 pub mod load;
 pub mod model;
 pub mod reply;

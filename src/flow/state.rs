@@ -109,6 +109,9 @@ pub struct ConversationState {
     /// An agent asked for a photo again: the check of the new photo goes back to them instead of deciding.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub agent_review: bool,
+    /// What the funnel report and metrics need: steps reached, retakes, handoffs, active time.
+    #[serde(default)]
+    pub journey: super::journey::Journey,
     pub started_at: u64,
     /// Time of the newest event of any kind (for the idle expiry).
     pub updated_at: u64,

@@ -67,7 +67,9 @@ impl Privacy {
             self.vault.delete_conversation(id).await?;
             removed.cases += self.backend.cases().erase_conversation(id).await?;
             if conversations.tombstone(id).await?.is_none() {
-                tombstones.push(tombstone(id, state.as_ref(), &records, chain.head.clone(), erased_by, now));
+                let stone = tombstone(id, state.as_ref(), &records, chain.head.clone(), erased_by, now);
+                self.mark_in_funnel(&stone).await?;
+                tombstones.push(stone);
             }
         }
         let needles = needles(user, state.as_ref(), &ids);
@@ -86,6 +88,18 @@ impl Privacy {
             conversations: ids,
             removed,
         })
+    }
+
+    /// The funnel keeps the conversation, marked erased; one that had not ended ends there, as `erased`.
+    async fn mark_in_funnel(&self, stone: &Tombstone) -> Result<(), PrivacyError> {
+        let journeys = self.backend.journeys();
+        let before = journeys.mark_erased(&stone.conversation_id, stone.started_at, stone.erased_at).await?;
+        if let (Some(before), Some(metrics)) = (before, &self.metrics)
+            && before.is_open()
+        {
+            metrics.funnel.ended(&before.erased_at(stone.erased_at));
+        }
+        Ok(())
     }
 
     /// Removes the jobs that mention one of `needles` from every queue (the erasure queue's own jobs are left:

@@ -34,11 +34,17 @@ pub struct Privacy {
     pub backend: Backend,
     pub queues: Queues,
     pub vault: Arc<dyn MediaVault>,
+    /// Where an erasure before the end is counted (`onboardings_finished{outcome="erased"}`); none in the CLI.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Privacy {
     pub fn new(backend: Backend, vault: Arc<dyn MediaVault>) -> Self {
-        Self { queues: Queues::new(backend.clone()), backend, vault }
+        Self { queues: Queues::new(backend.clone()), backend, vault, metrics: None }
+    }
+
+    pub fn with_metrics(self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..self }
     }
 
     /// The conversation ids held about a user: the current one, and those its audit trail and message log name

@@ -13,6 +13,7 @@ use super::case::CaseStore;
 use super::conversation::ConversationStore;
 use super::delivery::DeliveryLog;
 use super::ingress::IngressStore;
+use super::journeys::JourneyStore;
 use super::memory::MemoryQueues;
 use super::memory::agents::MemoryAgents;
 use super::memory::api_tokens::MemoryApiTokens;
@@ -20,6 +21,7 @@ use super::memory::cases::MemoryCases;
 use super::memory::conversations::MemoryConversations;
 use super::memory::delivery::MemoryDeliveryLog;
 use super::memory::ingress::MemoryIngress;
+use super::memory::journeys::MemoryJourneys;
 use super::memory::queue::MemoryQueue;
 use super::memory::rate_limit::MemoryLimiter;
 use super::memory::values::MemoryValues;
@@ -32,6 +34,7 @@ use super::redis::cases::RedisCases;
 use super::redis::conversations::RedisConversations;
 use super::redis::delivery::RedisDeliveryLog;
 use super::redis::ingress::RedisIngress;
+use super::redis::journeys::RedisJourneys;
 use super::redis::queue::{RedisQueue, queue_config};
 use super::redis::rate_limit::RedisLimiter;
 use super::redis::values::RedisValues;
@@ -62,6 +65,7 @@ struct InMemory {
     ingress: Arc<MemoryIngress>,
     conversations: Arc<MemoryConversations>,
     cases: Arc<MemoryCases>,
+    journeys: Arc<MemoryJourneys>,
     api_tokens: Arc<MemoryApiTokens>,
     agents: Arc<MemoryAgents>,
     values: Mutex<HashMap<&'static str, Arc<MemoryValues>>>,
@@ -103,6 +107,7 @@ impl Backend {
                 if let Some(m) = Arc::get_mut(m) {
                     m.conversations = Arc::new(MemoryConversations::new(self.clock.clone(), retention));
                     m.cases = Arc::new(MemoryCases::new(self.clock.clone(), retention));
+                    m.journeys = Arc::new(MemoryJourneys::new(self.clock.clone(), retention.funnel));
                 } else {
                     tracing::error!("retention set on a memory backend already shared: its stores keep the defaults");
                 }
@@ -134,6 +139,7 @@ impl Backend {
             ingress,
             conversations: Arc::new(MemoryConversations::new(clock.clone(), Retention::default())),
             cases: Arc::new(MemoryCases::new(clock.clone(), Retention::default())),
+            journeys: Arc::new(MemoryJourneys::new(clock.clone(), Retention::default().funnel)),
             api_tokens: Arc::default(),
             agents: Arc::new(MemoryAgents::new(clock.clone())),
             values: Mutex::default(),
@@ -167,9 +173,10 @@ impl Backend {
     pub fn memory_dump(&self) -> Option<String> {
         match &self.kind {
             Kind::Memory(m) => Some(format!(
-                "{}\n{}\n{}\n{}",
+                "{}\n{}\n{}\n{}\n{}",
                 m.conversations.dump(),
                 m.cases.dump(),
+                m.journeys.dump(),
                 m.queues.dump(),
                 m.ingress.dump()
             )),
@@ -236,6 +243,14 @@ impl Backend {
         match &self.kind {
             Kind::Memory(m) => m.cases.clone(),
             Kind::Redis(r) => Arc::new(RedisCases::new(r.conn.clone(), &r.prefix, self.retention)),
+        }
+    }
+
+    /// The funnel's summaries of conversations.
+    pub fn journeys(&self) -> Arc<dyn JourneyStore> {
+        match &self.kind {
+            Kind::Memory(m) => m.journeys.clone(),
+            Kind::Redis(r) => Arc::new(RedisJourneys::new(r.conn.clone(), &r.prefix, self.retention.funnel)),
         }
     }
 

@@ -8,6 +8,7 @@
 //! | [`IngressStore`] | inbound jobs with their dedupe claims; payloads kept for inspection | `{inbound}:*`, `{kept}:*` |
 //! | [`ConversationStore`] | conversation state (compare-and-set), outbox, hash-chained audit trail, message log, flow sources, index, erasure tombstones | `conv:{user}`, `audit:{user}`, `msgs:{user}`, `flows`, `convidx:*`, `tombstone:*`, `value:*` |
 //! | [`CaseStore`] | cases: a person taking over an onboarding (waiting, assigned, closed) | `{cases}:*` |
+//! | [`JourneyStore`](journeys::JourneyStore) | the funnel's summary of each conversation (steps, outcome, reason codes; no personal data) | `journeys:<day>` |
 //! | [`AgentStore`](agents::AgentStore) | console accounts (argon2id hashes), sessions, failed sign-ins | `agents`, `agent-session:*`, `signin-fail:*` |
 //! | [`ApiTokenStore`](api_tokens::ApiTokenStore) | hashes of the `/api/v1` tokens, by name | `api-tokens` |
 //! | [`JobQueue`] | jobs with idempotency keys, due now or later (apalis-redis format) | `{<queue>}:*` |
@@ -30,6 +31,7 @@ pub mod case;
 pub mod conversation;
 pub mod delivery;
 pub mod ingress;
+pub mod journeys;
 pub mod memory;
 pub mod queue;
 pub mod rate_limit;

@@ -20,6 +20,8 @@ pub struct Retention {
     pub cases: Duration,
     /// The tombstone left by an erasure (no personal data): the record that the erasure happened.
     pub erasure_record: Duration,
+    /// The funnel's summary of a conversation (no personal data), counted from the day it started.
+    pub funnel: Duration,
 }
 
 impl Default for Retention {
@@ -29,6 +31,7 @@ impl Default for Retention {
             decision: Duration::from_secs(DEFAULT_DECISION_DAYS * DAY),
             cases: Duration::from_secs(DEFAULT_CASES_DAYS * DAY),
             erasure_record: Duration::from_secs(DEFAULT_ERASURE_RECORD_DAYS * DAY),
+            funnel: Duration::from_secs(DEFAULT_FUNNEL_DAYS * DAY),
         }
     }
 }
@@ -42,6 +45,9 @@ pub const DEFAULT_DECISION_DAYS: u64 = 5 * 365 + 1;
 pub const DEFAULT_CASES_DAYS: u64 = 90;
 /// As long as the decisions it may stand in for.
 pub const DEFAULT_ERASURE_RECORD_DAYS: u64 = DEFAULT_DECISION_DAYS;
+
+/// Thirteen months: this month can be compared with the same month a year before.
+pub const DEFAULT_FUNNEL_DAYS: u64 = 400;
 
 /// What a conversation's keys should do at a save.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

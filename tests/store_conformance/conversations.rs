@@ -67,6 +67,7 @@ fn stored(user: &UserKey, step: &str, outbox: &[&str]) -> Stored {
         photo_checks: Vec::new(),
         prompt_held: false,
         agent_review: false,
+        journey: Default::default(),
         started_at: 1_795_000_000,
         updated_at: 1_795_000_200,
     };

@@ -27,6 +27,10 @@ pub fn page(lang: &str, title: &str, signed_in: Option<&SignedIn>, body: Markup)
                         }
                     }
                     @if let Some(signed_in) = signed_in {
+                        a href="/console/" { (t(lang, "queue")) }
+                        @if signed_in.account.role == crate::store::agents::Role::Supervisor {
+                            a href="/console/funnel" { (t(lang, "funnel")) }
+                        }
                         span.who { (t(lang, "signed_in_as")) " " (signed_in.account.name) " (" (signed_in.account.role.as_str()) ")" }
                         form.inline method="post" action="/console/sign-out" {
                             input type="hidden" name="csrf" value=(signed_in.session.csrf);

@@ -40,7 +40,13 @@ pub fn step(flow: &Flow, state: Option<&ConversationState>, user: &UserKey, enve
             run.enter(&flow.file.start.clone());
             run
         }
-        (Some(state), _) => Run::resume(flow, state.clone(), envelope),
+        (Some(state), event) => {
+            let mut run = Run::resume(flow, state.clone(), envelope);
+            if matches!(event, Event::Message { .. }) {
+                run.state.journey.answered_after(now.saturating_sub(state.updated_at));
+            }
+            run
+        }
         (None, Event::Message { .. }) => {
             let mut run = Run::start(flow, user, envelope, None);
             run.enter(&flow.file.start.clone());
@@ -116,6 +122,7 @@ impl<'a> Run<'a> {
             photo_checks: Vec::new(),
             prompt_held: false,
             agent_review: false,
+            journey: Default::default(),
             started_at: envelope.now,
             updated_at: envelope.now,
         };

@@ -37,8 +37,9 @@ impl Run<'_> {
         let Some(step) = self.flow.step(name) else {
             return self.note(format!("step `{name}` does not exist"));
         };
-        self.state.step = name.to_owned();
+        let from = std::mem::replace(&mut self.state.step, name.to_owned());
         self.state.visit += 1;
+        self.state.journey.reach(name);
         if step.slot.is_none() {
             self.state.photo_run.clear();
         }
@@ -56,6 +57,7 @@ impl Run<'_> {
             Some(Action::Verify) => self.verify(),
             Some(Action::Handoff) => {
                 let reason = self.state.vars.get("handoff_reason").cloned().unwrap_or_else(|| "flow".into());
+                self.state.journey.handoffs.push(reason.clone());
                 self.state.phase = Phase::WithAgent { reason: reason.clone(), since: self.envelope.now };
                 let waiting = self.waiting_text();
                 self.effects.push(Effect::Handoff {
@@ -66,6 +68,7 @@ impl Run<'_> {
                 });
             }
             Some(Action::Finish) => {
+                self.state.journey.left_at = Some(from);
                 let outcome = step.outcome.clone().unwrap_or_else(|| name.to_owned());
                 self.end(&outcome, step.erase_data);
             }
@@ -125,6 +128,7 @@ impl Run<'_> {
         match self.flow.file.verification.routes.agent.clone() {
             Some(step) => self.enter(&step),
             None => {
+                self.state.journey.handoffs.push(reason.to_owned());
                 self.state.phase = Phase::WithAgent { reason: reason.to_owned(), since: self.envelope.now };
                 let waiting = self.waiting_text();
                 self.effects.push(Effect::Handoff {
@@ -138,6 +142,8 @@ impl Run<'_> {
     }
 
     pub(super) fn end(&mut self, outcome: &str, erase_data: bool) {
+        self.state.journey.left_at.get_or_insert_with(|| self.state.step.clone());
+        self.state.journey.document = self.state.vars.get("document").cloned();
         self.state.phase = Phase::Ended { outcome: outcome.to_owned(), at: self.envelope.now };
         if erase_data {
             self.state.vars.clear();

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod conversations;
 pub mod delivery;
 pub mod ingress;
+pub mod journeys;
 pub mod queue;
 pub mod rate_limit;
 pub mod values;

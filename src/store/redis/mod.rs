@@ -11,6 +11,7 @@ pub mod conversations;
 pub mod dead_jobs;
 pub mod delivery;
 pub mod ingress;
+pub mod journeys;
 pub mod queue;
 pub mod rate_limit;
 pub mod values;

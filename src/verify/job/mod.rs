@@ -76,6 +76,8 @@ pub struct Verifier {
     /// single job, or a provider that is down would be called afresh for every submission.
     pub providers: ProviderCache,
     pub clock: SharedClock,
+    /// Provider calls, latencies and circuits.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 enum Step {
@@ -264,7 +266,7 @@ impl Verifier {
                 continue;
             }
             let routed = providers.as_ref().and_then(|p| p.provider_for(capability, &country));
-            let outcome = match routed {
+            let outcome = match routed.clone() {
                 Some(provider) if provider.covers().contains(&capability) => {
                     // A session that decides several capabilities at once: asked once, with every photo they need.
                     let decided = findings.providers.iter().find_map(|(c, o)| {
@@ -286,6 +288,9 @@ impl Verifier {
                 Some(provider) => check(provider.as_ref(), capability, &request).await,
                 None => Err(ProviderError::NotConfigured { capability, country: country.clone() }),
             };
+            if let Some(provider) = routed {
+                self.metrics.provider_call(provider.as_ref(), capability, &outcome, started.elapsed());
+            }
             audit.push(match &outcome {
                 Ok(a) => format!(
                     "provider {} {}: {:?}, confidence {:.2}, {} ms{}",

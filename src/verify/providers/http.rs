@@ -243,4 +243,8 @@ impl Provider for HttpProvider {
     fn name(&self) -> &str {
         &self.config.name
     }
+
+    fn circuit(&self) -> Option<super::breaker::BreakerState> {
+        Some(self.breaker().state())
+    }
 }

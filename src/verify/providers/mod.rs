@@ -245,6 +245,11 @@ pub trait Provider: DocumentReader + LivenessChecker + FaceMatcher + RegistryChe
     fn covers(&self) -> &[Capability] {
         &[]
     }
+
+    /// Its circuit breaker's state, for the metrics (none: it has no breaker).
+    fn circuit(&self) -> Option<breaker::BreakerState> {
+        None
+    }
 }
 
 /// Runs the check of `capability` on `provider`.

@@ -362,6 +362,10 @@ impl Provider for RekognitionProvider {
     fn name(&self) -> &str {
         &self.config.name
     }
+
+    fn circuit(&self) -> Option<breaker::BreakerState> {
+        Some(self.breaker.state())
+    }
 }
 
 /// The capabilities Rekognition serves (`flow check` refuses routing others to it).

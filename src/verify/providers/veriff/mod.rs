@@ -431,6 +431,10 @@ impl Provider for VeriffProvider {
         &self.config.name
     }
 
+    fn circuit(&self) -> Option<breaker::BreakerState> {
+        Some(self.breaker().state())
+    }
+
     /// One Veriff session decides the document, the face match and the liveness together.
     fn covers(&self) -> &[Capability] {
         &[Capability::Document, Capability::Liveness, Capability::FaceMatch]
