@@ -35,7 +35,8 @@ async fn run() -> anyhow::Result<()> {
     let after = measure(&url, n, Retention::default(), "default retention").await?;
     print_usage("right after", &after, n);
     let short = Duration::from_secs(3);
-    let retention = Retention { onboarding: short, decision: short, cases: short, erasure_record: short };
+    let retention =
+        Retention { onboarding: short, decision: short, cases: short, erasure_record: short, funnel: short };
     let expired = measure(&url, n, retention, "retention 3 s").await?;
     print_usage("after the retention periods (3 s) passed", &expired, n);
     Ok(())

@@ -9,7 +9,9 @@ use wa_onboard::telemetry;
 
 mod cli;
 
-use cli::{AgentsCommand, ApiTokensCommand, AuditCommand, Cli, Command, JobsCommand, ReportCommand, check_image::DocumentArgs};
+use cli::{
+    AgentsCommand, ApiTokensCommand, AuditCommand, Cli, Command, JobsCommand, ReportCommand, check_image::DocumentArgs,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -5,7 +5,38 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
+
+/// The service's prefix of every metric name.
+const PREFIX: &str = "wa_onboard";
+
+/// The registry, and what was registered in it: a family with no series yet (no provider called, no
+/// conversation ended) is still listed on `/metrics` with its help and type, so that dashboards, alerts and
+/// people see every metric from the first scrape.
+pub struct Catalog {
+    registry: Registry,
+    /// (name without the prefix, help, OpenMetrics type).
+    described: Vec<(String, String, &'static str)>,
+}
+
+impl Catalog {
+    fn new() -> Self {
+        Self { registry: Registry::with_prefix(PREFIX), described: Vec::new() }
+    }
+
+    pub fn register(&mut self, name: &str, help: &str, metric: impl Metric) {
+        use prometheus_client::metrics::MetricType;
+        let kind = match metric.metric_type() {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Info => "info",
+            _ => "unknown",
+        };
+        self.described.push((name.to_owned(), help.to_owned(), kind));
+        self.registry.register(name, help, metric);
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -79,7 +110,7 @@ fn latency_histogram() -> Histogram {
 }
 
 pub struct Metrics {
-    registry: Registry,
+    registry: Catalog,
     /// Webhook POSTs by what became of them.
     pub webhooks_received: Family<OutcomeLabel, Counter>,
     pub signature_failures: Family<ReasonLabel, Counter>,
@@ -108,6 +139,8 @@ pub struct Metrics {
     pub workers: std::sync::Arc<crate::jobs::health::WorkerHealth>,
     /// Cases per state, read from the store at each scrape (so every process reports the same queue).
     pub cases: Family<StatusLabel, Gauge>,
+    /// How long the oldest waiting case has waited, read from the store at each scrape (0: nobody waits).
+    pub case_oldest_waiting: Gauge,
     /// From a case opening to an agent taking it.
     pub case_time_to_assignment: Histogram,
     /// From an agent taking a case to their closing decision (approve, reject, return).
@@ -129,9 +162,9 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("wa_onboard");
+        let mut registry = Catalog::new();
         let m = Self {
-            registry: Registry::default(),
+            registry: Catalog { registry: Registry::default(), described: Vec::new() },
             webhooks_received: Family::default(),
             signature_failures: Family::default(),
             duplicates: Counter::default(),
@@ -150,6 +183,7 @@ impl Metrics {
             http_connections_timed_out: Family::default(),
             workers: Default::default(),
             cases: Family::default(),
+            case_oldest_waiting: Gauge::default(),
             case_time_to_assignment: case_histogram(),
             case_handling_time: case_histogram(),
             case_decisions: Family::default(),
@@ -228,6 +262,11 @@ impl Metrics {
         );
         registry.register("cases", "Agent cases by state (waiting is the queue depth)", m.cases.clone());
         registry.register(
+            "case_oldest_waiting_seconds",
+            "Seconds the oldest waiting case has waited for an agent (0 when nobody waits)",
+            m.case_oldest_waiting.clone(),
+        );
+        registry.register(
             "case_time_to_assignment_seconds",
             "Seconds from a case opening to an agent taking it",
             m.case_time_to_assignment.clone(),
@@ -286,9 +325,13 @@ impl Metrics {
             Err(e) => e.label(),
         };
         let (name, capability) = (provider.name().to_owned(), capability.as_str());
-        self.provider_requests.get_or_create(&ProviderResultLabels { provider: name.clone(), capability, result }).inc();
+        self.provider_requests
+            .get_or_create(&ProviderResultLabels { provider: name.clone(), capability, result })
+            .inc();
         if !matches!(outcome, Err(crate::verify::providers::ProviderError::CircuitOpen { .. })) {
-            self.provider_duration.get_or_create(&ProviderLabels { provider: name.clone(), capability }).observe(elapsed.as_secs_f64());
+            self.provider_duration
+                .get_or_create(&ProviderLabels { provider: name.clone(), capability })
+                .observe(elapsed.as_secs_f64());
         }
         let open = matches!(provider.circuit(), Some(crate::verify::providers::breaker::BreakerState::Open));
         self.provider_circuit_open.get_or_create(&ProviderLabel { provider: name }).set(i64::from(open));
@@ -298,7 +341,15 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry.registry);
+        let end = out.rfind("# EOF").unwrap_or(out.len());
+        let mut empty = String::new();
+        for (name, help, kind) in &self.registry.described {
+            if !out.contains(&format!("# TYPE {PREFIX}_{name} ")) {
+                empty.push_str(&format!("# HELP {PREFIX}_{name} {help}.\n# TYPE {PREFIX}_{name} {kind}\n"));
+            }
+        }
+        out.insert_str(end, &empty);
         out
     }
 }

@@ -59,6 +59,10 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             app.metrics.cases.get_or_create(&label).set(n as i64);
         }
     }
+    if let Ok(oldest) = app.cases.list(crate::store::case::CaseStatus::Waiting, 1).await {
+        let waited = oldest.first().map_or(0, |c| app.clock.now_secs().saturating_sub(c.info.opened_at));
+        app.metrics.case_oldest_waiting.set(waited as i64);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render()).into_response()
 }
 

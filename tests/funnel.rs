@@ -65,7 +65,14 @@ impl Cohort {
 
     fn user(&self, n: u32) -> User {
         let phone = format!("52155{:07}", 4_000_000 + n);
-        User::new(&format!("User {n}"), &phone, &self.app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, self.sim.clone())
+        User::new(
+            &format!("User {n}"),
+            &phone,
+            &self.app.base,
+            APP_SECRET,
+            wa_onboard::sim::SIM_PHONE_NUMBER_ID,
+            self.sim.clone(),
+        )
     }
 
     /// Waits for `count` replies, then lets the user think before their next message.
@@ -137,8 +144,10 @@ impl Cohort {
         // A day later the two who went quiet expire (their scheduled checks are run here on both backends).
         self.clock.advance(Duration::from_secs(25 * 3600));
         for n in [5, 6] {
-            let user = UserKey { phone_number_id: wa_onboard::sim::SIM_PHONE_NUMBER_ID.into(), user: self.user(n).phone };
-            let job = EventJob { user, key: JobKey::from_stored(format!("funnel-expiry-{n}")), event: Event::ExpiryDue };
+            let user =
+                UserKey { phone_number_id: wa_onboard::sim::SIM_PHONE_NUMBER_ID.into(), user: self.user(n).phone };
+            let job =
+                EventJob { user, key: JobKey::from_stored(format!("funnel-expiry-{n}")), event: Event::ExpiryDue };
             self.app.runner.event(&job, "system").await.unwrap();
         }
     }
@@ -149,8 +158,11 @@ impl Cohort {
     }
 }
 
-/// The steps of the cohort: (step, reached, left here by outcome, here now).
-fn expected_steps() -> Vec<(&'static str, u64, Vec<(&'static str, u64)>, u64)> {
+/// A step of the report: (step, reached, left here by outcome, here now).
+type StepRow<S> = (S, u64, Vec<(S, u64)>, u64);
+
+/// The steps of the cohort.
+fn expected_steps() -> Vec<StepRow<&'static str>> {
     vec![
         ("language", 10, vec![], 0),
         ("consent", 10, vec![("declined", 2)], 0),
@@ -166,24 +178,25 @@ const OUTCOMES: [(&str, u64); 5] = [("declined", 2), ("expired", 2), ("review", 
 
 fn check_json(report: &Value, cohort: &Cohort) {
     assert_eq!(report["started"], 10, "{report:#}");
-    let outcomes: Vec<(String, u64)> = report["outcomes"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-        .collect();
+    let outcomes: Vec<(String, u64)> =
+        report["outcomes"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect();
     let expected: Vec<(String, u64)> = OUTCOMES.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
     assert_eq!(outcomes, expected, "{report:#}");
-    let steps: Vec<(String, u64, Vec<(String, u64)>, u64)> = report["steps"]
+    let steps: Vec<StepRow<String>> = report["steps"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| {
             let left = s["left"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect();
-            (s["step"].as_str().unwrap().to_owned(), s["reached"].as_u64().unwrap(), left, s["here_now"].as_u64().unwrap())
+            (
+                s["step"].as_str().unwrap().to_owned(),
+                s["reached"].as_u64().unwrap(),
+                left,
+                s["here_now"].as_u64().unwrap(),
+            )
         })
         .collect();
-    let expected: Vec<(String, u64, Vec<(String, u64)>, u64)> = expected_steps()
+    let expected: Vec<StepRow<String>> = expected_steps()
         .into_iter()
         .map(|(s, r, l, h)| (s.to_owned(), r, l.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), h))
         .collect();
@@ -195,7 +208,10 @@ fn check_json(report: &Value, cohort: &Cohort) {
     assert!((report["verified_ratio"].as_f64().unwrap() - 4.0 / 9.0).abs() < 1e-9, "{report:#}");
     // Verified: three in 5 answers of 10 s each, the one with a retake in 6.
     let verified = report["time_to_outcome"].as_array().unwrap().iter().find(|t| t["outcome"] == "verified").unwrap();
-    assert_eq!((verified["count"].as_u64(), verified["wall_p50"].as_u64(), verified["wall_p90"].as_u64()), (Some(4), Some(50), Some(60)));
+    assert_eq!(
+        (verified["count"].as_u64(), verified["wall_p50"].as_u64(), verified["wall_p90"].as_u64()),
+        (Some(4), Some(50), Some(60))
+    );
     assert_eq!((verified["active_p50"].as_u64(), verified["active_p90"].as_u64()), (Some(50), Some(60)));
     let declined = report["time_to_outcome"].as_array().unwrap().iter().find(|t| t["outcome"] == "declined").unwrap();
     assert_eq!((declined["wall_p50"].as_u64(), declined["active_p90"].as_u64()), (Some(20), Some(20)));
@@ -232,7 +248,10 @@ fn check_csv(csv: &str) {
 
 fn check_table(table: &str) {
     let row = |step: &str| {
-        table.lines().find(|l| l.split_whitespace().next() == Some(step)).unwrap_or_else(|| panic!("no {step}:\n{table}"))
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(step))
+            .unwrap_or_else(|| panic!("no {step}:\n{table}"))
     };
     let words = |step: &str| row(step).split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     assert_eq!(words("consent")[..6], ["consent", "10", "0", "80.0%", "declined", "2"], "{table}");
@@ -284,10 +303,19 @@ fn check_metrics(text: &str) {
     assert_eq!(m("onboarding_handoffs_total", &[("reason", "low_confidence")]), 1.0);
     assert_eq!(m("verifications_total", &[("result", "verified")]), 4.0);
     assert_eq!(m("verifications_total", &[("result", "agent")]), 1.0);
-    assert_eq!(metric(text, "wa_onboard_onboarding_time_to_outcome_seconds_count{flow=\"kyc_latam\",outcome=\"verified\"}"), 4.0);
-    assert_eq!(metric(text, "wa_onboard_onboarding_time_to_outcome_seconds_sum{flow=\"kyc_latam\",outcome=\"verified\"}"), 210.0);
+    assert_eq!(
+        metric(text, "wa_onboard_onboarding_time_to_outcome_seconds_count{flow=\"kyc_latam\",outcome=\"verified\"}"),
+        4.0
+    );
+    assert_eq!(
+        metric(text, "wa_onboard_onboarding_time_to_outcome_seconds_sum{flow=\"kyc_latam\",outcome=\"verified\"}"),
+        210.0
+    );
     assert_eq!(metric(text, "wa_onboard_onboarding_active_seconds_sum{flow=\"kyc_latam\",outcome=\"declined\"}"), 40.0);
-    assert_eq!(m("provider_requests_total", &[("provider", "kyc_sim"), ("capability", "face_match"), ("result", "pass")]), 5.0);
+    assert_eq!(
+        m("provider_requests_total", &[("provider", "kyc_sim"), ("capability", "face_match"), ("result", "pass")]),
+        5.0
+    );
     assert_eq!(m("provider_circuit_open", &[("provider", "kyc_sim")]), 0.0);
     assert_eq!(metric(text, "wa_onboard_cases{status=\"waiting\"}"), 1.0, "{text}");
 }
@@ -304,8 +332,9 @@ async fn sign_in(app: &TestApp, email: &str, role: Role) -> (reqwest::Client, St
     };
     let _ = app.backend.agents().add(&account).await.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form =
-        url::form_urlencoded::Serializer::new(String::new()).extend_pairs([("email", email), ("password", PASSWORD)]).finish();
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("email", email), ("password", PASSWORD)])
+        .finish();
     let signed_in = client
         .post(format!("{}/console/sign-in", app.base))
         .header("origin", &app.base)
@@ -396,3 +425,58 @@ async fn an_agent_who_is_not_a_supervisor_cannot_open_the_funnel() {
     let api = app.client.get(format!("{}/api/v1/reports/funnel", app.base)).send().await.unwrap();
     assert_eq!(api.status(), 401, "the API needs a token");
 }
+
+on_both_backends!(erased_conversations_stay_in_the_funnel_without_personal_data, |backend, name| async move {
+    let app = spawn_running_app(backend, name).await;
+    let sim = app.sim.clone().unwrap();
+    let pnid = wa_onboard::sim::SIM_PHONE_NUMBER_ID;
+    let (token, hash) = wa_onboard::api::auth::new_token();
+    let record = wa_onboard::store::api_tokens::ApiToken { name: "dpo".into(), hash, created_at: 1 };
+    assert!(app.backend.api_tokens().add(&record).await.unwrap());
+    let mut users = Vec::new();
+    for phone in ["5491155550101", "5491155550102"] {
+        let mut user = User::new("Valentina Quispe", phone, &app.base, APP_SECRET, pnid, sim.clone());
+        for (id, title) in [("", "Hola"), ("lang_es", "Español"), ("consent_accept", "Acepto")] {
+            if id.is_empty() {
+                user.says(title).await.unwrap()
+            } else {
+                user.taps(id, title).await.unwrap()
+            }
+            user.expect_replies(1, WAIT).await.unwrap();
+        }
+        users.push(user);
+    }
+    // The first is erased by an operator midway; the second stops (and is erased once the goodbye is out).
+    let erased = app.client.delete(format!("{}/api/v1/users/5491155550101", app.base)).bearer_auth(&token).send();
+    assert_eq!(erased.await.unwrap().status(), 200);
+    let stops = &mut users[1];
+    stops.says("salir").await.unwrap();
+    stops.expect_replies(1, WAIT).await.unwrap();
+    stops.taps("stop_yes", "Sí, terminar").await.unwrap();
+    stops.expect_replies(1, WAIT).await.unwrap();
+    let key = UserKey { phone_number_id: pnid.into(), user: "5491155550102".into() };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.backend.conversations().load(&key).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the stop's erasure ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let url = format!("{}/api/v1/reports/funnel?since=1d", app.base);
+    let report: Value = app.client.get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["started"], 2, "{report:#}");
+    assert_eq!(report["outcomes"], serde_json::json!({"erased": 1, "stopped": 1}), "{report:#}");
+    let document = report["steps"].as_array().unwrap().iter().find(|s| s["step"] == "document").unwrap();
+    assert_eq!(document["left"], serde_json::json!({"erased": 1, "stopped": 1}));
+    let metrics = app.metrics().await;
+    assert_eq!(series_sum(&metrics, "wa_onboard_onboardings_finished_total", &[("outcome", "erased")]), 1.0);
+    assert_eq!(series_sum(&metrics, "wa_onboard_onboardings_finished_total", &[("outcome", "stopped")]), 1.0);
+    // What the funnel keeps names neither of them.
+    let now = app.backend.clock().now_secs();
+    let kept = app.backend.journeys().started_between(now - 3600, now + 1).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(kept.iter().all(|s| s.erased), "both marked erased: {kept:?}");
+    let text = serde_json::to_string(&kept).unwrap();
+    for secret in ["5491155550101", "5491155550102", "Quispe", "Valentina"] {
+        assert!(!text.contains(secret), "the funnel keeps {secret}: {text}");
+    }
+});

@@ -322,6 +322,7 @@ async fn on_redis_a_conversation_expires_with_its_retention_period() {
         decision: short,
         cases: short,
         erasure_record: short,
+        funnel: short,
     };
     let (backend, redis) = open_backend(Backend::Redis, "privacy-retention").await;
     let backend = backend.with_retention(retention);

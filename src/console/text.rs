@@ -115,7 +115,9 @@ pub fn t(lang: &str, key: &'static str) -> &'static str {
         "last_90d" => ("Últimos 90 días", "Últimos 90 dias", "Last 90 days"),
         "download_csv" => ("Descargar CSV", "Baixar CSV", "Download CSV"),
         "started" => ("Iniciaron", "Iniciaram", "Started"),
-        "verified_ratio" => ("Verificados (de los terminados)", "Verificados (dos encerrados)", "Verified (of those ended)"),
+        "verified_ratio" => {
+            ("Verificados (de los terminados)", "Verificados (dos encerrados)", "Verified (of those ended)")
+        }
         "handoff_rate" => ("Pasaron a una persona", "Passaram para uma pessoa", "Handed to a person"),
         "median_time" => ("Mediana hasta el resultado", "Mediana até o resultado", "Median time to outcome"),
         "steps" => ("Pasos", "Etapas", "Steps"),

@@ -42,7 +42,7 @@ async fn step_order(backend: &Backend, summaries: &[super::JourneySummary]) -> R
             None => versions.push((&s.flow_id, &s.flow_version, s.started_at)),
         }
     }
-    versions.sort_by(|a, b| b.2.cmp(&a.2));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.2));
     let conversations = backend.conversations();
     let mut order: Vec<String> = Vec::new();
     for (flow_id, version, _) in versions {

@@ -6,7 +6,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
 
 use super::summary::JourneySummary;
 use crate::flow::event::{Event, VerificationResult};
@@ -68,7 +67,9 @@ pub struct TimeLabels {
 
 /// 30 s to about 34 hours: a quick onboarding takes minutes, an expired one a day.
 fn outcome_histogram() -> Histogram {
-    Histogram::new([30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0, 86400.0, 122400.0])
+    Histogram::new([
+        30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0, 86400.0, 122400.0,
+    ])
 }
 
 pub struct FunnelMetrics {
@@ -100,7 +101,7 @@ impl Default for FunnelMetrics {
 }
 
 impl FunnelMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    pub fn register(&self, registry: &mut crate::metrics::Catalog) {
         registry.register("onboardings_started", "Conversations started, by flow and version", self.started.clone());
         registry.register(
             "onboardings_finished",
@@ -122,7 +123,11 @@ impl FunnelMetrics {
             "Photos asked for again, by reason code and document type",
             self.retakes.clone(),
         );
-        registry.register("onboarding_handoffs", "Conversations handed to a person, by reason code", self.handoffs.clone());
+        registry.register(
+            "onboarding_handoffs",
+            "Conversations handed to a person, by reason code",
+            self.handoffs.clone(),
+        );
         registry.register(
             "verifications",
             "Verification results, by result (verified, retake, agent, rejected): verified / all is the success ratio",
@@ -183,9 +188,12 @@ impl FunnelMetrics {
     pub fn ended(&self, summary: &JourneySummary) {
         let (flow, version) = (summary.flow_id.clone(), summary.flow_version.clone());
         let outcome = summary.outcome.clone();
-        self.finished.get_or_create(&OutcomeLabels { flow: flow.clone(), version: version.clone(), outcome: outcome.clone() }).inc();
+        self.finished
+            .get_or_create(&OutcomeLabels { flow: flow.clone(), version: version.clone(), outcome: outcome.clone() })
+            .inc();
         if !super::report::is_decision(&outcome) {
-            let labels = LeftLabels { flow: flow.clone(), version, step: summary.step.clone(), outcome: outcome.clone() };
+            let labels =
+                LeftLabels { flow: flow.clone(), version, step: summary.step.clone(), outcome: outcome.clone() };
             self.left.get_or_create(&labels).inc();
         }
         let labels = TimeLabels { flow, outcome };

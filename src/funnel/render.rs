@@ -51,18 +51,32 @@ fn date(secs: u64) -> String {
 fn table(r: &FunnelReport) -> String {
     let mut out = String::new();
     let flow = r.period.flow.as_deref().unwrap_or("all flows");
-    let _ = writeln!(out, "Funnel of {flow}: conversations started from {} to {}", date(r.period.since), date(r.period.until));
+    let _ = writeln!(
+        out,
+        "Funnel of {flow}: conversations started from {} to {}",
+        date(r.period.since),
+        date(r.period.until)
+    );
     let _ = writeln!(out, "started {}, verified {} of those ended\n", r.started, percent(r.verified_ratio));
-    let _ = writeln!(out, "{:<18} {:>8} {:>10} {:>9}  left here (by outcome) / decided here", "step", "reached", "here now", "convert");
+    let _ = writeln!(
+        out,
+        "{:<18} {:>8} {:>10} {:>9}  left here (by outcome) / decided here",
+        "step", "reached", "here now", "convert"
+    );
     for s in &r.steps {
         let mut tail = pairs(&s.left);
         if !s.decided.is_empty() {
             tail = format!("{tail} / {}", pairs(&s.decided));
         }
-        let _ = writeln!(out, "{:<18} {:>8} {:>10} {:>9}  {tail}", s.step, s.reached, s.here_now, percent(s.conversion));
+        let _ =
+            writeln!(out, "{:<18} {:>8} {:>10} {:>9}  {tail}", s.step, s.reached, s.here_now, percent(s.conversion));
     }
     let _ = writeln!(out, "\noutcomes: {}", pairs(&r.outcomes));
-    let _ = writeln!(out, "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10}", "time to", "count", "wall p50", "wall p90", "active p50", "active p90");
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "time to", "count", "wall p50", "wall p90", "active p50", "active p90"
+    );
     for t in &r.time_to_outcome {
         let _ = writeln!(
             out,
@@ -83,7 +97,13 @@ fn table(r: &FunnelReport) -> String {
         let _ = writeln!(out, "  {:<24} {:<12} {:>6}", t.reason, t.document, t.count);
     }
     let h = &r.handoffs;
-    let _ = writeln!(out, "\nhandoffs: {} conversations ({}); reasons: {}", h.conversations, percent(h.rate), pairs(&h.reasons));
+    let _ = writeln!(
+        out,
+        "\nhandoffs: {} conversations ({}); reasons: {}",
+        h.conversations,
+        percent(h.rate),
+        pairs(&h.reasons)
+    );
     let q = &r.queue;
     let _ = writeln!(
         out,

@@ -150,7 +150,13 @@ pub fn is_decision(outcome: &str) -> bool {
 
 /// Builds the report of `period` from the summaries (already of that period and flow), the cases (any: those
 /// closed or taken in the period count), the flows' steps in file order, and the time now.
-pub fn build(period: Period, summaries: &[JourneySummary], cases: &[Case], step_order: &[String], now: u64) -> FunnelReport {
+pub fn build(
+    period: Period,
+    summaries: &[JourneySummary],
+    cases: &[Case],
+    step_order: &[String],
+    now: u64,
+) -> FunnelReport {
     let started = summaries.len();
     let mut outcomes = BTreeMap::new();
     for s in summaries {
@@ -312,3 +318,7 @@ fn queue(period: &Period, cases: &[Case], now: u64) -> QueueLevels {
         time_to_assignment_p90: percentile(&mut waits, 0.9),
     }
 }
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;

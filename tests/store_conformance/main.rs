@@ -132,6 +132,7 @@ mod cases;
 mod conversations;
 mod delivery;
 mod ingress;
+mod journeys;
 mod queues;
 mod rate_limit;
 mod values;

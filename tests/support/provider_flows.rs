@@ -60,4 +60,3 @@ pub fn flows_dir_for(providers: &Providers) -> std::path::PathBuf {
     std::fs::write(dir.join("kyc_latam.yaml"), flow).unwrap();
     dir
 }
-

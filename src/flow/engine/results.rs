@@ -65,7 +65,8 @@ impl Run<'_> {
             return self.handoff(&format!("no step collects `{slot}`"));
         };
         let document = self.state.vars.get("document").cloned();
-        let retake = crate::flow::journey::Retake { slot: slot.to_owned(), reason: reason.as_str().to_owned(), document };
+        let retake =
+            crate::flow::journey::Retake { slot: slot.to_owned(), reason: reason.as_str().to_owned(), document };
         self.state.journey.retakes.push(retake);
         if let Some(text) = self.flow.file.verification.retake.get(&reason).filter(|_| advice) {
             let body = self.fill(i18n::pick(text, self.lang(), &self.flow.file.fallback_language));

@@ -77,8 +77,12 @@ impl JourneyStore for RedisJourneys {
     ) -> Result<Option<JourneySummary>, StoreError> {
         let key = self.key(day_of(started_at));
         let mut conn = self.conn.clone();
-        let json: Option<String> =
-            redis::cmd("HGET").arg(&key).arg(conversation_id).query_async(&mut conn).await.map_err(StoreError::unavailable)?;
+        let json: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg(conversation_id)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
         let Some(json) = json else { return Ok(None) };
         let summary: JourneySummary = from_json("funnel summary", &json)?;
         let _: () = redis::cmd("HSET")
