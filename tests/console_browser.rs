@@ -2,7 +2,9 @@
 //! in, sees the case of a user who sent three blurry photos (reason and thumbnail), takes it, writes, asks for a
 //! retake of the front, sees the new photo pass without reloading, and approves; the user gets every message.
 //!
-//! Screenshots of the queue and of the case page are written to `target/console-screenshots/`; with
+//! A supervisor opens the funnel: the bars are drawn to scale and the CSV link downloads the report.
+//!
+//! Screenshots of the queue, the case page and the funnel are written to `target/console-screenshots/`; with
 //! `UPDATE_SCREENSHOTS=1` they also replace the ones in `docs/img/` (shown in docs/console.md).
 
 #[macro_use]
@@ -172,5 +174,71 @@ async fn an_agent_takes_a_blurry_case_asks_for_a_retake_and_approves_in_the_brow
     let said = replies(&mut user, 1).await;
     assert!(said[0].contains("verificamos tu identidad"), "{said:?}");
     wait_for_text(&page, "Estado: Resuelto · approved").await;
+    page.close().await.unwrap();
+}
+
+/// The width of each bar of the funnel chart as the browser drew it, by step.
+const BAR_WIDTHS: &str = "return [...document.querySelectorAll('#funnel-chart g.bar')].map(g => \
+    [g.querySelector('text').textContent, g.querySelector('rect').getBoundingClientRect().width]);";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_the_funnel_drawn_and_downloads_it_as_csv() {
+    let driver = start_driver().await;
+    let (backend, redis) = open_backend(Backend::Memory, "console-funnel").await;
+    let app = spawn_app_with(backend, redis, &[("WORKER_POLL_MS", "20")], wa_onboard::app::Workers::Run).await;
+    let account = AgentAccount {
+        email: "sofia@acme.mx".into(),
+        name: "Sofía Rojas".into(),
+        role: Role::Supervisor,
+        password_hash: wa_onboard::console::password::hash(PASSWORD).unwrap(),
+        disabled: false,
+        created_at: 1,
+    };
+    assert!(app.backend.agents().add(&account).await.unwrap());
+    let sim = app.sim.clone().unwrap();
+    let pnid = wa_onboard::sim::SIM_PHONE_NUMBER_ID;
+    // One reaches a person after three blurry fronts; two decline the consent.
+    send_three_blurry_photos(&mut User::new("Bruno", "5215544440011", &app.base, APP_SECRET, pnid, sim.clone())).await;
+    for phone in ["5215544440012", "5215544440013"] {
+        let mut user = User::new("Carla", phone, &app.base, APP_SECRET, pnid, sim.clone());
+        user.says("Hola").await.unwrap();
+        replies(&mut user, 1).await;
+        user.taps("lang_es", "Español").await.unwrap();
+        replies(&mut user, 1).await;
+        user.taps("consent_decline", "No acepto").await.unwrap();
+        replies(&mut user, 1).await;
+    }
+
+    let page = browser(&driver).await;
+    page.goto(&format!("{}/console/sign-in?lang=en", app.base)).await.unwrap();
+    page.find(Locator::Css("input[name=email]")).await.unwrap().send_keys("sofia@acme.mx").await.unwrap();
+    page.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    page.find(Locator::Css("button[type=submit].primary")).await.unwrap().click().await.unwrap();
+    wait_for_text(&page, "Sofía Rojas").await;
+    page.find(Locator::LinkText("Funnel")).await.unwrap().click().await.unwrap();
+    wait_for_text(&page, "Queue service level").await;
+
+    // The bars are drawn to scale: every step reached by all three is full width, the others a third of it.
+    let widths = page.execute(BAR_WIDTHS, vec![]).await.unwrap();
+    let widths: Vec<(String, f64)> = serde_json::from_value(widths).unwrap();
+    let width = |step: &str| widths.iter().find(|(s, _)| s == step).map(|(_, w)| *w).unwrap_or_default();
+    assert!(width("language") > 200.0, "{widths:?}");
+    assert!((width("consent") - width("language") / 3.0).abs() < 1.0, "the drop is drawn apart, in red: {widths:?}");
+    assert!((width("document") - width("language") / 3.0).abs() < 1.0, "{widths:?}");
+    let declined = page.find(Locator::Css("#steps tr[data-step=consent]")).await.unwrap().text().await.unwrap();
+    assert!(declined.contains("declined 2"), "{declined}");
+    let retakes = page.find(Locator::Css("#retakes")).await.unwrap().text().await.unwrap();
+    assert!(retakes.contains("blurry") && retakes.contains("passport"), "{retakes}");
+    page.set_window_size(1280, 1640).await.unwrap();
+    screenshot(&page, "console-funnel.png").await;
+
+    // The CSV link downloads the same report.
+    let csv = page
+        .execute("return fetch(document.querySelector('a.download').href).then(r => r.text());", vec![])
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap_or_default().to_owned();
+    assert!(csv.lines().any(|l| l == "step,consent,left_declined,2"), "{csv}");
+    assert!(csv.lines().any(|l| l == "handoff,attempts_exhausted,handoffs,1"), "{csv}");
     page.close().await.unwrap();
 }
