@@ -115,20 +115,24 @@ async fn screenshot(page: &Client, name: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_takes_a_blurry_case_asks_for_a_retake_and_approves_in_the_browser() {
-    let driver = start_driver().await;
-    let (backend, redis) = open_backend(Backend::Memory, "console-browser").await;
-    let app = spawn_app_with(backend, redis, &[("WORKER_POLL_MS", "20")], wa_onboard::app::Workers::Run).await;
+async fn add_account(app: &TestApp, email: &str, name: &str, role: Role) {
     let account = AgentAccount {
-        email: "ana@acme.mx".into(),
-        name: "Ana Souza".into(),
-        role: Role::Agent,
+        email: email.into(),
+        name: name.into(),
+        role,
         password_hash: wa_onboard::console::password::hash(PASSWORD).unwrap(),
         disabled: false,
         created_at: 1,
     };
     assert!(app.backend.agents().add(&account).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_takes_a_blurry_case_asks_for_a_retake_and_approves_in_the_browser() {
+    let driver = start_driver().await;
+    let (backend, redis) = open_backend(Backend::Memory, "console-browser").await;
+    let app = spawn_app_with(backend, redis, &[("WORKER_POLL_MS", "20")], wa_onboard::app::Workers::Run).await;
+    add_account(&app, "ana@acme.mx", "Ana Souza", Role::Agent).await;
     let sim = app.sim.clone().unwrap();
     let mut user =
         User::new("Bruno", "5215544440001", &app.base, APP_SECRET, wa_onboard::sim::SIM_PHONE_NUMBER_ID, sim);
@@ -186,15 +190,7 @@ async fn a_supervisor_sees_the_funnel_drawn_and_downloads_it_as_csv() {
     let driver = start_driver().await;
     let (backend, redis) = open_backend(Backend::Memory, "console-funnel").await;
     let app = spawn_app_with(backend, redis, &[("WORKER_POLL_MS", "20")], wa_onboard::app::Workers::Run).await;
-    let account = AgentAccount {
-        email: "sofia@acme.mx".into(),
-        name: "Sofía Rojas".into(),
-        role: Role::Supervisor,
-        password_hash: wa_onboard::console::password::hash(PASSWORD).unwrap(),
-        disabled: false,
-        created_at: 1,
-    };
-    assert!(app.backend.agents().add(&account).await.unwrap());
+    add_account(&app, "sofia@acme.mx", "Sofía Rojas", Role::Supervisor).await;
     let sim = app.sim.clone().unwrap();
     let pnid = wa_onboard::sim::SIM_PHONE_NUMBER_ID;
     // One reaches a person after three blurry fronts; two decline the consent.

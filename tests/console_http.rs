@@ -32,27 +32,9 @@ fn encoded(form: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish()
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
 /// Signs in as a browser would (same-origin form POST); answers the response.
 async fn sign_in_as(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    no_redirects()
-        .post(format!("{}/console/sign-in", app.base))
-        .header("origin", &app.base)
-        .header("sec-fetch-site", "same-origin")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encoded(&[("email", email), ("password", password)]))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The `name=value` of the session cookie a sign-in set.
-fn session_of(response: &reqwest::Response) -> String {
-    let set = response.headers()[SET_COOKIE].to_str().unwrap();
-    set.split(';').next().unwrap().to_owned()
+    console_sign_in(&app.base, email, password).await
 }
 
 async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use provider_flows::{PROVIDER_SECRET, PROVIDER_SECRET_ENV, Providers, flows_dir_for};
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use serde_json::Value;
 use wa_onboard::clock::{Clock, FixedClock};
 use wa_onboard::demo::driver::User;
@@ -331,21 +331,8 @@ async fn sign_in(app: &TestApp, email: &str, role: Role) -> (reqwest::Client, St
         created_at: 1,
     };
     let _ = app.backend.agents().add(&account).await.unwrap();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("email", email), ("password", PASSWORD)])
-        .finish();
-    let signed_in = client
-        .post(format!("{}/console/sign-in", app.base))
-        .header("origin", &app.base)
-        .header("sec-fetch-site", "same-origin")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    (client, cookie)
+    let cookie = session_of(&console_sign_in(&app.base, email, PASSWORD).await);
+    (no_redirects(), cookie)
 }
 
 async fn supervisor_page(app: &TestApp, query: &str) -> (u16, String) {

@@ -337,3 +337,30 @@ pub fn sim_api(sim: &wa_onboard::sim::SimHandle) -> wa_onboard::whatsapp::CloudA
     settings.timeout = Duration::from_secs(5);
     wa_onboard::whatsapp::CloudApi::new(settings).expect("client builds")
 }
+
+/// A client that does not follow redirects (a sign-in answers 303 with the session cookie).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Signs in to the console at `base` as a browser would (same-origin form POST); answers the response.
+pub async fn console_sign_in(base: &str, email: &str, password: &str) -> reqwest::Response {
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("email", email), ("password", password)])
+        .finish();
+    no_redirects()
+        .post(format!("{base}/console/sign-in"))
+        .header("origin", base)
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `name=value` of the session cookie a sign-in set.
+pub fn session_of(response: &reqwest::Response) -> String {
+    let set = response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
