@@ -222,6 +222,24 @@ fn check_json(report: &Value, cohort: &Cohort) {
     assert_eq!(report["handoffs"]["conversations"], 1);
     assert_eq!(report["handoffs"]["reasons"], serde_json::json!({"low_confidence": 1}));
     assert_eq!((report["queue"]["waiting"].as_u64(), report["queue"]["assigned"].as_u64()), (Some(1), Some(0)));
+    // Seven chose the passport (one of them is with a person); the stop and the two declines chose nothing.
+    let documents: Vec<(String, u64, u64, u64)> = report["by_document"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["key"].as_str().unwrap().to_owned(),
+                s["started"].as_u64().unwrap(),
+                s["ended"].as_u64().unwrap(),
+                s["verified"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(documents, [("-".to_owned(), 3, 3, 0), ("passport".to_owned(), 7, 6, 4)], "{report:#}");
+    assert_eq!(report["by_version"].as_array().unwrap().len(), 1);
+    assert_eq!(report["by_version"][0]["started"], 10);
+    assert_eq!(report["by_version"][0]["verified_wall_p50"], 50);
 }
 
 fn check_csv(csv: &str) {
@@ -241,6 +259,9 @@ fn check_csv(csv: &str) {
     expected.push("retake,blurry,document_passport,1".into());
     expected.push("handoff,low_confidence,handoffs,1".into());
     expected.push("queue,now,waiting,1".into());
+    expected.push("document,passport,started,7".into());
+    expected.push("document,passport,verified,4".into());
+    expected.push("document,passport,retakes,1".into());
     for line in expected {
         assert!(lines.contains(&line.as_str()), "the CSV has no line `{line}`:\n{csv}");
     }
@@ -355,6 +376,7 @@ fn check_page(html: &str) {
     assert!(html.contains("<svg class=\"funnel\" id=\"funnel-chart\""), "the funnel is drawn");
     assert_eq!(html.matches("<g class=\"bar\">").count(), expected_steps().len(), "one bar per step");
     assert!(html.contains("/console/funnel.csv?since="), "a CSV download");
+    assert!(html.contains("data-key=\"passport\" data-started=\"7\" data-verified=\"4\""), "by document");
 }
 
 on_both_backends!(a_scripted_cohort_gives_the_same_exact_numbers_everywhere, |backend, name| async move {

@@ -140,6 +140,11 @@ pub fn t(lang: &str, key: &'static str) -> &'static str {
         "decisions" => ("Decisiones", "Decisões", "Decisions"),
         "handling" => ("Atención", "Atendimento", "Handling"),
         "none" => ("Ninguno.", "Nenhum.", "None."),
+        "by_version" => ("Por versión del flujo", "Por versão do fluxo", "By flow version"),
+        "by_country" => ("Por país del documento", "Por país do documento", "By the document's country"),
+        "by_document" => ("Por documento", "Por documento", "By document"),
+        "ended" => ("Terminaron", "Encerraram", "Ended"),
+        "verified" => ("Verificados", "Verificados", "Verified"),
         "supervisors_only" => ("Solo para supervisores.", "Somente para supervisores.", "Supervisors only."),
         _ => (key, key, key),
     };

@@ -116,6 +116,34 @@ fn table(r: &FunnelReport) -> String {
         duration(q.time_to_assignment_p90),
         percent(q.within_target)
     );
+    for (title, rows) in [("flow version", &r.by_version), ("country", &r.by_country), ("document", &r.by_document)] {
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:>7} {:>6} {:>8} {:>9} {:>8} {:>7} {:>12}",
+            format!("by {title}"),
+            "started",
+            "ended",
+            "verified",
+            "verified%",
+            "handoffs",
+            "retakes",
+            "verified p50"
+        );
+        for s in rows {
+            let _ = writeln!(
+                out,
+                "{:<28} {:>7} {:>6} {:>8} {:>9} {:>8} {:>7} {:>12}",
+                s.key,
+                s.started,
+                s.ended,
+                s.verified,
+                percent(s.verified_ratio),
+                s.handoffs,
+                s.retakes,
+                duration(s.verified_wall_p50)
+            );
+        }
+    }
     let _ = writeln!(out, "\nagents:");
     if r.agents.is_empty() {
         let _ = writeln!(out, "  no decisions in the period");
@@ -192,6 +220,17 @@ fn csv(r: &FunnelReport) -> String {
     row(&mut out, "queue", "period", "time_to_assignment_p50_seconds", q.time_to_assignment_p50);
     row(&mut out, "queue", "period", "time_to_assignment_p90_seconds", q.time_to_assignment_p90);
     row(&mut out, "queue", "period", "within_target_ratio", ratio_value(q.within_target));
+    for (section, rows) in [("version", &r.by_version), ("country", &r.by_country), ("document", &r.by_document)] {
+        for s in rows {
+            row(&mut out, section, &s.key, "started", s.started);
+            row(&mut out, section, &s.key, "ended", s.ended);
+            row(&mut out, section, &s.key, "verified", s.verified);
+            row(&mut out, section, &s.key, "verified_ratio", ratio_value(s.verified_ratio));
+            row(&mut out, section, &s.key, "handoffs", s.handoffs);
+            row(&mut out, section, &s.key, "retakes", s.retakes);
+            row(&mut out, section, &s.key, "verified_wall_p50_seconds", s.verified_wall_p50);
+        }
+    }
     for a in &r.agents {
         for (decision, n) in &a.decisions {
             row(&mut out, "agent", &a.agent, &format!("decision_{decision}"), n);

@@ -40,6 +40,59 @@ pub struct FunnelReport {
     pub handoffs: Handoffs,
     pub agents: Vec<AgentRow>,
     pub queue: QueueLevels,
+    /// The same conversations by flow version, by country (of the document chosen) and by document type.
+    pub by_version: Vec<Segment>,
+    pub by_country: Vec<Segment>,
+    pub by_document: Vec<Segment>,
+}
+
+/// A slice of the conversations: how many started, ended, were verified and were handed to a person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    /// `kyc_latam@<version>`, a country code (`MX`), a document type (`mx_ine`), or `-` for none.
+    pub key: String,
+    pub started: usize,
+    pub ended: usize,
+    pub verified: usize,
+    /// Verified among those that ended.
+    pub verified_ratio: Option<f64>,
+    pub handoffs: usize,
+    pub retakes: usize,
+    /// Seconds from the first message to verified, median.
+    pub verified_wall_p50: u64,
+}
+
+/// The country of a national document type (`mx_ine` → `MX`); a passport, or no document, has none (`-`).
+pub fn country_of(document: Option<&str>) -> String {
+    match document.and_then(|d| d.split_once('_')).map(|(prefix, _)| prefix) {
+        Some(prefix) if prefix.len() == 2 && prefix.bytes().all(|b| b.is_ascii_lowercase()) => prefix.to_uppercase(),
+        _ => "-".to_owned(),
+    }
+}
+
+fn segments(summaries: &[JourneySummary], key: impl Fn(&JourneySummary) -> String) -> Vec<Segment> {
+    let mut groups: BTreeMap<String, Vec<&JourneySummary>> = BTreeMap::new();
+    for s in summaries {
+        groups.entry(key(s)).or_default().push(s);
+    }
+    groups
+        .into_iter()
+        .map(|(key, group)| {
+            let ended = group.iter().filter(|s| !s.is_open()).count();
+            let verified: Vec<&&JourneySummary> = group.iter().filter(|s| s.outcome == outcome::VERIFIED).collect();
+            let mut walls: Vec<u64> = verified.iter().filter_map(|s| s.wall_secs()).collect();
+            Segment {
+                started: group.len(),
+                ended,
+                verified: verified.len(),
+                verified_ratio: ratio(verified.len(), ended),
+                handoffs: group.iter().filter(|s| !s.handoffs.is_empty()).count(),
+                retakes: group.iter().map(|s| s.retakes.len()).sum(),
+                verified_wall_p50: percentile(&mut walls, 0.5),
+                key,
+            }
+        })
+        .collect()
 }
 
 /// One step of the funnel.
@@ -171,6 +224,9 @@ pub fn build(
         handoffs: handoffs(summaries),
         agents: agents(&period, cases),
         queue: queue(&period, cases, now),
+        by_version: segments(summaries, |s| format!("{}@{}", s.flow_id, s.flow_version)),
+        by_country: segments(summaries, |s| country_of(s.document.as_deref())),
+        by_document: segments(summaries, |s| s.document.clone().unwrap_or_else(|| "-".into())),
         verified_ratio: ratio(verified, ended),
         outcomes,
         started,

@@ -160,3 +160,27 @@ fn percentiles_are_nearest_rank() {
     assert_eq!(percentile(&mut [60, 50, 50, 50], 0.9), 60);
     assert_eq!(percentile(&mut (1..=10).collect::<Vec<_>>(), 0.9), 9);
 }
+
+#[test]
+fn segments_split_by_version_country_and_document() {
+    assert_eq!(country_of(Some("mx_ine")), "MX");
+    assert_eq!(country_of(Some("br_cnh")), "BR");
+    assert_eq!(country_of(Some("passport")), "-");
+    assert_eq!(country_of(None), "-");
+    let mut a = summary("a", &["start"], "start", "verified", 90, 30);
+    a.document = Some("co_cedula".into());
+    let mut b = summary("b", &["start"], "start", "expired", DAY, 10);
+    b.flow_version = "v2".into();
+    b.retakes = vec![Retake { slot: "front".into(), reason: "glare".into(), document: Some("mx_ine".into()) }];
+    let c = summary("c", &["start"], "start", "review", 0, 0);
+    let report = build(period(), &[a, b, c], &[], &[], 0);
+    let rows = |segments: &[Segment]| -> Vec<(String, usize, usize, usize, usize)> {
+        segments.iter().map(|s| (s.key.clone(), s.started, s.ended, s.verified, s.retakes)).collect()
+    };
+    let key = |k: &str, started, ended, verified, retakes| (k.to_owned(), started, ended, verified, retakes);
+    assert_eq!(rows(&report.by_version), [key("kyc@v1", 2, 1, 1, 0), key("kyc@v2", 1, 1, 0, 1)]);
+    assert_eq!(rows(&report.by_country), [key("CO", 1, 1, 1, 0), key("MX", 2, 1, 0, 1)]);
+    assert_eq!(rows(&report.by_document), [key("co_cedula", 1, 1, 1, 0), key("mx_ine", 2, 1, 0, 1)]);
+    assert_eq!(report.by_version[0].verified_ratio, Some(1.0));
+    assert_eq!(report.by_version[0].verified_wall_p50, 90);
+}

@@ -9,7 +9,7 @@ use super::layout::{page, time};
 use crate::console::session::SignedIn;
 use crate::console::text::t;
 use crate::funnel::render::{duration as readable, percent};
-use crate::funnel::report::{FunnelReport, StepRow};
+use crate::funnel::report::{FunnelReport, Segment, StepRow};
 
 /// The periods offered as links, as `?since=` values.
 const PERIODS: [(&str, &str); 4] = [("24h", "last_24h"), ("7d", "last_7d"), ("30d", "last_30d"), ("90d", "last_90d")];
@@ -125,6 +125,12 @@ pub fn render(lang: &str, signed_in: &SignedIn, view: &FunnelView<'_>) -> Markup
                     tr { td { (t(lang, "within_target")) } td { (percent(r.queue.within_target)) } }
                 } }
             }
+            @for (key, rows) in [("by_version", &r.by_version), ("by_country", &r.by_country), ("by_document", &r.by_document)] {
+                section.card {
+                    h2 { (t(lang, key)) }
+                    (segments(lang, key, rows))
+                }
+            }
             section.card {
                 h2 { (t(lang, "agents")) }
                 @if r.agents.is_empty() { p.empty { (t(lang, "none")) } }
@@ -145,6 +151,25 @@ pub fn render(lang: &str, signed_in: &SignedIn, view: &FunnelView<'_>) -> Markup
         }
     };
     page(lang, t(lang, "funnel"), Some(signed_in), body)
+}
+
+fn segments(lang: &str, id: &str, rows: &[Segment]) -> Markup {
+    html! {
+        table.cases id=(id) {
+            thead { tr {
+                th {} th { (t(lang, "started")) } th { (t(lang, "ended")) } th { (t(lang, "verified")) }
+                th { "%" } th { (t(lang, "handoffs")) } th { (t(lang, "retakes")) }
+            } }
+            tbody {
+                @for s in rows {
+                    tr data-key=(s.key) data-started=(s.started) data-verified=(s.verified) {
+                        td { (s.key) } td { (s.started) } td { (s.ended) } td { (s.verified) }
+                        td { (percent(s.verified_ratio)) } td { (s.handoffs) } td { (s.retakes) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn pairs(map: &std::collections::BTreeMap<String, usize>) -> String {
