@@ -23,6 +23,7 @@ fn job(key: &str) -> SendJob {
         message: OutboundMessage::buttons("¿Aceptas?").button("y", "Acepto").button("n", "No").build().unwrap(),
         fallback_template: None,
         attempt: 0,
+        from: None,
     }
 }
 

@@ -100,9 +100,9 @@ pub const HOLD_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 impl Handler<OutboundJob> for OutboundHandler {
     async fn handle(&self, job: OutboundJob, _attempt: u32) -> Result<(), JobFailure> {
         match &job {
-            OutboundJob::MarkRead { message_id, .. } => {
+            OutboundJob::MarkRead { message_id, phone_number_id, .. } => {
                 // A read receipt is a courtesy: a failure is logged, never retried into a storm.
-                if let Err(e) = self.sender.api.mark_read(message_id, true).await {
+                if let Err(e) = self.sender.api.mark_read_at(phone_number_id, message_id, true).await {
                     tracing::debug!(error = %e, "mark-as-read failed");
                 }
                 Ok(())
@@ -165,6 +165,7 @@ impl OutboundHandler {
                 message,
                 fallback_template: self.reengage_template.clone(),
                 attempt,
+                from: Some(to.phone_number_id.clone()),
             };
             match deliver(&send, &self.sender).await {
                 Ok(delivered) => {

@@ -174,13 +174,20 @@ impl CloudApi {
         }
     }
 
-    /// Sends a message. The message is checked against WhatsApp's limits first.
+    /// Sends a message from the configured business number. The message is checked against WhatsApp's limits
+    /// first.
     pub async fn send(&self, to: &Recipient, message: &OutboundMessage) -> Result<Sent, GraphError> {
+        self.send_from(&self.settings.phone_number_id, to, message).await
+    }
+
+    /// Sends a message from the business number `from` (the one the user wrote to; the access token must
+    /// reach it, as a system user's token reaches every number of its WhatsApp Business Account).
+    pub async fn send_from(&self, from: &str, to: &Recipient, message: &OutboundMessage) -> Result<Sent, GraphError> {
         self.check_token()?;
         message.validate()?;
         // Debug level: the text may carry personal data (a name); the recipient is masked.
         tracing::debug!(kind = message.label(), "{}", log_line(to, message));
-        let body = self.post_messages(&message.to_wire(to)).await?;
+        let body = self.post_messages(from, &message.to_wire(to)).await?;
         let parsed: SendResponse = serde_json::from_slice(&body)
             .map_err(|e| GraphError::UnexpectedResponse(format!("send answer is not the expected JSON: {e}")))?;
         match parsed.messages.into_iter().next() {
@@ -191,12 +198,23 @@ impl CloudApi {
 
     /// Marks a received message as read, optionally showing a typing indicator to the user.
     pub async fn mark_read(&self, wamid: &str, typing: bool) -> Result<(), GraphError> {
-        self.check_token()?;
-        self.post_messages(&mark_read_wire(wamid, typing)).await.map(drop)
+        self.mark_read_at(&self.settings.phone_number_id, wamid, typing).await
     }
 
-    async fn post_messages(&self, body: &Value) -> Result<bytes::Bytes, GraphError> {
-        let url = self.url(&format!("{}/messages", self.settings.phone_number_id));
+    /// Marks as read a message received on the business number `at`.
+    pub async fn mark_read_at(&self, at: &str, wamid: &str, typing: bool) -> Result<(), GraphError> {
+        self.check_token()?;
+        self.post_messages(at, &mark_read_wire(wamid, typing)).await.map(drop)
+    }
+
+    /// The number to send from in the URL: `from` when it is a phone number id (digits only: a value from a
+    /// webhook can never change the path), else the configured number.
+    fn sender_id<'a>(&'a self, from: &'a str) -> &'a str {
+        if !from.is_empty() && from.bytes().all(|b| b.is_ascii_digit()) { from } else { &self.settings.phone_number_id }
+    }
+
+    async fn post_messages(&self, from: &str, body: &Value) -> Result<bytes::Bytes, GraphError> {
+        let url = self.url(&format!("{}/messages", self.sender_id(from)));
         let response = self
             .http
             .post(url)

@@ -34,6 +34,16 @@ pub struct SendJob {
     /// How many attempts failed before this one (0 on the first run).
     #[serde(default)]
     pub attempt: u32,
+    /// The business number to send from: the one the user wrote to (none: the configured number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+impl SendJob {
+    /// The business number this message leaves from.
+    pub fn from_number<'a>(&'a self, deps: &'a SenderDeps) -> &'a str {
+        self.from.as_deref().filter(|f| !f.is_empty()).unwrap_or_else(|| deps.api.phone_number_id())
+    }
 }
 
 /// What happened to a job's message, as recorded under its idempotency key.
@@ -194,14 +204,14 @@ pub async fn deliver(job: &SendJob, deps: &SenderDeps) -> Result<Delivered, Deli
         return Err(DeliveryFailure::TokenExpired);
     }
     if let Some(limiter) = &deps.limiter {
-        match limiter.acquire_within(deps.api.phone_number_id(), job.to.id(), deps.max_limiter_wait).await {
+        match limiter.acquire_within(job.from_number(deps), job.to.id(), deps.max_limiter_wait).await {
             Ok(()) => {}
             Err(LimitError::Wait(wait)) => return Err(retry_after(wait, "rate limited before sending")),
             // Without the shared limiter, Meta's own limits still protect the number: send anyway.
             Err(LimitError::Unavailable(e)) => tracing::warn!(error = %e, "rate limiter unavailable: sending anyway"),
         }
     }
-    let error = match deps.api.send(&job.to, &job.message).await {
+    let error = match deps.api.send_from(job.from_number(deps), &job.to, &job.message).await {
         Ok(sent) => {
             record_outcome(deps, key, &SentRecord::Sent { wamid: sent.wamid.clone(), via_template: false }).await?;
             return Ok(Delivered { wamid: sent.wamid, via_template: false, already_sent: false });
@@ -254,7 +264,7 @@ async fn send_fallback(
     deps: &SenderDeps,
 ) -> Result<Delivered, DeliveryFailure> {
     tracing::info!("outside the 24-hour window: sending the fallback template");
-    match deps.api.send(&job.to, template).await {
+    match deps.api.send_from(job.from_number(deps), &job.to, template).await {
         Ok(sent) => {
             let record = SentRecord::Sent { wamid: sent.wamid.clone(), via_template: true };
             record_outcome(deps, &job.idempotency_key, &record).await?;
