@@ -37,7 +37,7 @@ fn conversation(user: usize, now: u64) -> Vec<InboundJob> {
                                   "timestamp": (now + i as u64).to_string(), "type": "text", "text": {"body": text}}]}}]}]
             });
             let envelope = Envelope::parse(&serde_json::to_vec(&body).expect("json")).expect("envelope");
-            Batch::from_envelope(envelope, 0).jobs.remove(0)
+            Batch::from_envelope(envelope, 0, &|_| true).jobs.remove(0)
         })
         .collect()
 }

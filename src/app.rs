@@ -110,10 +110,12 @@ pub struct App {
 
 /// Loads the flows, failing with every problem found.
 pub fn load_flows(config: &Config) -> anyhow::Result<Arc<FlowRegistry>> {
-    let registry = FlowRegistry::load(&config.flows_dir, &config.default_flow).map_err(|problems| {
-        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the flows in {} have problems:\n{}", config.flows_dir.display(), text.join("\n"))
-    })?;
+    let registry = FlowRegistry::load(&config.flows_dir, &config.default_flow)
+        .and_then(|registry| registry.with_numbers(&config.numbers))
+        .map_err(|problems| {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("the flows in {} have problems:\n{}", config.flows_dir.display(), text.join("\n"))
+        })?;
     Ok(Arc::new(registry))
 }
 

@@ -39,3 +39,71 @@ on_both_backends!(each_user_is_answered_from_the_number_they_wrote_to, |backend,
     assert!(conversations.load(&key(BRAZIL, "5511911119002")).await.unwrap().is_some());
     assert!(conversations.load(&key(BRAZIL, "5215511119001")).await.unwrap().is_none());
 });
+
+const UNKNOWN: &str = "100000000000099";
+
+/// The default flow, and a Brazilian flow (`kyc_br`): the same steps, greeting as Acme Brasil.
+fn two_flows() -> String {
+    let dir = std::env::temp_dir().join(unique_prefix("numbers").replace(':', "-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let latam = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/kyc_latam.yaml")).unwrap();
+    std::fs::write(dir.join("kyc_latam.yaml"), &latam).unwrap();
+    let brazil = latam
+        .replacen("id: kyc_latam", "id: kyc_br", 1)
+        .replacen("fallback_language: es", "fallback_language: pt", 1)
+        .replace("Olá! 👋 Vou ajudar você", "Olá! 👋 Aqui é a Acme Brasil. Vou ajudar você");
+    assert_ne!(brazil, latam);
+    std::fs::write(dir.join("kyc_br.yaml"), brazil).unwrap();
+    dir.to_string_lossy().into_owned()
+}
+
+on_both_backends!(
+    each_number_starts_on_its_own_flow_and_an_unknown_number_is_kept_unanswered,
+    |backend, name| async move {
+        let (store, redis) = open_backend(backend, name).await;
+        let dir = two_flows();
+        let numbers = format!("{MEXICO}=kyc_latam:Acme México,{BRAZIL}=kyc_br:Acme Brasil");
+        let settings = [("WORKER_POLL_MS", "20"), ("FLOWS_DIR", dir.as_str()), ("WHATSAPP_NUMBERS", numbers.as_str())];
+        let app = spawn_app_with(store, redis, &settings, wa_onboard::app::Workers::Run).await;
+        let sim = app.sim.clone().unwrap();
+        // First to a number the deployment does not serve: acknowledged (Meta must not redeliver), kept, not queued.
+        let mut lost = User::new("Caio", "5511911119003", &app.base, APP_SECRET, UNKNOWN, sim.clone());
+        lost.says("Oi").await.unwrap();
+        let mut ana = User::new("Ana", "5215511119001", &app.base, APP_SECRET, MEXICO, sim.clone());
+        let mut bia = User::new("Bia", "5511911119002", &app.base, APP_SECRET, BRAZIL, sim.clone());
+        ana.says("Hola").await.unwrap();
+        bia.says("Oi").await.unwrap();
+        let ana_said = wa_onboard::demo::driver::describe(&ana.expect_replies(1, WAIT).await.unwrap()[0]);
+        let bia_said = wa_onboard::demo::driver::describe(&bia.expect_replies(1, WAIT).await.unwrap()[0]);
+        assert!(!ana_said.contains("Acme Brasil"), "{ana_said}");
+        assert!(bia_said.contains("Aqui é a Acme Brasil"), "the Brazilian number's flow, in Portuguese: {bia_said}");
+        let flow_of = |pnid: &'static str, user: &'static str| {
+            let conversations = app.backend.conversations();
+            async move {
+                let key = wa_onboard::flow::state::UserKey { phone_number_id: pnid.into(), user: user.into() };
+                conversations.load(&key).await.unwrap().map(|v| v.stored.state.flow_id)
+            }
+        };
+        assert_eq!(flow_of(MEXICO, "5215511119001").await.as_deref(), Some("kyc_latam"));
+        assert_eq!(flow_of(BRAZIL, "5511911119002").await.as_deref(), Some("kyc_br"));
+        assert_eq!(flow_of(UNKNOWN, "5511911119003").await, None, "no conversation on the unknown number");
+        assert!(sim.messages().iter().all(|m| m.to.as_deref() != Some("5511911119003")), "Caio is not answered");
+        let kept = app.store.kept(10).await.unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].kind, wa_onboard::store::KeptKind::UnknownNumber);
+        assert!(kept[0].reason.contains(UNKNOWN) && kept[0].body.contains("\"type\":\"text\""), "{kept:?}");
+        assert!(!kept[0].body.contains("Oi"), "what was written is not kept: {}", kept[0].body);
+        let metrics = app.metrics().await;
+        assert_eq!(metric(&metrics, "wa_onboard_webhook_payloads_kept_total{kind=\"unknown_number\"}"), 1.0);
+    }
+);
+
+#[test]
+fn a_number_on_a_flow_that_does_not_exist_refuses_to_start() {
+    let settings = [("WHATSAPP_NUMBERS", "100000000000052=kyc_nowhere")];
+    let mut pairs = vec![("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))];
+    pairs.extend_from_slice(&settings);
+    let config = config(&pairs);
+    let err = wa_onboard::app::load_flows(&config).err().expect("refused").to_string();
+    assert!(err.contains("100000000000052") && err.contains("kyc_nowhere"), "{err}");
+}

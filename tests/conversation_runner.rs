@@ -26,7 +26,7 @@ fn text_at(id: &str, body: &str, timestamp: u64) -> Vec<u8> {
 
 fn inbound_job(id: &str, body: &str, timestamp: u64) -> InboundJob {
     let envelope = Envelope::parse(&text_at(id, body, timestamp)).unwrap();
-    Batch::from_envelope(envelope, 0).jobs.remove(0)
+    Batch::from_envelope(envelope, 0, &|_| true).jobs.remove(0)
 }
 
 async fn wait_for_audit(app: &TestApp, records: usize) -> Vec<wa_onboard::store::conversation::AuditRecord> {

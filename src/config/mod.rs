@@ -18,6 +18,7 @@ mod http;
 mod links;
 mod logs;
 mod media;
+mod numbers;
 mod production;
 mod retention;
 mod secret;
@@ -34,6 +35,7 @@ pub use logs::LogFormat;
 pub use media::{
     DEFAULT_MEDIA_MAX_DOCUMENT_BYTES, DEFAULT_MEDIA_MAX_IMAGE_BYTES, DEFAULT_MEDIA_RETENTION_HOURS, MediaConfig,
 };
+pub use numbers::{BusinessNumber, BusinessNumbers};
 pub use production::MissingSetting;
 pub use secret::{MediaKey, Secret};
 pub use server::{DEFAULT_BIND_ADDR, DEFAULT_DEDUPE_TTL_SECS, DEFAULT_MAX_BODY_BYTES};
@@ -66,6 +68,8 @@ pub struct Config {
     pub dev_mode: bool,
     pub flows_dir: PathBuf,
     pub default_flow: String,
+    /// `WHATSAPP_NUMBERS`: the business numbers served, each with its flow (empty: every number, on the default).
+    pub numbers: BusinessNumbers,
     pub workers: WorkerConfig,
     pub agent_link: AgentLinkConfig,
     /// The approved template sent instead of a message when WhatsApp's 24-hour window has closed (131047):
@@ -114,6 +118,8 @@ impl Config {
         let metrics_addr = http::metrics_addr(env)?;
         let console = console::from_env(env, public_base_url.as_deref())?;
         let retention = retention::from_env(env)?;
+        let default_flow = env.get("DEFAULT_FLOW").unwrap_or("kyc_latam").to_owned();
+        let numbers = numbers::from_env(env, &default_flow)?;
         Ok(Self {
             bind_addr,
             app_secret,
@@ -132,7 +138,8 @@ impl Config {
             send_rate,
             dev_mode,
             flows_dir: env.get("FLOWS_DIR").unwrap_or("flows").into(),
-            default_flow: env.get("DEFAULT_FLOW").unwrap_or("kyc_latam").to_owned(),
+            default_flow: default_flow.clone(),
+            numbers,
             workers,
             agent_link,
             reengage_template,

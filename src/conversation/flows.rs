@@ -16,6 +16,8 @@ pub struct FlowRegistry {
     versions: RwLock<HashMap<(String, String), Arc<Flow>>>,
     /// The flow a new conversation starts on.
     default_flow: String,
+    /// Per business number, the flow new conversations on it start on (`WHATSAPP_NUMBERS`).
+    numbers: BTreeMap<String, String>,
 }
 
 impl FlowRegistry {
@@ -36,6 +38,7 @@ impl FlowRegistry {
             current: RwLock::new(BTreeMap::new()),
             versions: RwLock::new(HashMap::new()),
             default_flow: default_flow.to_owned(),
+            numbers: BTreeMap::new(),
         };
         registry.install(flows);
         Ok(registry)
@@ -47,6 +50,7 @@ impl FlowRegistry {
             current: RwLock::new(BTreeMap::new()),
             versions: RwLock::new(HashMap::new()),
             default_flow: default_flow.to_owned(),
+            numbers: BTreeMap::new(),
         };
         registry.install(flows);
         registry
@@ -74,6 +78,36 @@ impl FlowRegistry {
         let loaded = flows.values().map(|f| format!("{}@{}", f.id(), f.version)).collect();
         self.install(flows);
         Ok(loaded)
+    }
+
+    /// Starts new conversations on each listed number on its own flow; fails naming every flow that is not
+    /// among the loaded ones.
+    pub fn with_numbers(mut self, numbers: &crate::config::BusinessNumbers) -> Result<Self, Vec<Problem>> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect::<Vec<_>>();
+        let mut problems = Vec::new();
+        for (id, number) in numbers.iter() {
+            if !current.contains(&number.flow) {
+                problems.push(Problem::error(
+                    &self.dir,
+                    0,
+                    format!(
+                        "WHATSAPP_NUMBERS: number {id} starts on flow `{}`, which is not among the flows ({})",
+                        number.flow,
+                        current.join(", ")
+                    ),
+                    "name a flow of FLOWS_DIR",
+                ));
+            }
+            self.numbers.insert(id.clone(), number.flow.clone());
+        }
+        if problems.is_empty() { Ok(self) } else { Err(problems) }
+    }
+
+    /// The flow new conversations on the business number `phone_number_id` start on: its own, else the default.
+    pub fn default_for(&self, phone_number_id: &str) -> Option<Arc<Flow>> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        let own = self.numbers.get(phone_number_id).and_then(|flow| current.get(flow));
+        own.or_else(|| current.get(&self.default_flow)).cloned()
     }
 
     /// The flow new conversations start on.

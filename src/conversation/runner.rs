@@ -97,12 +97,16 @@ impl Runner {
 
     async fn flow_for(
         &self,
+        user: &UserKey,
         state: Option<&ConversationState>,
         event: &Event,
         now: u64,
     ) -> Result<Arc<crate::flow::load::Flow>, RunError> {
-        let default =
-            || self.flows.default_flow().ok_or_else(|| RunError::FlowMissing("default".into(), "current".into()));
+        let default = || {
+            self.flows
+                .default_for(&user.phone_number_id)
+                .ok_or_else(|| RunError::FlowMissing("default".into(), "current".into()))
+        };
         let Some(state) = state else { return default() };
         let flow = self
             .flows
@@ -135,7 +139,7 @@ impl Runner {
                 }
             }
             let state = previous.as_ref().map(|p| &p.state);
-            let flow = self.flow_for(state, &envelope.event, envelope.now).await?;
+            let flow = self.flow_for(user, state, &envelope.event, envelope.now).await?;
             let Some(outcome) = engine::step(&flow, state, user, &envelope) else { return Ok(Applied::Ignored) };
             // Agents' outcomes, the API and exports name the conversation: its index lives as long as it does.
             let lifetime = self.retention.of(&outcome.state);

@@ -17,6 +17,8 @@ pub enum KeptKind {
     InvalidItem,
     /// A change of a `field` other than `messages` (account updates, template status, ...).
     OtherField,
+    /// A message or status for a business number this deployment does not serve (`WHATSAPP_NUMBERS`).
+    UnknownNumber,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

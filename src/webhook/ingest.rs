@@ -14,7 +14,8 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn from_envelope(envelope: Envelope, received_at_ms: u64) -> Self {
+    /// `serves` says whether a business number is answered; messages and statuses to another are kept.
+    pub fn from_envelope(envelope: Envelope, received_at_ms: u64, serves: &dyn Fn(&str) -> bool) -> Self {
         let mut batch = Batch::default();
         for rejected in envelope.rejected {
             batch.kept.push(KeptPayload {
@@ -27,6 +28,20 @@ impl Batch {
         for entry in envelope.entries {
             for change in entry.changes {
                 let value = match change {
+                    Change::Messages(value) if !serves(&value.metadata.phone_number_id) => {
+                        batch.kept.push(KeptPayload {
+                            kind: KeptKind::UnknownNumber,
+                            reason: format!(
+                                "business number {} is not in WHATSAPP_NUMBERS: {} messages, {} statuses not answered",
+                                value.metadata.phone_number_id,
+                                value.messages.len(),
+                                value.statuses.len()
+                            ),
+                            body: unserved_summary(&value),
+                            received_at_ms,
+                        });
+                        continue;
+                    }
                     Change::Messages(value) => value,
                     Change::Other { field, value } => {
                         batch.kept.push(KeptPayload {
@@ -60,6 +75,15 @@ impl Batch {
         }
         batch
     }
+}
+
+/// What is kept of a change for a number not served: the number, and each message's and status's id and kind
+/// (no text: it is not answered, and an operator needs only to see what arrived where).
+fn unserved_summary(value: &crate::webhook::envelope::MessagesValue) -> String {
+    let messages: Vec<_> = value.messages.iter().map(|m| serde_json::json!({"id": m.id, "type": m.kind()})).collect();
+    let statuses: Vec<_> =
+        value.statuses.iter().map(|s| serde_json::json!({"id": s.id, "status": s.status.as_str()})).collect();
+    serde_json::json!({"metadata": value.metadata, "messages": messages, "statuses": statuses}).to_string()
 }
 
 /// The contact entry that belongs to a message's sender: by user id, else by phone, else the only one.

@@ -81,7 +81,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
         }
     };
 
-    let batch = Batch::from_envelope(envelope, received_at_ms);
+    let batch = Batch::from_envelope(envelope, received_at_ms, &|number| app.config.numbers.serves(number));
     if !batch.kept.is_empty() {
         if let Err(e) = app.store.keep(&batch.kept, app.config.kept).await {
             return unavailable(&app, &e);
@@ -91,6 +91,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
                 KeptKind::InvalidEnvelope => "invalid_envelope",
                 KeptKind::InvalidItem => "invalid_item",
                 KeptKind::OtherField => "other_field",
+                KeptKind::UnknownNumber => "unknown_number",
             };
             app.metrics.payloads_kept.get_or_create(&KindLabel { kind }).inc();
         }

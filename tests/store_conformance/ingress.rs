@@ -24,12 +24,12 @@ conformance!(
 /// The jobs of a fixture, as the ingress makes them.
 fn jobs_of(file: &str) -> Vec<InboundJob> {
     let envelope = Envelope::parse(&fixture(file)).unwrap();
-    wa_onboard::webhook::ingest::Batch::from_envelope(envelope, 1_795_000_000_000).jobs
+    wa_onboard::webhook::ingest::Batch::from_envelope(envelope, 1_795_000_000_000, &|_| true).jobs
 }
 
 fn text_job(id: &str) -> InboundJob {
     let envelope = Envelope::parse(&text_webhook(id, "hola")).unwrap();
-    wa_onboard::webhook::ingest::Batch::from_envelope(envelope, 1).jobs.remove(0)
+    wa_onboard::webhook::ingest::Batch::from_envelope(envelope, 1, &|_| true).jobs.remove(0)
 }
 
 async fn claims_each_key_once(store: Store) {
