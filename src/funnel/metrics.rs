@@ -191,7 +191,7 @@ impl FunnelMetrics {
         self.finished
             .get_or_create(&OutcomeLabels { flow: flow.clone(), version: version.clone(), outcome: outcome.clone() })
             .inc();
-        if !super::report::is_decision(&outcome) {
+        if !crate::store::retention::is_decision(&outcome) {
             let labels =
                 LeftLabels { flow: flow.clone(), version, step: summary.step.clone(), outcome: outcome.clone() };
             self.left.get_or_create(&labels).inc();

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::summary::{JourneySummary, outcome};
 use crate::flow::journey::reason_code;
 use crate::store::case::{Case, CaseStatus};
+use crate::store::retention::is_decision;
 
 /// The agent queue's service-level target: a case taken within half an hour (the default flow tells people
 /// "usually within 30 minutes").
@@ -195,10 +196,6 @@ fn path(summary: &JourneySummary) -> &[String] {
         }
         _ => steps,
     }
-}
-
-pub fn is_decision(outcome: &str) -> bool {
-    crate::store::retention::is_decision(outcome)
 }
 
 /// Builds the report of `period` from the summaries (already of that period and flow), the cases (any: those
