@@ -21,12 +21,12 @@ pub(super) fn from_env(env: &Env) -> Result<StoreConfig, ConfigError> {
     let Some(url) = env.get("REDIS_URL") else {
         return Ok(StoreConfig::Memory);
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+    if let Err(error) = crate::store::redis::RedisTarget::parse(url) {
         return Err(ConfigError::Invalid {
             name: "REDIS_URL",
             // The URL may carry a password: show only its scheme.
             value: url.split(':').next().unwrap_or_default().to_owned() + ":…",
-            reason: "must start with redis://, rediss:// or unix://".into(),
+            reason: error.to_string(),
         });
     }
     let key_prefix = env.get("REDIS_KEY_PREFIX").unwrap_or(DEFAULT_KEY_PREFIX).to_owned();

@@ -124,7 +124,7 @@ fn process_exists(pid: u32) -> bool {
 /// Takes back the jobs in flight of the earlier instances of `base` known to be gone (and of a worker registered
 /// under `base` itself, by an earlier version); answers how many jobs moved back to the queue.
 async fn reclaim_earlier<J>(
-    storage: &mut RedisStorage<J>,
+    storage: &mut RedisStorage<J, crate::store::redis::RedisConn>,
     base: &str,
     me: &Instance,
 ) -> Result<u32, redis::RedisError> {
@@ -155,7 +155,7 @@ enum Ended {
 /// Runs the jobs of `storage` until `shutdown`, starting a new instance whenever one fails.
 pub async fn run<J: Job, H: Handler<J> + ?Sized>(
     spec: WorkerSpec,
-    storage: RedisStorage<J>,
+    storage: RedisStorage<J, crate::store::redis::RedisConn>,
     handler: Arc<H>,
     shutdown: CancellationToken,
     health: Arc<WorkerHealth>,
@@ -186,7 +186,7 @@ pub async fn run<J: Job, H: Handler<J> + ?Sized>(
 
 async fn run_instance<J: Job, H: Handler<J> + ?Sized>(
     spec: &WorkerSpec,
-    mut storage: RedisStorage<J>,
+    mut storage: RedisStorage<J, crate::store::redis::RedisConn>,
     handler: Arc<H>,
     shutdown: &CancellationToken,
     health: &Arc<WorkerHealth>,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 
 use super::agents::AgentStore;
 use super::api_tokens::ApiTokenStore;
@@ -72,7 +72,7 @@ struct InMemory {
 }
 
 struct OnRedis {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     /// How long queue idempotency keys are kept.
     key_ttl: Duration,

@@ -69,5 +69,5 @@ pub fn mentions(payload: &[u8], needles: &[String]) -> bool {
 /// Where a worker takes its jobs from: the memory queue itself, or apalis-redis's storage of the queue.
 pub enum WorkerSource<J> {
     Memory(Arc<MemoryQueue<J>>),
-    Redis(Box<apalis_redis::RedisStorage<J>>),
+    Redis(Box<apalis_redis::RedisStorage<J, crate::store::redis::RedisConn>>),
 }

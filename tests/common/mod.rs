@@ -64,10 +64,10 @@ impl RedisKeys {
     }
 
     pub fn keys(&self) -> Vec<String> {
-        let Ok(client) = redis::Client::open(redis_url()) else { return vec![] };
-        let Ok(mut conn) = client.get_connection() else { return vec![] };
+        let Some(mut conn) = sync_conn() else { return vec![] };
         let pattern = format!("{}*", self.prefix);
-        redis::cmd("KEYS").arg(&pattern).query::<Vec<String>>(&mut conn).unwrap_or_default()
+        // On a cluster, KEYS goes to every master and the answers are joined.
+        redis::cmd("KEYS").arg(&pattern).query::<Vec<String>>(conn.as_mut()).unwrap_or_default()
     }
 }
 
@@ -77,12 +77,29 @@ impl Drop for RedisKeys {
         if keys.is_empty() {
             return;
         }
-        if let Ok(client) = redis::Client::open(redis_url())
-            && let Ok(mut conn) = client.get_connection()
-        {
-            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
+        if let Some(mut conn) = sync_conn() {
+            // On a cluster, one UNLINK per key: each goes to its own slot's master.
+            for key in keys {
+                let _: Result<(), _> = redis::cmd("UNLINK").arg(&key).query(conn.as_mut());
+            }
         }
     }
+}
+
+/// A blocking connection to the tests' Redis (a cluster when `TEST_REDIS_URL` names one), for set-up and clean-up.
+pub fn sync_conn() -> Option<Box<dyn redis::ConnectionLike>> {
+    match wa_onboard::store::redis::RedisTarget::parse(&redis_url()).ok()? {
+        wa_onboard::store::redis::RedisTarget::Cluster { nodes } => {
+            let client = redis::cluster::ClusterClient::new(nodes).ok()?;
+            Some(Box::new(client.get_connection().ok()?))
+        }
+        _ => Some(Box::new(redis::Client::open(redis_url()).ok()?.get_connection().ok()?)),
+    }
+}
+
+/// Whether the tests run against a Redis Cluster (`TEST_REDIS_URL=redis+cluster://...`).
+pub fn on_cluster() -> bool {
+    redis_url().starts_with("redis+cluster://")
 }
 
 pub fn config(extra: &[(&str, &str)]) -> Config {
@@ -317,11 +334,9 @@ impl CuttableProxy {
     }
 }
 
-/// A Redis connection for the stores that take one.
-pub async fn redis_conn() -> redis::aio::ConnectionManager {
-    redis::Client::open(redis_url())
-        .expect("valid Redis URL")
-        .get_connection_manager()
+/// A Redis connection for the stores that take one (to the cluster when `TEST_REDIS_URL` names one).
+pub async fn redis_conn() -> wa_onboard::store::redis::RedisConn {
+    wa_onboard::store::redis::connect(&redis_url(), Duration::from_secs(2))
         .await
         .expect("Redis must be running for the tests (see README)")
 }

@@ -2,7 +2,7 @@
 //! `<prefix>:agent-session:<id hash>` (JSON, expires when idle), `<prefix>:signin-fail:<key>` (a counter that
 //! expires with its window).
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
@@ -10,7 +10,7 @@ use crate::store::agents::{AgentAccount, AgentStore, SessionRecord};
 
 #[derive(Clone)]
 pub struct RedisAgents {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
@@ -22,7 +22,7 @@ return n
 ";
 
 impl RedisAgents {
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         Self { conn, prefix: prefix.to_owned() }
     }
 

@@ -1,6 +1,6 @@
 //! API tokens on Redis: one hash, `<prefix>:api-tokens`, name → JSON.
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
@@ -8,12 +8,12 @@ use crate::store::api_tokens::{ApiToken, ApiTokenStore};
 
 #[derive(Clone)]
 pub struct RedisApiTokens {
-    conn: ConnectionManager,
+    conn: RedisConn,
     key: String,
 }
 
 impl RedisApiTokens {
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         Self { conn, key: format!("{prefix}:api-tokens") }
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
@@ -92,14 +92,14 @@ return 1
 
 #[derive(Clone)]
 pub struct RedisCases {
-    conn: ConnectionManager,
+    conn: RedisConn,
     /// `<prefix>:{cases}`.
     base: String,
     retention: Retention,
 }
 
 impl RedisCases {
-    pub fn new(conn: ConnectionManager, prefix: &str, retention: Retention) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str, retention: Retention) -> Self {
         Self { conn, base: format!("{prefix}:{{cases}}"), retention }
     }
 

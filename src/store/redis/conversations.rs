@@ -6,7 +6,7 @@
 //! `<prefix>:convidx:<conversation id>` finds a conversation's user; `<prefix>:tombstone:<conversation id>` is
 //! what an erasure leaves.
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::flow::state::UserKey;
@@ -87,7 +87,7 @@ const HEAD_RACES: usize = 50;
 
 #[derive(Clone)]
 pub struct RedisConversations {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     retention: Retention,
     save: std::sync::Arc<redis::Script>,
@@ -97,7 +97,7 @@ pub struct RedisConversations {
 }
 
 impl RedisConversations {
-    pub fn new(conn: ConnectionManager, prefix: &str, retention: Retention) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str, retention: Retention) -> Self {
         Self {
             conn,
             prefix: prefix.to_owned(),
@@ -313,18 +313,33 @@ impl ConversationStore for RedisConversations {
             .query_async(&mut conn)
             .await
             .map_err(StoreError::unavailable)?;
-        let mut pipe = redis::pipe();
+        // The tombstone and index keys of each conversation lie in slots of their own (on a cluster): one command
+        // each, sent together, before the user's own keys go.
+        let mut writes = Vec::with_capacity(tombstones.len() * 2);
         for tombstone in tombstones {
-            pipe.cmd("SET")
-                .arg(self.tombstone_key(&tombstone.conversation_id))
+            let mut set = redis::cmd("SET");
+            set.arg(self.tombstone_key(&tombstone.conversation_id))
                 .arg(to_json(tombstone)?)
                 .arg("PX")
-                .arg(Lifetime::For(self.retention.erasure_record).millis())
-                .ignore();
-            pipe.cmd("DEL").arg(self.index_key(&tombstone.conversation_id)).ignore();
+                .arg(Lifetime::For(self.retention.erasure_record).millis());
+            writes.push(set);
+            let mut del = redis::cmd("DEL");
+            del.arg(self.index_key(&tombstone.conversation_id));
+            writes.push(del);
         }
-        pipe.cmd("DEL").arg(self.doc_key(user)).arg(self.audit_key(user)).arg(self.messages_key(user)).ignore();
-        pipe.query_async::<()>(&mut conn).await.map_err(StoreError::unavailable)?;
+        futures::future::try_join_all(writes.iter().map(|cmd| {
+            let mut conn = self.conn.clone();
+            async move { cmd.query_async::<()>(&mut conn).await }
+        }))
+        .await
+        .map_err(StoreError::unavailable)?;
+        redis::cmd("DEL")
+            .arg(self.doc_key(user))
+            .arg(self.audit_key(user))
+            .arg(self.messages_key(user))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
         Ok(Erased { states, audit_records, messages })
     }
 

@@ -4,7 +4,7 @@
 //! Keys per queue (one hash tag each): `:dead` (set of ids), `:data` (payload by id), `:meta:<id>` (status,
 //! attempts, the last error as `result`, `done_at`), `:active` (the list workers take from), `:signal`.
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use serde::Serialize;
 
 use super::queue::queue_config;
@@ -37,12 +37,12 @@ return 1
 
 #[derive(Clone)]
 pub struct RedisDeadJobs {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
 impl RedisDeadJobs {
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
         Self { conn, prefix: prefix.to_owned() }
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
@@ -12,13 +12,13 @@ use crate::store::delivery::{DeliveryLog, DeliveryState, StatusUpdate};
 
 #[derive(Clone)]
 pub struct RedisDeliveryLog {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     ttl: Duration,
 }
 
 impl RedisDeliveryLog {
-    pub fn new(conn: ConnectionManager, key_prefix: &str, ttl: Duration) -> Self {
+    pub fn new(conn: RedisConn, key_prefix: &str, ttl: Duration) -> Self {
         Self { conn, prefix: key_prefix.to_owned(), ttl }
     }
 

@@ -5,7 +5,7 @@
 //! Keys: `<prefix>:{inbound}:*` for the queue (one hash tag, so one Redis Cluster slot), `<prefix>:{kept}:webhook`
 //! for the inspection log (a stream capped in entries and in bytes, counted in `<prefix>:{kept}:bytes`).
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use super::queue::RedisQueue;
@@ -87,7 +87,7 @@ return removed
 
 #[derive(Clone)]
 pub struct RedisIngress {
-    conn: ConnectionManager,
+    conn: RedisConn,
     inbound: RedisQueue<InboundJob>,
     kept_key: String,
     kept_bytes_key: String,
@@ -95,7 +95,7 @@ pub struct RedisIngress {
 }
 
 impl RedisIngress {
-    pub fn new(conn: ConnectionManager, prefix: &str, inbound: RedisQueue<InboundJob>, clock: SharedClock) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str, inbound: RedisQueue<InboundJob>, clock: SharedClock) -> Self {
         // One hash tag: the script touches both keys (one Redis Cluster slot).
         Self {
             conn,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::funnel::JourneySummary;
@@ -14,13 +14,13 @@ use crate::store::{StoreError, from_json, to_json};
 const MAX_DAYS: u64 = 1200;
 
 pub struct RedisJourneys {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     retention: Duration,
 }
 
 impl RedisJourneys {
-    pub fn new(conn: ConnectionManager, prefix: &str, retention: Duration) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str, retention: Duration) -> Self {
         Self { conn, prefix: prefix.to_owned(), retention }
     }
 

@@ -3,15 +3,16 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use crate::store::redis::RedisConn;
 use apalis_core::task::builder::TaskBuilder;
-use apalis_redis::{ConnectionManager, RedisStorage, RedisTask};
+use apalis_redis::{RedisStorage, RedisTask};
 use async_trait::async_trait;
 
 use crate::store::StoreError;
 use crate::store::queue::{Enqueued, Job, JobQueue, Queued, mentions};
 
 pub struct RedisQueue<J> {
-    conn: ConnectionManager,
+    conn: RedisConn,
     config: apalis_redis::Config,
     job: PhantomData<fn() -> J>,
 }
@@ -72,12 +73,12 @@ impl<J: Job> RedisQueue<J> {
         }
     }
 
-    pub fn new(conn: ConnectionManager, config: apalis_redis::Config) -> Self {
+    pub fn new(conn: RedisConn, config: apalis_redis::Config) -> Self {
         Self { conn, config, job: PhantomData }
     }
 
     /// apalis-redis's storage of this queue, for a worker to take jobs from.
-    pub fn storage(&self) -> RedisStorage<J> {
+    pub fn storage(&self) -> RedisStorage<J, crate::store::redis::RedisConn> {
         RedisStorage::new(self.conn.clone()).with_config(self.config.clone())
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::store::rate_limit::{LimitError, LimiterSettings, RateLimiter};
@@ -10,7 +10,7 @@ use crate::store::rate_limit::{LimitError, LimiterSettings, RateLimiter};
 /// Shared by every process through Redis.
 #[derive(Clone)]
 pub struct RedisLimiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     settings: LimiterSettings,
     script: std::sync::Arc<redis::Script>,
@@ -41,7 +41,7 @@ return math.max(n_wait, u_wait)
 "#;
 
 impl RedisLimiter {
-    pub fn new(conn: ConnectionManager, key_prefix: &str, settings: LimiterSettings) -> Self {
+    pub fn new(conn: RedisConn, key_prefix: &str, settings: LimiterSettings) -> Self {
         Self {
             conn,
             prefix: key_prefix.to_owned(),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
@@ -10,13 +10,13 @@ use crate::store::values::ValueStore;
 
 #[derive(Clone)]
 pub struct RedisValues {
-    conn: ConnectionManager,
+    conn: RedisConn,
     /// `<prefix>:<namespace>`.
     base: String,
 }
 
 impl RedisValues {
-    pub fn new(conn: ConnectionManager, prefix: &str, namespace: &str) -> Self {
+    pub fn new(conn: RedisConn, prefix: &str, namespace: &str) -> Self {
         Self { conn, base: format!("{prefix}:{namespace}") }
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use apalis_redis::ConnectionManager;
+use crate::store::redis::RedisConn;
 use async_trait::async_trait;
 
 use crate::clock::SharedClock;
@@ -11,7 +11,7 @@ use crate::store::vault::{MediaCipher, MediaMeta, MediaVault, StoredMedia, Vault
 
 #[derive(Clone)]
 pub struct RedisVault {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     cipher: MediaCipher,
     retention: Duration,
@@ -24,7 +24,7 @@ fn unavailable(e: redis::RedisError) -> VaultError {
 
 impl RedisVault {
     pub fn new(
-        conn: ConnectionManager,
+        conn: RedisConn,
         key_prefix: &str,
         cipher: MediaCipher,
         retention: Duration,
