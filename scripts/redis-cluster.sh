@@ -55,6 +55,13 @@ start() {
     [ "$(redis-cli -p "$base" cluster nodes | grep -c slave)" -ge 3 ] && break
     sleep 0.05
   done
+  # ... and in sync with its master: a replica that never synced cannot take over.
+  for p in $ports; do
+    for _ in $(seq 1 200); do
+      redis-cli -p "$p" info replication | grep -q 'role:master\|master_link_status:up' && break
+      sleep 0.05
+    done
+  done
   url
 }
 

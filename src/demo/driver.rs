@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::sim::SimState;
@@ -30,6 +30,9 @@ pub struct User {
     clock: AtomicU64,
     seen: usize,
     pub transcript: Vec<Line>,
+    /// How long a webhook that was not answered 200 is delivered again (the same body), as Meta does; zero:
+    /// not at all, the first answer is final.
+    redeliver_for: Duration,
 }
 
 static MESSAGE_IDS: AtomicU64 = AtomicU64::new(1);
@@ -54,7 +57,15 @@ impl User {
             clock: AtomicU64::new(crate::clock::Clock::now_secs(&crate::clock::SystemClock)),
             seen: 0,
             transcript: Vec::new(),
+            redeliver_for: Duration::ZERO,
         }
+    }
+
+    /// Delivers each webhook again (the same body, every 200 ms) until it is answered 200 or `limit` has passed,
+    /// as Meta does with a 503 or an unanswered request.
+    pub fn redelivering_for(mut self, limit: Duration) -> Self {
+        self.redeliver_for = limit;
+        self
     }
 
     fn envelope(&self, message: Value) -> Vec<u8> {
@@ -79,17 +90,26 @@ impl User {
 
     async fn post(&mut self, message: Value, line: String) -> anyhow::Result<()> {
         let body = self.envelope(message);
-        let response = self
-            .client
-            .post(&self.webhook)
-            .header("content-type", "application/json")
-            .header(signature::HEADER, signature::sign(self.secret.as_bytes(), &body))
-            .body(body)
-            .send()
-            .await
-            .context("the app does not answer")?;
-        if response.status() != 200 {
-            bail!("the webhook answered {}", response.status());
+        let started = Instant::now();
+        loop {
+            let answer = self
+                .client
+                .post(&self.webhook)
+                .header("content-type", "application/json")
+                .header(signature::HEADER, signature::sign(self.secret.as_bytes(), &body))
+                .timeout(Duration::from_secs(10))
+                .body(body.clone())
+                .send()
+                .await;
+            let failure = match answer {
+                Ok(response) if response.status() == 200 => break,
+                Ok(response) => anyhow::anyhow!("the webhook answered {}", response.status()),
+                Err(error) => anyhow::Error::new(error).context("the app does not answer"),
+            };
+            if started.elapsed() >= self.redeliver_for {
+                return Err(failure);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.transcript.push(Line::User(line));
         Ok(())
