@@ -42,29 +42,15 @@ fn conversation(user: usize, now: u64) -> Vec<InboundJob> {
         .collect()
 }
 
+/// Deletes the bench's keys (KEYS on its own prefix: on a cluster, every master answers; one UNLINK per key, each
+/// to its own slot).
 async fn cleanup(url: &str, prefix: &str) -> anyhow::Result<usize> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let mut cursor: u64 = 0;
-    let mut removed = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            removed += keys.len();
-            redis::cmd("UNLINK").arg(&keys).query_async::<()>(&mut conn).await?;
-        }
-        if next == 0 {
-            return Ok(removed);
-        }
-        cursor = next;
+    let mut conn = wa_onboard::store::redis::connect(url, std::time::Duration::from_secs(5)).await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
+    for key in &keys {
+        redis::cmd("UNLINK").arg(key).query_async::<()>(&mut conn).await?;
     }
+    Ok(keys.len())
 }
 
 fn main() -> anyhow::Result<()> {

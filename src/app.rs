@@ -378,6 +378,7 @@ fn handlers(
         inbound: Arc::new(InboundHandler {
             runner: runner.clone(),
             delivery: cloud.delivery.clone(),
+            sent_log: cloud.sender.sent_log.clone(),
             metrics: state.metrics.clone(),
         }),
         events: Arc::new(EventHandler(runner.clone())),

@@ -61,7 +61,7 @@ async fn main() -> ExitCode {
         }
         Command::Kept { limit } => cli::kept::run(&env, limit).await,
         Command::Flow { command } => cli::flow::run(&env, command),
-        Command::Sim { bind } => cli::sim::run(&env, bind).await,
+        Command::Sim { bind, status_webhook } => cli::sim::run(&env, bind, status_webhook).await,
         Command::CheckImage { file, kind, flow, document, side, mrz_text } => {
             let reading = DocumentArgs { document, side, mrz_text };
             cli::check_image::run(&env, &file, kind, flow.as_deref(), reading).await

@@ -55,9 +55,14 @@ impl ValueStore for DiesAfterRecording {
         self.inner.get(key).await
     }
 
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.remove(key).await
+    }
+
     async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.inner.put_if_absent(key, value, ttl).await?;
-        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+        // The claim before the send goes through; the record after it is where the worker dies.
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) && !key.ends_with(":sending") {
             return Err(StoreError::Unavailable("the worker died".into()));
         }
         Ok(true)
@@ -107,8 +112,13 @@ impl ValueStore for RefusesWrites {
         self.inner.get(key).await
     }
 
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.remove(key).await
+    }
+
     async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
-        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+        // Redis went away after the claim before the send was written.
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) && !key.ends_with(":sending") {
             return Err(StoreError::Unavailable("connection refused".into()));
         }
         self.inner.put_if_absent(key, value, ttl).await
@@ -137,6 +147,67 @@ async fn a_send_whose_record_cannot_be_written_is_not_sent_again_by_this_process
         assert_eq!(sim.messages().len(), 1, "Meta got the message once");
         let written = log.get("evt-2:0").await.unwrap();
         assert!(matches!(written, Some(SentRecord::Sent { ref wamid, .. }) if *wamid == sim.messages()[0].wamid));
+    }
+}
+
+#[tokio::test]
+async fn a_try_cut_short_after_meta_accepted_is_confirmed_by_its_status_and_not_sent_again() {
+    for (values, _keys) in sent_values("sender-doubt").await {
+        let sim = Simulator::start().await.unwrap();
+        let api = sim_api(&sim);
+        let job = job("evt-4:0");
+        // A worker claimed the send, Meta accepted it, and the process was killed before the record.
+        let dead = SentLog::new(values.clone(), DEFAULT_SENT_LOG_TTL);
+        assert!(dead.claim_send("evt-4:0").await.unwrap());
+        let sent = api.send_tagged("", &job.to, &job.message, Some("evt-4:0")).await.unwrap();
+        assert_eq!(sim.messages()[0].body["biz_opaque_callback_data"], "evt-4:0", "the key travels with the message");
+
+        // Another process runs the job again: in doubt, it waits instead of sending.
+        let deps = SenderDeps::new(api.clone(), SentLog::new(values.clone(), DEFAULT_SENT_LOG_TTL));
+        let in_doubt = deliver(&job, &deps).await;
+        assert!(
+            matches!(in_doubt, Err(DeliveryFailure::Retry { ref reason, .. }) if reason.contains("earlier try")),
+            "{in_doubt:?}"
+        );
+        assert_eq!(sim.messages().len(), 1, "not sent again while in doubt");
+
+        // Meta's status of the message carries the key back: the send is recorded, the next try is quiet.
+        assert!(deps.sent_log.confirm("evt-4:0", &sent.wamid).await.unwrap());
+        let retried = deliver(&job, &deps).await.unwrap();
+        assert!(retried.already_sent);
+        assert_eq!(retried.wamid, sent.wamid);
+        assert_eq!(sim.messages().len(), 1, "Meta got the message once");
+    }
+}
+
+#[tokio::test]
+async fn a_try_that_never_reached_meta_is_sent_once_the_doubt_passes() {
+    let clock = wa_onboard::clock::FixedClock::starting_now();
+    let backend = wa_onboard::store::Backend::memory(DEDUPE_TTL, clock.clone());
+    let log = SentLog::new(backend.values(SENT_LOG_NAMESPACE), DEFAULT_SENT_LOG_TTL);
+    let sim = Simulator::start().await.unwrap();
+    let deps = SenderDeps::new(sim_api(&sim), log.clone());
+    let job = job("evt-5:0");
+    // Killed after its claim, before the request left: no status will ever come.
+    assert!(log.claim_send("evt-5:0").await.unwrap());
+    assert!(matches!(deliver(&job, &deps).await, Err(DeliveryFailure::Retry { .. })));
+    clock.advance(wa_onboard::whatsapp::sender::IN_DOUBT + Duration::from_secs(1));
+    let sent = deliver(&job, &deps).await.unwrap();
+    assert!(!sent.already_sent);
+    assert_eq!(sim.messages().len(), 1, "sent once, late rather than never");
+}
+
+#[tokio::test]
+async fn a_send_meta_refused_does_not_hold_the_next_try_back() {
+    for (values, _keys) in sent_values("sender-refused").await {
+        let sim = Simulator::start().await.unwrap();
+        let deps = SenderDeps::new(sim_api(&sim), SentLog::new(values, DEFAULT_SENT_LOG_TTL));
+        let mut job = job("evt-6:0");
+        sim.fail(Failure::ServerError);
+        assert!(matches!(deliver(&job, &deps).await, Err(DeliveryFailure::Retry { .. })));
+        job.attempt += 1;
+        assert!(!deliver(&job, &deps).await.unwrap().already_sent, "Meta said no: the retry sends at once");
+        assert_eq!(sim.messages().len(), 1);
     }
 }
 

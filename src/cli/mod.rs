@@ -113,6 +113,10 @@ pub(crate) enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
         bind: std::net::SocketAddr,
+        /// Send a signed `sent` status webhook for each accepted message to this URL (the service's `/webhook`),
+        /// signed with WHATSAPP_APP_SECRET, as Meta does.
+        #[arg(long)]
+        status_webhook: Option<String>,
     },
     /// Show the whole path in one process: one user verified, another who sends blurry photos and gets a live agent.
     Demo,

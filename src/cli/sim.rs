@@ -8,10 +8,24 @@ use wa_onboard::app::shutdown_signal;
 use wa_onboard::config::Env;
 use wa_onboard::sim;
 
-pub(crate) async fn run(env: &Env, bind: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    env: &Env,
+    bind: std::net::SocketAddr,
+    status_webhook: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let status_webhook = match status_webhook {
+        Some(url) => {
+            let Some(secret) = env.get("WHATSAPP_APP_SECRET") else {
+                anyhow::bail!("--status-webhook signs each status with WHATSAPP_APP_SECRET, which is not set");
+            };
+            Some(sim::StatusWebhook { url, app_secret: secret.to_owned() })
+        }
+        None => None,
+    };
     let config = sim::SimConfig {
         access_token: env.get("WHATSAPP_ACCESS_TOKEN").unwrap_or(sim::SIM_ACCESS_TOKEN).to_owned(),
         phone_number_id: env.get("WHATSAPP_PHONE_NUMBER_ID").map(str::to_owned),
+        status_webhook: status_webhook.clone(),
         ..sim::SimConfig::default()
     };
     let token_is_default = config.access_token == sim::SIM_ACCESS_TOKEN;
@@ -24,6 +38,9 @@ pub(crate) async fn run(env: &Env, bind: std::net::SocketAddr) -> anyhow::Result
         println!("  bearer token: the WHATSAPP_ACCESS_TOKEN of this environment");
     }
     println!("  sent messages: GET {}/messages", handle.base_url);
+    if let Some(webhook) = &status_webhook {
+        println!("  status webhooks: POST {} (signed with WHATSAPP_APP_SECRET)", webhook.url);
+    }
     shutdown_signal().await;
     Ok(ExitCode::SUCCESS)
 }

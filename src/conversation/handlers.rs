@@ -11,6 +11,8 @@ use crate::jobs::inbound::{InboundEvent, InboundJob};
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::{Metrics, StatusLabel};
 use crate::store::delivery::DeliveryLog;
+use crate::webhook::envelope::StatusKind;
+use crate::whatsapp::sender::SentLog;
 
 fn failure(error: RunError) -> JobFailure {
     match error {
@@ -23,6 +25,8 @@ pub struct InboundHandler {
     pub runner: Arc<Runner>,
     /// Delivery states of our messages, from status webhooks.
     pub delivery: Arc<dyn DeliveryLog>,
+    /// What each send did: a status carrying a send's key confirms a try that was in doubt.
+    pub sent_log: SentLog,
     pub metrics: Arc<Metrics>,
 }
 
@@ -31,6 +35,12 @@ impl Handler<InboundJob> for InboundHandler {
     async fn handle(&self, job: InboundJob, _attempt: u32) -> Result<(), JobFailure> {
         if let InboundEvent::Status { status, .. } = &job.event {
             self.delivery.apply(&status.delivery_update()).await.map_err(JobFailure::retry)?;
+            if let Some(key) = &status.biz_opaque_callback_data
+                && status.status != StatusKind::Failed
+                && self.sent_log.confirm(key, &status.id).await.map_err(JobFailure::retry)?
+            {
+                tracing::info!(wamid = %status.id, "send recorded from Meta's status (its own record was not written yet)");
+            }
             if let Some(error) = status.errors.first() {
                 self.metrics.delivery_failures.get_or_create(&StatusLabel { status: error.code.to_string() }).inc();
                 tracing::warn!(code = error.code, title = %error.title, "a message of ours failed to deliver");

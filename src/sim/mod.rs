@@ -11,8 +11,11 @@
 //! - `POST /_admin/media` `{id, bytes (base64), mime_type}`: register media.
 //! - `POST /_admin/failures` `{kind, on?, count?, ...}`: queue a failure (see [`Failure`]).
 //! - `POST /_admin/reset`: forget messages, reads and queued failures.
+//!
+//! With [`SimConfig::status_webhook`] set, each accepted message is followed by its signed `sent` status webhook.
 
 mod routes;
+mod statuses;
 mod validate;
 
 use std::collections::{HashMap, VecDeque};
@@ -30,6 +33,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, Secret};
 
 pub use routes::router;
+pub use statuses::StatusWebhook;
 
 /// The access token the simulator accepts when none is configured.
 pub const SIM_ACCESS_TOKEN: &str = "sim-access-token";
@@ -44,11 +48,18 @@ pub struct SimConfig {
     pub phone_number_id: Option<String>,
     /// How long a media download URL is valid (Meta: 5 minutes).
     pub media_url_ttl: Duration,
+    /// Where a `sent` status of each accepted message goes, as Meta's webhooks; `None`: no statuses.
+    pub status_webhook: Option<StatusWebhook>,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { access_token: SIM_ACCESS_TOKEN.into(), phone_number_id: None, media_url_ttl: Duration::from_secs(300) }
+        Self {
+            access_token: SIM_ACCESS_TOKEN.into(),
+            phone_number_id: None,
+            media_url_ttl: Duration::from_secs(300),
+            status_webhook: None,
+        }
     }
 }
 
@@ -148,6 +159,8 @@ pub struct SimState {
     config: Mutex<SimConfig>,
     public_base: Mutex<String>,
     inner: Mutex<Inner>,
+    /// Sends the status webhooks.
+    http: reqwest::Client,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -161,7 +174,13 @@ impl SimState {
             config: Mutex::new(config),
             public_base: Mutex::new(public_base.trim_end_matches('/').to_owned()),
             inner: Mutex::new(Inner::default()),
+            http: reqwest::Client::new(),
         })
+    }
+
+    /// Starts (or stops, with `None`) sending a `sent` status webhook for each accepted message.
+    pub fn set_status_webhook(&self, webhook: Option<StatusWebhook>) {
+        lock(&self.config).status_webhook = webhook;
     }
 
     pub fn set_public_base(&self, base: &str) {

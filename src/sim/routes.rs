@@ -172,6 +172,12 @@ async fn send(
         };
         tracing::info!(target: "wa_onboard::sim", "{}", log_line(&to, &message));
     }
+    if let Some(webhook) = state.config().status_webhook {
+        let now = crate::clock::Clock::now_secs(&crate::clock::SystemClock);
+        let payload = super::statuses::sent_status(&recorded.phone_number_id, &wamid, &recorded.body, now);
+        let client = state.http.clone();
+        tokio::spawn(async move { super::statuses::deliver(&client, &webhook, &payload).await });
+    }
     lock(&state.inner).messages.push(recorded);
     axum::Json(json!({"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wamid}]}))
         .into_response()

@@ -14,4 +14,7 @@ pub trait ValueStore: Send + Sync + 'static {
 
     /// Writes `value` unless one is there already (the first writer wins); answers whether it was written.
     async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Removes the value under `key` (nothing to do when there is none).
+    async fn remove(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -330,6 +330,9 @@ pub struct Status {
     pub pricing: Option<Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ApiError>,
+    /// What we sent with the message (`biz_opaque_callback_data`): the idempotency key of its send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biz_opaque_callback_data: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

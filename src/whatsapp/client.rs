@@ -183,11 +183,27 @@ impl CloudApi {
     /// Sends a message from the business number `from` (the one the user wrote to; the access token must
     /// reach it, as a system user's token reaches every number of its WhatsApp Business Account).
     pub async fn send_from(&self, from: &str, to: &Recipient, message: &OutboundMessage) -> Result<Sent, GraphError> {
+        self.send_tagged(from, to, message, None).await
+    }
+
+    /// [`CloudApi::send_from`] with `tag` as the message's `biz_opaque_callback_data`: Meta returns it in every
+    /// status webhook of the message.
+    pub async fn send_tagged(
+        &self,
+        from: &str,
+        to: &Recipient,
+        message: &OutboundMessage,
+        tag: Option<&str>,
+    ) -> Result<Sent, GraphError> {
         self.check_token()?;
         message.validate()?;
         // Debug level: the text may carry personal data (a name); the recipient is masked.
         tracing::debug!(kind = message.label(), "{}", log_line(to, message));
-        let body = self.post_messages(from, &message.to_wire(to)).await?;
+        let mut wire = message.to_wire(to);
+        if let (Some(tag), Some(map)) = (tag, wire.as_object_mut()) {
+            map.insert("biz_opaque_callback_data".into(), Value::String(tag.chars().take(512).collect()));
+        }
+        let body = self.post_messages(from, &wire).await?;
         let parsed: SendResponse = serde_json::from_slice(&body)
             .map_err(|e| GraphError::UnexpectedResponse(format!("send answer is not the expected JSON: {e}")))?;
         match parsed.messages.into_iter().next() {
@@ -237,5 +253,9 @@ impl CloudApi {
 
 pub(crate) fn network(e: reqwest::Error) -> GraphError {
     // Without the URL: it may carry a signed media link.
-    GraphError::Network(e.without_url().to_string())
+    if e.is_connect() {
+        GraphError::Unreached(e.without_url().to_string())
+    } else {
+        GraphError::Network(e.without_url().to_string())
+    }
 }

@@ -49,9 +49,12 @@ pub enum GraphError {
     /// A non-success HTTP status without a readable error object.
     #[error("Graph API answered HTTP {status}: {body}")]
     Http { status: u16, body: String },
-    /// The request did not complete (connection refused, timeout, reset...).
-    #[error("cannot reach the Graph API: {0}")]
+    /// The request was sent but no answer came back (timeout, reset...): Meta may have accepted it.
+    #[error("no answer from the Graph API: {0}")]
     Network(String),
+    /// No connection could be made: the request never left this process.
+    #[error("cannot reach the Graph API: {0}")]
+    Unreached(String),
     /// The access token expired earlier (code 190): no request is sent until it is replaced.
     #[error("the WhatsApp access token has expired: sending is stopped until it is replaced")]
     TokenExpired,
@@ -153,6 +156,12 @@ impl GraphError {
         }
     }
 
+    /// Whether Meta may have accepted the message all the same: no answer came back, or a success this client
+    /// could not read. A send that failed so is *in doubt* (see `whatsapp::sender`).
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(self, Self::Network(_) | Self::UnexpectedResponse(_))
+    }
+
     /// Whether this error means the token is no longer valid.
     pub fn is_token_expired(&self) -> bool {
         matches!(self.retry_policy(0), Retry::TokenExpired)
@@ -163,7 +172,7 @@ impl GraphError {
         let transient = || Retry::After(jittered_backoff(TRANSIENT_BASE, attempt, TRANSIENT_CAP));
         match self {
             Self::TokenExpired => Retry::TokenExpired,
-            Self::Network(_) => transient(),
+            Self::Network(_) | Self::Unreached(_) => transient(),
             Self::InvalidMessage(m) => never(None, "invalid_message", m),
             // Meta accepted something we cannot read: the message may have gone out; do not send it twice.
             Self::UnexpectedResponse(m) => never(None, "unexpected_response", m),

@@ -8,6 +8,11 @@
 //! message again on retry (at least once, never silently lost). When the store cannot be written right after a
 //! send (a Redis blip), the record is kept in this process until it can be: a retry here finds it and sends
 //! nothing; only a retry in another process during the blip can still send twice.
+//!
+//! A send, once started, runs to its record on a task of its own: a worker that stops half-way (Redis failed its
+//! poll, so apalis dropped the jobs it was running) does not cut a send between Meta's answer and the record.
+//! While it runs, the same message is marked in flight in this process, and a run of the same job taken back by
+//! the restarted worker waits for it instead of sending again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +75,28 @@ pub struct SentLog {
     /// Records of messages that went out while the store could not be written: consulted first, written as soon
     /// as the store answers again.
     unwritten: Arc<std::sync::Mutex<std::collections::HashMap<String, SentRecord>>>,
+    /// Keys of the messages this process is sending now.
+    in_flight: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A message marked in flight in this process until dropped.
+struct InFlight {
+    key: String,
+    set: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.key);
+    }
+}
+
+/// How long a try whose outcome is unknown (its process died mid-send, or Meta did not answer) holds back the next
+/// one: Meta's status of an accepted message comes within seconds; past this, the message is taken as not sent.
+pub const IN_DOUBT: Duration = Duration::from_secs(60);
+
+fn claim_key(key: &str) -> String {
+    format!("{key}:sending")
 }
 
 /// At most this many unwritten records are kept (a long outage stops the senders well before).
@@ -83,7 +110,13 @@ pub const DEFAULT_SENT_LOG_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
 
 impl SentLog {
     pub fn new(values: Arc<dyn ValueStore>, ttl: Duration) -> Self {
-        Self { values, ttl, unwritten: Default::default() }
+        Self { values, ttl, unwritten: Default::default(), in_flight: Default::default() }
+    }
+
+    /// Marks `key` in flight, unless it is already (then `None`: another run of the same job is sending it).
+    fn start(&self, key: &str) -> Option<InFlight> {
+        let mut set = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.insert(key.to_owned()).then(|| InFlight { key: key.to_owned(), set: self.in_flight.clone() })
     }
 
     fn unwritten(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, SentRecord>> {
@@ -106,6 +139,24 @@ impl SentLog {
     /// Records the outcome unless one is recorded already (the first one wins); answers whether it was new.
     pub async fn record(&self, key: &str, record: &SentRecord) -> Result<bool, StoreError> {
         self.values.put_if_absent(key, &to_json(record)?, self.ttl).await
+    }
+
+    /// Claims the send of `key` before it goes to Meta; `false` when a claim is there already: an earlier try
+    /// may have reached Meta and is *in doubt* until Meta's status for it (which carries the key back) confirms
+    /// it, or the claim expires after [`IN_DOUBT`] with no status (then the message never reached Meta).
+    pub async fn claim_send(&self, key: &str) -> Result<bool, StoreError> {
+        self.values.put_if_absent(&claim_key(key), "sending", IN_DOUBT).await
+    }
+
+    /// Lets a later try send at once: Meta answered that this try was not sent.
+    pub async fn release_send(&self, key: &str) -> Result<(), StoreError> {
+        self.values.remove(&claim_key(key)).await
+    }
+
+    /// Meta reported a status of the message sent under `key` (its `biz_opaque_callback_data`): it went out, as
+    /// `wamid`. Answers whether that was news (a try in doubt, or a status faster than our own record).
+    pub async fn confirm(&self, key: &str, wamid: &str) -> Result<bool, StoreError> {
+        self.record(key, &SentRecord::Sent { wamid: wamid.to_owned(), via_template: false }).await
     }
 
     /// Keeps in this process a record that could not be written, for [`SentLog::get`] to find.
@@ -190,6 +241,24 @@ async fn record_outcome(deps: &SenderDeps, key: &str, record: &SentRecord) -> Re
 
 /// Sends one job's message, at most once per idempotency key (see the module docs).
 pub async fn deliver(job: &SendJob, deps: &SenderDeps) -> Result<Delivered, DeliveryFailure> {
+    let Some(in_flight) = deps.sent_log.start(job.idempotency_key.as_str()) else {
+        return Err(retry_after(IN_FLIGHT_RETRY, "the same message is being sent by this process"));
+    };
+    let (job, deps) = (job.clone(), deps.clone());
+    // Not cut short if the caller goes away: the send runs to its record (or its kept record).
+    let send = tokio::spawn(async move {
+        let _in_flight = in_flight;
+        deliver_now(&job, &deps).await
+    });
+    send.await.unwrap_or_else(|e| Err(retry_after(STORE_RETRY, format!("the send stopped: {e}"))))
+}
+
+/// Wait before a run of a job whose message this process is still sending looks again.
+const IN_FLIGHT_RETRY: Duration = Duration::from_secs(1);
+/// Wait before a try in doubt looks again (a status confirms it within seconds, or the doubt passes).
+const IN_DOUBT_RETRY: Duration = Duration::from_secs(10);
+
+async fn deliver_now(job: &SendJob, deps: &SenderDeps) -> Result<Delivered, DeliveryFailure> {
     let key = job.idempotency_key.as_str();
     match deps.sent_log.get(key).await {
         Ok(Some(SentRecord::Sent { wamid, via_template })) => {
@@ -211,13 +280,30 @@ pub async fn deliver(job: &SendJob, deps: &SenderDeps) -> Result<Delivered, Deli
             Err(LimitError::Unavailable(e)) => tracing::warn!(error = %e, "rate limiter unavailable: sending anyway"),
         }
     }
-    let error = match deps.api.send_from(job.from_number(deps), &job.to, &job.message).await {
+    match deps.sent_log.claim_send(key).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(retry_after(
+                IN_DOUBT_RETRY,
+                "an earlier try may have reached Meta: waiting for its status, or for the doubt to pass",
+            ));
+        }
+        Err(e) => return Err(retry_after(STORE_RETRY, format!("cannot claim the send: {e}"))),
+    }
+    // The key travels with the message and comes back in Meta's statuses of it: a try cut short after Meta
+    // accepted it is confirmed by its status instead of being sent again.
+    let error = match deps.api.send_tagged(job.from_number(deps), &job.to, &job.message, Some(key)).await {
         Ok(sent) => {
             record_outcome(deps, key, &SentRecord::Sent { wamid: sent.wamid.clone(), via_template: false }).await?;
             return Ok(Delivered { wamid: sent.wamid, via_template: false, already_sent: false });
         }
         Err(e) => e,
     };
+    if !error.may_have_been_sent() {
+        // Meta said no (or nothing left this process): a later try may send at once. Left in place when this
+        // fails, it only holds the next try back for IN_DOUBT.
+        let _ = deps.sent_log.release_send(key).await;
+    }
     match decide(&error, job, deps) {
         Decision::WindowClosed => match &job.fallback_template {
             Some(template) if !job.message.is_template() => send_fallback(job, template, deps).await,

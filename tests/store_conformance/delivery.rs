@@ -29,6 +29,7 @@ fn meta_status(wamid: &str, kind: StatusKind, timestamp: u64) -> Status {
         conversation: None,
         pricing: None,
         errors: vec![],
+        biz_opaque_callback_data: None,
     }
 }
 

@@ -7,6 +7,7 @@ use crate::{SHORT_TTL, Store};
 conformance!(
     the_first_writer_wins,
     concurrent_writers_let_exactly_one_win,
+    a_removed_value_can_be_written_again,
     namespaces_are_kept_apart,
     values_expire_after_their_ttl,
     #[redis ignore = "disagreement: Redis keeps values for whole seconds (`EX`, at least 1 s): 1.5 s becomes 1 s"]
@@ -26,6 +27,16 @@ async fn the_first_writer_wins(store: Store) {
     assert!(values.put_if_absent("other", "", HOUR).await.unwrap());
     assert_eq!(values.get("other").await.unwrap().as_deref(), Some(""), "an empty value is a value");
     assert_eq!(values.get("missing").await.unwrap(), None);
+}
+
+async fn a_removed_value_can_be_written_again(store: Store) {
+    let values = store.backend.values("sent");
+    assert!(values.put_if_absent("k", "first", HOUR).await.unwrap());
+    values.remove("k").await.unwrap();
+    assert_eq!(values.get("k").await.unwrap(), None);
+    values.remove("k").await.unwrap();
+    assert!(values.put_if_absent("k", "second", HOUR).await.unwrap(), "the key is free again");
+    assert_eq!(values.get("k").await.unwrap().as_deref(), Some("second"));
 }
 
 async fn concurrent_writers_let_exactly_one_win(store: Store) {

@@ -43,4 +43,9 @@ impl ValueStore for MemoryValues {
         values.insert(key.to_owned(), (value.to_owned(), now + ttl.as_millis() as u64));
         Ok(true)
     }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().remove(key);
+        Ok(())
+    }
 }

@@ -67,6 +67,11 @@ impl RedisTarget {
                 None => 0,
             };
             let sentinels = hosts.iter().map(|host| format!("redis://{host}")).collect();
+            // Handed to the client as they are, not inside a URL: undo the URL's percent-encoding.
+            let auth = Auth {
+                username: auth.username.as_deref().map(percent_decoded),
+                password: auth.password.as_deref().map(percent_decoded),
+            };
             return Ok(Self::Sentinel { sentinels, master, auth, db });
         }
         Err(TargetError::Scheme)
@@ -114,6 +119,30 @@ fn auth_of(userinfo: &str) -> Auth {
         username: (!user.is_empty()).then(|| user.to_owned()),
         password: password.filter(|p| !p.is_empty()).map(str::to_owned),
     }
+}
+
+/// `%40` → `@` and so on; a `%` not followed by two hex digits stays as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A `redis://` URL of one node with the credentials (already percent-encoded as they came in the URL).
@@ -170,6 +199,15 @@ mod tests {
         for (url, expected) in cases {
             assert_eq!(&RedisTarget::parse(url), expected, "{url}");
         }
+    }
+
+    #[test]
+    fn a_sentinel_masters_password_is_percent_decoded() {
+        let Ok(RedisTarget::Sentinel { auth, .. }) = RedisTarget::parse("redis+sentinel://:p%40ss%2Fw%zz@s:26379/m")
+        else {
+            panic!("a sentinel target");
+        };
+        assert_eq!(auth.password.as_deref(), Some("p@ss/w%zz"));
     }
 
     #[test]

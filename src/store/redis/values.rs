@@ -45,4 +45,9 @@ impl ValueStore for RedisValues {
             .map_err(StoreError::unavailable)?;
         Ok(set.is_some())
     }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL").arg(self.key(key)).query_async(&mut conn).await.map_err(StoreError::unavailable)
+    }
 }
