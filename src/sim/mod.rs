@@ -7,7 +7,8 @@
 //! Endpoints (relative to the base URL):
 //! - `POST /{version}/{phone_number_id}/messages`: send or mark read, like Meta.
 //! - `GET /{version}/{media_id}`: media lookup; `GET /_media/{token}`: download (URLs expire).
-//! - `GET /messages`: the messages sent so far (JSON); `GET /_admin/reads`: the mark-as-read requests.
+//! - `GET /messages`: the messages sent so far (JSON), in the order received; `?since=N` skips the first N (a
+//!   poller reads only what is new); `GET /_admin/reads`: the mark-as-read requests.
 //! - `POST /_admin/media` `{id, bytes (base64), mime_type}`: register media.
 //! - `POST /_admin/failures` `{kind, on?, count?, ...}`: queue a failure (see [`Failure`]).
 //! - `POST /_admin/reset`: forget messages, reads and queued failures.
@@ -234,6 +235,12 @@ impl SimState {
         lock(&self.inner).messages.clone()
     }
 
+    /// The messages after the first `since` (none when there are not that many): what a poller has not read yet.
+    pub fn messages_since(&self, since: usize) -> Vec<RecordedMessage> {
+        let inner = lock(&self.inner);
+        inner.messages.get(since..).map(<[RecordedMessage]>::to_vec).unwrap_or_default()
+    }
+
     pub fn reads(&self) -> Vec<RecordedRead> {
         lock(&self.inner).reads.clone()
     }
@@ -356,4 +363,51 @@ pub fn in_app(config: &Config) -> Option<InAppSim> {
         access_token: Secret::new(token),
         phone_number_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_since_lists_only_what_came_after() {
+        let sim = Simulator::start().await.expect("the simulator starts");
+        let client = reqwest::Client::new();
+        let mut wamids = Vec::new();
+        for n in 0..3 {
+            let body = serde_json::json!({
+                "messaging_product": "whatsapp", "to": format!("52155000000{n}"), "type": "text",
+                "text": {"body": format!("message {n}")}
+            });
+            let sent: Value = client
+                .post(format!("{}/v23.0/100000000000001/messages", sim.base_url))
+                .bearer_auth(SIM_ACCESS_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("the send is answered")
+                .json()
+                .await
+                .expect("the answer is JSON");
+            wamids.push(sent["messages"][0]["id"].as_str().expect("a wamid").to_owned());
+        }
+        let list = |since: Option<usize>| {
+            let url = match since {
+                Some(n) => format!("{}/messages?since={n}", sim.base_url),
+                None => format!("{}/messages", sim.base_url),
+            };
+            let request = client.get(url).bearer_auth(SIM_ACCESS_TOKEN);
+            async move {
+                let listed: Vec<RecordedMessage> =
+                    request.send().await.expect("listed").json().await.expect("a list of messages");
+                listed.into_iter().map(|m| m.wamid).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(list(None).await, wamids);
+        assert_eq!(list(Some(0)).await, wamids);
+        assert_eq!(list(Some(1)).await, wamids[1..]);
+        assert!(list(Some(3)).await.is_empty());
+        assert!(list(Some(10)).await.is_empty(), "past the end: nothing, not an error");
+        assert_eq!(sim.messages_since(2).len(), 1);
+    }
 }

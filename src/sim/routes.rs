@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -271,11 +271,22 @@ async fn download(State(state): State<Arc<SimState>>, Path(token): Path<String>,
 // The inspection and admin routes need the access token too: what was sent holds phone numbers, and a queued
 // failure stops all sending.
 
-async fn list_messages(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+struct ListQuery {
+    /// Skip the first `since` messages: a poller passes how many it has already read.
+    #[serde(default)]
+    since: usize,
+}
+
+async fn list_messages(
+    State(state): State<Arc<SimState>>,
+    Query(query): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(refused) = unauthorized(&state, &headers) {
         return refused;
     }
-    axum::Json(state.messages()).into_response()
+    axum::Json(state.messages_since(query.since)).into_response()
 }
 
 async fn list_reads(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
