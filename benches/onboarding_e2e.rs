@@ -880,8 +880,20 @@ async fn run(
         let mut procs = rig.procs.lock().unwrap_or_else(|p| p.into_inner());
         procs.push(Proc {
             name: "sim".into(),
-            args: vec!["sim".into(), "--bind".into(), format!("127.0.0.1:{sim_port}")],
-            env: vec![("WHATSAPP_ACCESS_TOKEN".into(), ACCESS_TOKEN.into()), ("RUST_LOG".into(), "warn".into())],
+            // Like Meta, a signed `sent` status follows each accepted message (to the second server): it carries
+            // the send's key back, which settles a send cut short by the worker's SIGKILL.
+            args: vec![
+                "sim".into(),
+                "--bind".into(),
+                format!("127.0.0.1:{sim_port}"),
+                "--status-webhook".into(),
+                format!("{}/webhook", servers[servers.len() - 1]),
+            ],
+            env: vec![
+                ("WHATSAPP_ACCESS_TOKEN".into(), ACCESS_TOKEN.into()),
+                ("WHATSAPP_APP_SECRET".into(), APP_SECRET.into()),
+                ("RUST_LOG".into(), "warn".into()),
+            ],
             log: log_path("sim"),
             health: None,
             child: None,
