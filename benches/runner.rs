@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench runner` (env: BENCH_REDIS_URL, BENCH_USERS default 4000, BENCH_CONCURRENCY default 64).
 
+#[path = "support/keys.rs"]
+mod keys;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,17 +43,6 @@ fn conversation(user: usize, now: u64) -> Vec<InboundJob> {
             Batch::from_envelope(envelope, 0, &|_| true).jobs.remove(0)
         })
         .collect()
-}
-
-/// Deletes the bench's keys (KEYS on its own prefix: on a cluster, every master answers; one UNLINK per key, each
-/// to its own slot).
-async fn cleanup(url: &str, prefix: &str) -> anyhow::Result<usize> {
-    let mut conn = wa_onboard::store::redis::connect(url, std::time::Duration::from_secs(5)).await?;
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
-    for key in &keys {
-        redis::cmd("UNLINK").arg(key).query_async::<()>(&mut conn).await?;
-    }
-    Ok(keys.len())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -114,7 +106,7 @@ async fn run() -> anyhow::Result<()> {
         "runner: {total} inbound messages ({users} users x 3, {concurrency} at once) in {elapsed:.2} s: {:.0} messages/s, {errors} errors",
         total as f64 / elapsed
     );
-    let removed = cleanup(&url, &prefix).await?;
+    let removed = keys::delete_prefix(&url, &prefix).await?;
     println!("runner: removed {removed} Redis keys under {prefix}");
     anyhow::ensure!(errors == 0, "{errors} users failed");
     Ok(())

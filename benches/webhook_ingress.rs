@@ -3,7 +3,14 @@
 //! HTTP/1.1 connections (closed loop) and prints throughput and latency.
 //!
 //! Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_BACKEND (redis|memory),
-//! BENCH_REDIS_URL (redis://127.0.0.1:6379).
+//! BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_TARGET (service | minimal | both: rounds of the minimal
+//! receiver of `support/minimal_receiver.rs`, then the service, with the same load, and the ratio of their
+//! requests per second), BENCH_ROUNDS (3, with both).
+
+#[path = "support/keys.rs"]
+mod keys;
+#[path = "support/minimal_receiver.rs"]
+mod minimal_receiver;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
@@ -206,28 +213,6 @@ async fn wait_healthy(server: &mut Server, addr: SocketAddr) -> Result<()> {
     }
 }
 
-/// SCAN + UNLINK only our prefix: the Redis is shared, so no FLUSH*.
-async fn cleanup_redis(url: &str, prefix: &str) -> Result<u64> {
-    let client = redis::Client::open(url).with_context(|| format!("bad Redis URL {url}"))?;
-    let mut conn = client.get_multiplexed_async_connection().await.with_context(|| format!("connect to {url}"))?;
-    let pattern = format!("{prefix}*");
-    let (mut cursor, mut removed) = (0u64, 0u64);
-    loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg(&["MATCH", &pattern, "COUNT", "1000"][..])
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            removed += redis::cmd("UNLINK").arg(&keys).query_async::<u64>(&mut conn).await?;
-        }
-        if next == 0 {
-            return Ok(removed);
-        }
-        cursor = next;
-    }
-}
-
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -243,7 +228,15 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted.get(idx.min(sorted.len().saturating_sub(1))).map_or(f64::NAN, |&us| f64::from(us) / 1000.0)
 }
 
-async fn run_load(server: &mut Server, addr: SocketAddr, seconds: f64, connections: usize) -> Result<()> {
+/// What one load run measured.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+async fn run_load(server: &mut Server, addr: SocketAddr, seconds: f64, connections: usize) -> Result<Figures> {
     wait_healthy(server, addr).await?;
     let measure_start = Instant::now() + WARMUP;
     let ctx = Arc::new(LoadCtx {
@@ -281,38 +274,45 @@ async fn run_load(server: &mut Server, addr: SocketAddr, seconds: f64, connectio
     if errors > 0 || lat.is_empty() {
         bail!("{errors} of {requests} requests failed; server log tail:\n{}", server.log_tail());
     }
-    Ok(())
+    Ok(Figures { rps: requests as f64 / seconds, p50, p99 })
 }
 
-fn main() -> Result<()> {
-    let seconds: f64 = env_or("BENCH_SECONDS", 10.0)?;
-    let connections: usize = env_or("BENCH_CONNECTIONS", 64)?;
-    let backend = env_or("BENCH_BACKEND", "redis".to_string())?;
-    let redis_url = match backend.as_str() {
-        "redis" => Some(env_or("BENCH_REDIS_URL", "redis://127.0.0.1:6379".to_string())?),
-        "memory" => None,
-        other => bail!("BENCH_BACKEND must be redis or memory, got {other:?}"),
-    };
-    if seconds <= 0.0 || connections == 0 {
-        bail!("BENCH_SECONDS and BENCH_CONNECTIONS must be positive");
-    }
+/// What answers the webhook in a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// `wa-onboard serve` (`--no-workers` on Redis: the ingress alone, as the servers of a scaled deployment run).
+    Service,
+    /// The minimal receiver (`support/minimal_receiver.rs`), run by this bench's own executable.
+    Minimal,
+}
 
-    let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let prefix = format!("bench-{}-{unix}", std::process::id());
-    // Tiny race until the server binds, acceptable on a dedicated bench machine.
-    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let log = std::env::temp_dir().join(format!("wa-onboard-{prefix}.log"));
+/// Starts `target` on `addr` with its keys under `prefix`; its log goes to a file of its own.
+fn spawn(target: Target, addr: SocketAddr, prefix: &str, redis_url: Option<&str>) -> Result<Server> {
+    let log = std::env::temp_dir().join(format!("wa-onboard-{prefix}-{target:?}.log"));
     let log_file = File::create(&log).with_context(|| format!("create {}", log.display()))?;
-
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wa-onboard"));
-    cmd.arg("serve")
-        // Outside the repo so a developer's .env cannot change the setup.
-        .current_dir(std::env::temp_dir())
+    let mut cmd = match target {
+        Target::Service => {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_wa-onboard"));
+            cmd.arg("serve");
+            if redis_url.is_some() {
+                cmd.arg("--no-workers");
+            }
+            cmd
+        }
+        Target::Minimal => {
+            let url = redis_url.context("the minimal receiver needs Redis (BENCH_BACKEND=redis)")?;
+            let mut cmd = Command::new(std::env::current_exe()?);
+            cmd.env(MINIMAL_ADDR_ENV, addr.to_string()).env("BENCH_REDIS_URL", url).env("BENCH_PREFIX", prefix);
+            cmd
+        }
+    };
+    // Outside the repo so a developer's .env cannot change the setup.
+    cmd.current_dir(std::env::temp_dir())
         .env("WHATSAPP_APP_SECRET", APP_SECRET)
         .env("WHATSAPP_VERIFY_TOKEN", "bench-token")
         // The repository's flows: the server runs outside the repo, where a relative FLOWS_DIR finds nothing.
         .env("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
-        .env("REDIS_KEY_PREFIX", &prefix)
+        .env("REDIS_KEY_PREFIX", prefix)
         .env("BIND_ADDR", addr.to_string())
         // Nothing may leave the machine, should a worker ever call the Graph API.
         .env("GRAPH_API_URL", "http://127.0.0.1:9")
@@ -322,27 +322,96 @@ fn main() -> Result<()> {
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
-    if let Some(url) = &redis_url {
+    if let Some(url) = redis_url {
         cmd.env("REDIS_URL", url);
     }
-    let mut server = Server { child: cmd.spawn().context("spawn wa-onboard serve")?, log };
-    println!("webhook_ingress: backend {backend}, server {addr}, key prefix {prefix}, log {}", server.log.display());
+    Ok(Server { child: cmd.spawn().with_context(|| format!("spawn {target:?}"))?, log })
+}
 
+/// Set in the child that runs the minimal receiver: the address it listens on.
+const MINIMAL_ADDR_ENV: &str = "BENCH_MINIMAL_RECEIVER_ADDR";
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() -> Result<()> {
+    if let Ok(addr) = std::env::var(MINIMAL_ADDR_ENV) {
+        let url = env_or("BENCH_REDIS_URL", "redis://127.0.0.1:6379".to_string())?;
+        let prefix = env_or("BENCH_PREFIX", "bench-minimal".to_string())?;
+        return minimal_receiver::serve(&addr, &url, &prefix, APP_SECRET);
+    }
+    let seconds: f64 = env_or("BENCH_SECONDS", 10.0)?;
+    let connections: usize = env_or("BENCH_CONNECTIONS", 64)?;
+    let backend = env_or("BENCH_BACKEND", "redis".to_string())?;
+    let redis_url = match backend.as_str() {
+        "redis" => Some(env_or("BENCH_REDIS_URL", "redis://127.0.0.1:6379".to_string())?),
+        "memory" => None,
+        other => bail!("BENCH_BACKEND must be redis or memory, got {other:?}"),
+    };
+    // service (default), minimal, or both: rounds of the minimal receiver then the service, and their ratio.
+    let targets = match env_or("BENCH_TARGET", "service".to_string())?.as_str() {
+        "service" => vec![Target::Service],
+        "minimal" => vec![Target::Minimal],
+        "both" => vec![Target::Minimal, Target::Service],
+        other => bail!("BENCH_TARGET must be service, minimal or both, got {other:?}"),
+    };
+    let rounds: usize = if targets.len() > 1 { env_or("BENCH_ROUNDS", 3)? } else { 1 };
+    if seconds <= 0.0 || connections == 0 || rounds == 0 {
+        bail!("BENCH_SECONDS, BENCH_CONNECTIONS and BENCH_ROUNDS must be positive");
+    }
+
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let prefix = format!("bench-{}-{unix}", std::process::id());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let outcome = rt.block_on(run_load(&mut server, addr, seconds, connections));
-    let log = server.log.clone();
-    // Stop the server before cleaning so nothing writes new keys behind the scan.
-    drop(server);
+    let mut ratios = Vec::new();
+    let mut outcome = Ok(());
+    'rounds: for round in 1..=rounds {
+        let mut figures = Vec::new();
+        for &target in &targets {
+            // Tiny race until the server binds, acceptable on a dedicated bench machine.
+            let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+            let mut server = spawn(target, addr, &prefix, redis_url.as_deref())?;
+            println!("webhook_ingress: round {round}, {target:?} ({backend}) on {addr}, key prefix {prefix}");
+            match rt.block_on(run_load(&mut server, addr, seconds, connections)) {
+                Ok(f) => {
+                    let _ = std::fs::remove_file(&server.log); // kept on failure for diagnosis
+                    figures.push(f);
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break 'rounds;
+                }
+            }
+        }
+        if let [minimal, service] = figures[..] {
+            let ratio = service.rps / minimal.rps;
+            println!(
+                "webhook_ingress: round {round}: service {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) / minimal receiver \
+                 {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) = {ratio:.2}",
+                service.rps, service.p50, service.p99, minimal.rps, minimal.p50, minimal.p99
+            );
+            ratios.push(ratio);
+        }
+    }
+    if !ratios.is_empty() {
+        let all: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "webhook_ingress: ingress / minimal receiver, median of {} rounds: {:.2} ({})",
+            ratios.len(),
+            median(&mut ratios),
+            all.join(", ")
+        );
+    }
+    // Every server is stopped before cleaning, so nothing writes new keys behind the scan.
     if let Some(url) = &redis_url {
-        match rt.block_on(cleanup_redis(url, &prefix)) {
+        match rt.block_on(keys::delete_prefix(url, &prefix)) {
             Ok(n) => println!("webhook_ingress: removed {n} Redis keys matching {prefix}*"),
             // Leaked keys must not go unnoticed, but a load failure is the more useful error.
             Err(e) if outcome.is_ok() => return Err(e.context(format!("Redis cleanup of {prefix}* failed"))),
             Err(e) => eprintln!("webhook_ingress: Redis cleanup of {prefix}* failed: {e:#}"),
         }
-    }
-    if outcome.is_ok() {
-        let _ = std::fs::remove_file(&log); // kept on failure for diagnosis
     }
     outcome
 }

@@ -133,7 +133,7 @@ impl LocalSentinel {
             &config,
             format!(
                 "port {sentinel}\nbind 127.0.0.1\ndir {}\nsentinel monitor {m} 127.0.0.1 {master} 1\n\
-                 sentinel down-after-milliseconds {m} 1000\nsentinel failover-timeout {m} 5000\n",
+                 sentinel down-after-milliseconds {m} 2000\nsentinel failover-timeout {m} 5000\n",
                 dir.display(),
                 m = Self::MASTER
             ),
@@ -153,6 +153,12 @@ impl LocalSentinel {
         });
         wait_until("the Sentinel knows the replica", Duration::from_secs(20), || {
             cli(sentinel, &["sentinel", "replicas", Self::MASTER]).contains(&replica.to_string())
+        });
+        wait_until("the Sentinel names the master", Duration::from_secs(20), || {
+            // Named, and not taken for down (what a client checks before it connects).
+            let info = cli(sentinel, &["sentinel", "master", Self::MASTER]);
+            let flags = info.lines().skip_while(|l| *l != "flags").nth(1).unwrap_or_default().to_owned();
+            info.contains(&master.to_string()) && flags == "master"
         });
         let url = format!("redis+sentinel://127.0.0.1:{sentinel}/{}", Self::MASTER);
         Self { base_port, url, dir, children }
