@@ -294,9 +294,11 @@ fn spawn(target: Target, addr: SocketAddr, prefix: &str, redis_url: Option<&str>
         Target::Service => {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_wa-onboard"));
             cmd.arg("serve");
-            if redis_url.is_some() {
-                cmd.arg("--no-workers");
-            }
+            // Production mode, as deployed: the ingress alone on Redis; in memory, one process with its workers.
+            cmd.arg(if redis_url.is_some() { "--no-workers" } else { "--allow-memory-store" });
+            cmd.env("WHATSAPP_ACCESS_TOKEN", "bench-access-token")
+                .env("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+                .env("MEDIA_ENCRYPTION_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
             cmd
         }
         Target::Minimal => {

@@ -9,6 +9,10 @@ use wa_onboard::telemetry;
 
 mod cli;
 
+/// See Cargo.toml: measured on the webhook ingress.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cli::{
     AgentsCommand, ApiTokensCommand, AuditCommand, Cli, Command, JobsCommand, ReportCommand, check_image::DocumentArgs,
 };

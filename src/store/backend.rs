@@ -157,7 +157,8 @@ impl Backend {
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
         let conn = super::redis::connect(url, response_timeout).await?;
-        let inbound = RedisQueue::new(conn.clone(), queue_config(prefix, INBOUND_QUEUE, key_ttl));
+        // The webhook's pushes: concurrent requests share script calls (group commit).
+        let inbound = RedisQueue::new(conn.clone(), queue_config(prefix, INBOUND_QUEUE, key_ttl)).batched();
         let redis = OnRedis {
             ingress: Arc::new(RedisIngress::new(conn.clone(), prefix, inbound, clock.clone())),
             conversations: Arc::new(RedisConversations::new(conn.clone(), prefix, Retention::default())),

@@ -53,13 +53,18 @@ async fn taken_at(store: &Store, name: &'static str, at: u64) -> Vec<TestJob> {
     } else {
         let config = wa_onboard::store::redis::queue::queue_config(store.prefix(), name, crate::common::DEDUPE_TTL);
         let mut conn = crate::common::redis_conn().await;
-        let ids: Vec<String> = ::redis::cmd("ZRANGEBYSCORE")
+        // Due now: the active list (jobs due when pushed go straight there), then what the scheduled set has due.
+        let mut ids: Vec<String> =
+            ::redis::cmd("LRANGE").arg(config.active_jobs_list()).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+        let _: () = ::redis::cmd("DEL").arg(config.active_jobs_list()).query_async(&mut conn).await.unwrap();
+        let scheduled: Vec<String> = ::redis::cmd("ZRANGEBYSCORE")
             .arg(config.scheduled_jobs_set())
             .arg(0)
             .arg(at)
             .query_async(&mut conn)
             .await
             .unwrap();
+        ids.extend(scheduled);
         if !ids.is_empty() {
             let data: Vec<Vec<u8>> =
                 ::redis::cmd("HMGET").arg(config.job_data_hash()).arg(&ids).query_async(&mut conn).await.unwrap();
@@ -143,7 +148,10 @@ async fn a_delayed_job_waits_for_its_time(store: Store) {
         Queued::at(key("past"), job(3), t - 3600),
     ];
     assert_eq!(queue.push(&jobs).await.unwrap(), [Enqueued::New; 3]);
-    assert_eq!(pending(&store, QUEUE).await, [job(1), job(2), job(3)]);
+    // All three wait (on Redis the due ones in the active list, listed before the scheduled one).
+    let mut waiting = pending(&store, QUEUE).await;
+    waiting.sort_by_key(|j| j.n);
+    assert_eq!(waiting, [job(1), job(2), job(3)]);
     assert_eq!(taken_at(&store, QUEUE, t + 2).await, [job(1), job(3)]);
     assert_eq!(taken_at(&store, QUEUE, t + 59).await, [], "not due before its time");
     assert_eq!(pending(&store, QUEUE).await, [job(2)], "it waits in the queue");

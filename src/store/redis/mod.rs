@@ -14,6 +14,7 @@ pub mod dead_jobs;
 pub mod delivery;
 pub mod ingress;
 pub mod journeys;
+mod push_batcher;
 pub mod queue;
 pub mod rate_limit;
 pub mod target;

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use super::push_batcher::PushBatcher;
 use crate::store::redis::RedisConn;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_redis::{RedisStorage, RedisTask};
@@ -14,12 +15,14 @@ use crate::store::queue::{Enqueued, Job, JobQueue, Queued, mentions};
 pub struct RedisQueue<J> {
     conn: RedisConn,
     config: apalis_redis::Config,
+    /// When set, pushes from concurrent callers share script calls ([`RedisQueue::batched`]).
+    batcher: Option<PushBatcher>,
     job: PhantomData<fn() -> J>,
 }
 
 impl<J> Clone for RedisQueue<J> {
     fn clone(&self) -> Self {
-        Self { conn: self.conn.clone(), config: self.config.clone(), job: PhantomData }
+        Self { conn: self.conn.clone(), config: self.config.clone(), batcher: self.batcher.clone(), job: PhantomData }
     }
 }
 
@@ -74,7 +77,14 @@ impl<J: Job> RedisQueue<J> {
     }
 
     pub fn new(conn: RedisConn, config: apalis_redis::Config) -> Self {
-        Self { conn, config, job: PhantomData }
+        Self { conn, config, batcher: None, job: PhantomData }
+    }
+
+    /// This queue with its pushes gathered into shared script calls (group commit): for a producer with many
+    /// concurrent callers, the webhook. Starts the sending loops, so call it inside the Tokio runtime.
+    pub fn batched(mut self) -> Self {
+        self.batcher = Some(PushBatcher::start(self.conn.clone(), self.config.clone()));
+        self
     }
 
     /// apalis-redis's storage of this queue, for a worker to take jobs from.
@@ -90,6 +100,11 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
         // the multiplexed connection pipelines each window, and each answer says whether that job was new. A whole
         // batch at once (10,000 messages in one webhook) queued the last calls behind thousands of others, beyond
         // the Redis response timeout, so the batch was refused again on every redelivery.
+        if let Some(batcher) = &self.batcher {
+            let tasks = jobs.iter().map(task_of).collect::<Result<Vec<_>, _>>()?;
+            let queued = batcher.push(tasks).await?;
+            return Ok(queued.into_iter().map(|new| if new { Enqueued::New } else { Enqueued::Duplicate }).collect());
+        }
         let mut answers = Vec::with_capacity(jobs.len());
         for window in jobs.chunks(PUSH_WINDOW) {
             answers.extend(self.push_window(window).await?);
@@ -136,18 +151,23 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
     }
 }
 
+/// The apalis task of a job: its JSON payload, its idempotency key, when it is due.
+fn task_of<J: Job>(queued: &Queued<J>) -> Result<RedisTask, StoreError> {
+    let bytes = serde_json::to_vec(&queued.job).map_err(StoreError::corrupt)?;
+    let mut builder = TaskBuilder::new(bytes).idempotency_key(queued.key.as_str());
+    if queued.run_at > 0 {
+        builder = builder.run_at_timestamp(queued.run_at);
+    }
+    Ok(builder.build())
+}
+
 /// Push calls in flight at once on the shared connection.
 const PUSH_WINDOW: usize = 256;
 
 impl<J: Job> RedisQueue<J> {
     async fn push_window(&self, jobs: &[Queued<J>]) -> Result<Vec<Enqueued>, StoreError> {
         let pushes = jobs.iter().map(|queued| async move {
-            let bytes = serde_json::to_vec(&queued.job).map_err(StoreError::corrupt)?;
-            let mut builder = TaskBuilder::new(bytes).idempotency_key(queued.key.as_str());
-            if queued.run_at > 0 {
-                builder = builder.run_at_timestamp(queued.run_at);
-            }
-            let task: RedisTask = builder.build();
+            let task = task_of(queued)?;
             let mut conn = self.conn.clone();
             let (enqueued, scheduled) = apalis_redis::queries::push_tasks(&mut conn, &self.config, &[task])
                 .await
@@ -161,8 +181,8 @@ impl<J: Job> RedisQueue<J> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // apalis-redis puts pushed jobs in the scheduled set (due at once or later), and workers move due jobs
-        // to the active list: pending is the active list, then the scheduled set.
+        // A job due now goes to the active list, a later one to the scheduled set (workers move it to the active
+        // list when due): pending is the active list, then the scheduled set.
         let mut conn = self.conn.clone();
         let (mut ids, scheduled): (Vec<String>, Vec<String>) = redis::pipe()
             .cmd("LRANGE")

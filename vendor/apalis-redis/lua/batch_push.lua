@@ -7,10 +7,13 @@
 
 -- ARGV[1]: the idempotency_ttl
 -- ARGV[2]: emit pubsub events
--- ARGV[3..]: [task_id1, task_data1, attempts1, max_attempts1, metadata_json1, schedule_time1, idempotency_key1,
+-- ARGV[3..]: [task_id1, task_data1, attempts1, max_attempts1, metadata_json1, schedule_time1 (0: due now, straight
+--        to the active list), idempotency_key1,
 --        task_id2, task_data2, attempts2, max_attempts2, metadata_json2, schedule_time2, idempotency_key2, ...]
 local newly_enqueued = 0
 local newly_scheduled = 0
+-- Per task, in order: 1 when it was queued, 0 when its idempotency key (or its id) was taken already.
+local each = {}
 
 local idempotency_ttl = ARGV[1]
 local emit_events = ARGV[2] == "1"
@@ -31,20 +34,25 @@ for i = 3, #ARGV, 7 do
         local allowed = true
         if idempotency_key and #idempotency_key > 0 then
             local idem_field = KEYS[6] .. ':' .. idempotency_key
-            local claimed = redis.call("setnx", idem_field, task_id)
-            if claimed == 0 then
-                allowed = false
+            -- One SET NX EX instead of SETNX then EXPIRE (a TTL of 0 means forever).
+            local claimed
+            local ttl = tonumber(idempotency_ttl) or 0
+            if ttl > 0 then
+                claimed = redis.call("set", idem_field, task_id, "NX", "EX", ttl)
             else
-                if idempotency_ttl and #idempotency_ttl > 0 then
-                    redis.call("expire", idem_field, idempotency_ttl)
-                end
+                claimed = redis.call("set", idem_field, task_id, "NX")
+            end
+            if not claimed then
+                allowed = false
             end
         end
 
+        local queued = 0
         if allowed then
             local set = redis.call("hsetnx", KEYS[1], task_id, task_data)
 
             if set == 1 then
+                queued = 1
                 local meta_key = KEYS[4] .. ':' .. task_id
 
                 -- Base metadata
@@ -56,7 +64,8 @@ for i = 3, #ARGV, 7 do
                 table.insert(meta, idempotency_key)
 
                 -- Merge in any JSON metadata
-                if metadata_json and #metadata_json > 0 then
+                -- `{}` (no metadata, the usual case) needs no decoding.
+                if metadata_json and #metadata_json > 2 then
                     local ok, decoded = pcall(cjson.decode, metadata_json)
                     if ok and type(decoded) == "table" then
                         for k, v in pairs(decoded) do
@@ -83,6 +92,7 @@ for i = 3, #ARGV, 7 do
                 end
             end
         end
+        table.insert(each, queued)
     end
 end
 
@@ -91,4 +101,4 @@ if newly_enqueued > 0 then
     redis.call("lpush", KEYS[3], 1)
 end
 
-return {newly_enqueued, newly_scheduled}
+return {newly_enqueued, newly_scheduled, each}

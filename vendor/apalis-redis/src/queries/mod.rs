@@ -27,7 +27,7 @@ pub use fetch_next::deserialize_with_meta;
 pub use fetch_next::fetch_next;
 pub(crate) use handle_results::handle_results;
 pub(crate) use keep_alive::keep_alive;
-pub use push_tasks::push_tasks;
+pub use push_tasks::{push_tasks, push_tasks_each};
 pub use reenqueue::reclaim_workers;
 pub(crate) use reenqueue::reenqueue_orphaned;
 pub(crate) use register_worker::register_worker;

@@ -17,6 +17,25 @@ pub async fn push_tasks<Conn>(
 where
     Conn: ConnectionLike,
 {
+    let (enqueued, scheduled, _each) = push(conn, config, tasks).await?;
+    Ok((enqueued, scheduled))
+}
+
+/// Pushes tasks in one script call, like [`push_tasks`], and answers per task, in order, whether it was queued
+/// (`false`: its idempotency key or its id was taken already). One call for many tasks: a producer that gathers
+/// the pushes of concurrent requests pays the script's fixed cost once.
+pub async fn push_tasks_each<Conn>(conn: &mut Conn, config: &Config, tasks: &[RedisTask]) -> Result<Vec<bool>, Error>
+where
+    Conn: ConnectionLike,
+{
+    let (_, _, each) = push(conn, config, tasks).await?;
+    Ok(each.into_iter().map(|queued| queued == 1).collect())
+}
+
+async fn push<Conn>(conn: &mut Conn, config: &Config, tasks: &[RedisTask]) -> Result<(u32, u32, Vec<i64>), Error>
+where
+    Conn: ConnectionLike,
+{
     let mut batch = BATCH_PUSH_SCRIPT.key(config.job_data_hash());
     let mut script = batch
         .key(config.active_jobs_list())
@@ -42,8 +61,9 @@ where
         let meta = serde_json::to_string(request.metadata()).map_err(Error::Json)?;
         let run_at = request.run_at().unwrap_or_default();
         let current = current_timestamp();
-        // Ensure run_at is not in the past
-        let run_at = if run_at > current { run_at } else { current };
+        // A task due now goes straight to the active list (0), not through the scheduled set: one write less
+        // now, and no promotion by a worker's fetch later.
+        let run_at = if run_at > current { run_at } else { 0 };
 
         let idempotency_key = request.idempotency_key().unwrap_or("");
 
@@ -57,6 +77,6 @@ where
             .arg(idempotency_key);
     }
 
-    let res = script.invoke_async::<(u32, u32)>(conn).await?;
+    let res = script.invoke_async::<(u32, u32, Vec<i64>)>(conn).await?;
     Ok(res)
 }
