@@ -180,6 +180,42 @@ async fn a_try_cut_short_after_meta_accepted_is_confirmed_by_its_status_and_not_
     }
 }
 
+/// Writes, then answers "already there" for the claims: what a cluster client's resend after a lost answer looks
+/// like (the first send was applied, the second finds the key taken).
+struct ResentWrites {
+    inner: Arc<dyn ValueStore>,
+}
+
+#[async_trait]
+impl ValueStore for ResentWrites {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.remove(key).await
+    }
+
+    async fn put_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let written = self.inner.put_if_absent(key, value, ttl).await?;
+        Ok(written && !key.ends_with(":sending"))
+    }
+}
+
+#[tokio::test]
+async fn a_claim_applied_twice_by_the_client_is_recognised_as_its_own() {
+    for (values, _keys) in sent_values("sender-resent").await {
+        let sim = Simulator::start().await.unwrap();
+        let deps = SenderDeps::new(
+            sim_api(&sim),
+            SentLog::new(Arc::new(ResentWrites { inner: values }), DEFAULT_SENT_LOG_TTL),
+        );
+        let sent = deliver(&job("evt-7:0"), &deps).await.unwrap();
+        assert!(!sent.already_sent, "not taken for an earlier try in doubt");
+        assert_eq!(sim.messages().len(), 1);
+    }
+}
+
 #[tokio::test]
 async fn a_try_that_never_reached_meta_is_sent_once_the_doubt_passes() {
     let clock = wa_onboard::clock::FixedClock::starting_now();

@@ -145,7 +145,13 @@ impl SentLog {
     /// may have reached Meta and is *in doubt* until Meta's status for it (which carries the key back) confirms
     /// it, or the claim expires after [`IN_DOUBT`] with no status (then the message never reached Meta).
     pub async fn claim_send(&self, key: &str) -> Result<bool, StoreError> {
-        self.values.put_if_absent(&claim_key(key), "sending", IN_DOUBT).await
+        // A token of this try: a claim that Redis applied although its answer was lost (a cluster client sends
+        // the command again after a timeout) is recognised as this try's own, not taken for an earlier try's.
+        let token = format!("sending:{:016x}", fastrand::u64(..));
+        if self.values.put_if_absent(&claim_key(key), &token, IN_DOUBT).await? {
+            return Ok(true);
+        }
+        Ok(self.values.get(&claim_key(key)).await?.as_deref() == Some(token.as_str()))
     }
 
     /// Lets a later try send at once: Meta answered that this try was not sent.
