@@ -70,6 +70,7 @@ async fn run() -> anyhow::Result<()> {
             vault: None,
             cases: None,
             external_agents: true,
+            send_order: backend.send_order(),
         },
         clock: clock.clone(),
         retention: backend.retention(),

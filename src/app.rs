@@ -156,6 +156,7 @@ impl App {
                 vault: Some(cloud.vault.clone()),
                 cases: Some(backend.cases()),
                 external_agents: config.agent_link.base_url.is_some(),
+                send_order: backend.send_order(),
             },
             clock: backend.clock(),
             retention: backend.retention(),
@@ -194,6 +195,7 @@ impl App {
                 clock: backend.clock(),
                 has_reengage_template,
                 metrics: metrics.clone(),
+                send_order: backend.send_order(),
             },
         });
         let handlers = Arc::new(handlers(&state, &backend, &runner, &cloud, &public_base, &queues));
@@ -387,6 +389,7 @@ fn handlers(
             queue: queues.of(),
             metrics: state.metrics.clone(),
             recipients: Default::default(),
+            send_order: backend.send_order(),
             reengage_template: reengage_template(&state.config),
             clock: state.clock.clone(),
         }),

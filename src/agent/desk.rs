@@ -16,13 +16,13 @@ use crate::flow::state::{ConversationState, UserKey};
 use crate::jobs::Queues;
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
-use crate::jobs::outbound::OutboundJob;
+use crate::jobs::outbound::{LinePlace, OutboundJob};
 use crate::store::case::{Case, CaseChangeError, CaseEntry, CaseError, CaseStore};
 use crate::store::conversation::{AuditRecord, ConversationStore};
 use crate::store::delivery::{DeliveryLog, Progress};
 use crate::store::queue::Queued;
 use crate::store::vault::MediaVault;
-use crate::store::{StoreError, ValueStore};
+use crate::store::{SendOrder, StoreError, ValueStore};
 
 /// Why an agent's action did not happen. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +103,8 @@ pub struct Desk {
     pub has_reengage_template: bool,
     /// Time to assignment, handling time, decisions.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Each user's line of reply jobs: an agent's message leaves after the bot's replies queued before it.
+    pub send_order: Arc<dyn SendOrder>,
 }
 
 /// The actor of the verification's audit records.
@@ -291,14 +293,16 @@ impl Desk {
         }
         let case = self.case(id).await?;
         Self::must_hold(&case, agent, supervisor)?;
-        let state = self.state_of(&case.info.user).await?.ok_or_else(|| {
+        let loaded = self.conversations.load(&case.info.user).await?.ok_or_else(|| {
             DeskError::Invalid(format!("the conversation {} is gone (erased)", case.info.conversation_id))
         })?;
+        let (version, state) = (loaded.version, loaded.stored.state);
         let now = self.clock.now_secs();
         if !(state.window_open(now) || reengage && self.has_reengage_template) {
             return Err(DeskError::WindowClosed);
         }
         let key = JobKey::from_stored(request.to_owned());
+        self.send_order.enter(&state.user, key.as_ref(), version).await?;
         let job = OutboundJob::Send {
             key: key.clone(),
             to: addressee(&state),
@@ -306,12 +310,17 @@ impl Desk {
             replies: vec![Reply::Text { body: text.to_owned() }],
             attempt: 0,
             holds: 0,
+            line: Some(LinePlace { user: state.user.clone(), seq: version, waiting_since: None, waits: 0 }),
         };
         let send_key = JobKey::reply(&key, 0).to_string();
         let mut entry = self.entry(request, agent, "message", text.to_owned(), now);
         entry.send_key = Some(send_key);
         self.cases.record(id, &entry).await?;
-        self.queues.push(&[Queued::now(key, job)]).await?;
+        if let Err(e) = self.queues.push(&[Queued::now(key.clone(), job)]).await {
+            // Not queued: its place would only hold the bot's next replies back.
+            let _ = self.send_order.leave(&state.user, key.as_ref()).await;
+            return Err(e.into());
+        }
         let characters = text.chars().count();
         self.audit(&case, agent, format!("agent message ({characters} characters)"), request, &state.step, now).await
     }

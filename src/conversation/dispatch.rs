@@ -9,15 +9,15 @@ use crate::flow::state::ConversationState;
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::jobs::notify::NotifyJob;
-use crate::jobs::outbound::{Addressee, OutboundJob};
+use crate::jobs::outbound::{Addressee, LinePlace, OutboundJob};
 use crate::jobs::photo::PhotoJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::{BackgroundJob, Queues};
 use crate::privacy::EraseJob;
-use crate::store::StoreError;
 use crate::store::case::{CaseEntry, CaseError, CaseInfo, CaseStatus, CaseStore};
 use crate::store::conversation::OutboxEntry;
 use crate::store::vault::MediaVault;
+use crate::store::{SendOrder, StoreError};
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -30,6 +30,8 @@ pub struct Dispatcher {
     /// `AGENT_LINK_BASE_URL` is set: the user gets the external agent system's signed link. Unset, the built-in
     /// console is the agent system and the user is told that a person will write to them here.
     pub external_agents: bool,
+    /// Each user's line of reply jobs: a job queued later waits for the ones before it.
+    pub send_order: Arc<dyn SendOrder>,
 }
 
 /// The case a handoff opens: what the agent sees in the queue.
@@ -75,7 +77,14 @@ pub fn addressee(state: &ConversationState) -> Addressee {
 }
 
 impl Dispatcher {
-    pub async fn dispatch(&self, state: &ConversationState, entry: &OutboxEntry, now: u64) -> Result<(), StoreError> {
+    /// Hands out the effects `entry` saved at conversation version `version`.
+    pub async fn dispatch(
+        &self,
+        state: &ConversationState,
+        version: u64,
+        entry: &OutboxEntry,
+        now: u64,
+    ) -> Result<(), StoreError> {
         let mut outbound = Vec::new();
         let mut verify = Vec::new();
         let mut photos = Vec::new();
@@ -222,6 +231,8 @@ impl Dispatcher {
         }
         if !replies.is_empty() {
             let key = JobKey::replies(&event_key);
+            // In the line before it is queued: a job queued later cannot overtake it.
+            self.send_order.enter(&state.user, key.as_ref(), version).await?;
             let job = OutboundJob::Send {
                 key: key.clone(),
                 to: addressee(state),
@@ -229,6 +240,7 @@ impl Dispatcher {
                 replies,
                 attempt: 0,
                 holds: 0,
+                line: Some(LinePlace { user: state.user.clone(), seq: version, waiting_since: None, waits: 0 }),
             };
             outbound.push(job.queued());
         }

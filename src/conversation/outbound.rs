@@ -9,10 +9,11 @@ use super::outbound_log;
 use crate::clock::SharedClock;
 use crate::flow::event::Reply;
 use crate::jobs::key::JobKey;
-use crate::jobs::outbound::{Addressee, OutboundJob};
+use crate::jobs::outbound::{Addressee, LinePlace, OutboundJob};
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::{Metrics, ReasonLabel, TypeLabel};
 use crate::store::queue::{JobQueue, Queued};
+use crate::store::{SendOrder, StoreError};
 use crate::whatsapp::message::{MessageLimitError, OutboundMessage, Recipient};
 use crate::whatsapp::sender::{DeliveryFailure, SendJob, SenderDeps, deliver};
 
@@ -61,6 +62,8 @@ pub struct OutboundHandler {
     pub metrics: Arc<Metrics>,
     /// One lock per recipient: a user's messages leave this process one at a time, in the order they were taken.
     pub recipients: RecipientLocks,
+    /// Each user's line of reply jobs: a reply waits for the ones queued before it (see [`LINE_WAIT_MAX`]).
+    pub send_order: Arc<dyn SendOrder>,
     /// Sent instead when the 24-hour window has closed (WHATSAPP_REENGAGE_TEMPLATE).
     pub reengage_template: Option<OutboundMessage>,
     pub clock: SharedClock,
@@ -93,6 +96,22 @@ enum Sent {
     Held,
 }
 
+/// How long a reply waits for a job queued before it in the user's line before it goes anyway: longer than a
+/// send in doubt waits for Meta's status ([`IN_DOUBT`](crate::whatsapp::sender::IN_DOUBT)) and a failover.
+pub const LINE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(180);
+/// A reply whose turn has not come looks again this often in place, [`LINE_POLLS`] times, before it is put back.
+const LINE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const LINE_POLLS: u32 = 20;
+
+/// The job with its line place changed by `change`.
+fn with_line(job: &OutboundJob, change: impl FnOnce(&mut LinePlace)) -> OutboundJob {
+    let mut job = job.clone();
+    if let OutboundJob::Send { line: Some(place), .. } = &mut job {
+        change(place);
+    }
+    job
+}
+
 /// How often a held send looks whether the token was replaced.
 pub const HOLD_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -107,47 +126,108 @@ impl Handler<OutboundJob> for OutboundHandler {
                 }
                 Ok(())
             }
-            OutboundJob::Send { key, to, replies, attempt, .. } => {
-                let Some(recipient) = recipient(to) else {
-                    return Err(JobFailure::abort("the conversation has neither a phone nor a user id"));
-                };
-                let lock = self.recipients.lock_for(recipient.id());
-                let _turn = lock.lock().await;
-                match self.send_all(key, &recipient, to, replies, *attempt).await? {
-                    Sent::All => Ok(()),
-                    Sent::Deferred(run_at, reason) => {
-                        let mut again = job.clone();
-                        if let OutboundJob::Send { attempt, .. } = &mut again {
-                            *attempt += 1;
-                        }
-                        let queued = Queued { key: JobKey::send_retry(key, attempt + 1), job: again, run_at };
-                        self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
-                        tracing::warn!(%reason, "send deferred");
-                        Ok(())
-                    }
-                    Sent::Held => {
-                        let mut again = job.clone();
-                        if let OutboundJob::Send { holds, .. } = &mut again {
-                            *holds += 1;
-                        }
-                        let holds = match &again {
-                            OutboundJob::Send { holds, .. } => *holds,
-                            OutboundJob::MarkRead { .. } => 0,
-                        };
-                        let run_at = self.clock.now_secs() + HOLD_RECHECK.as_secs();
-                        let queued = Queued { key: JobKey::send_held(key, *attempt, holds), job: again, run_at };
-                        self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
-                        self.metrics.sends_held.inc();
-                        tracing::debug!(holds, "send held until the access token is replaced");
-                        Ok(())
-                    }
+            OutboundJob::Send { key, to, replies, attempt, line, .. } => {
+                let outcome = self.send(&job, key, to, replies, *attempt, line.as_ref()).await;
+                // Done (sent, given up, or never sendable): the next job in the user's line may go.
+                let done = matches!(outcome, Ok(Progress::Done) | Err(JobFailure::Abort(_)));
+                if done && let Some(place) = line {
+                    self.send_order.leave(&place.user, key.as_ref()).await.map_err(JobFailure::retry)?;
                 }
+                outcome.map(drop)
             }
         }
     }
 }
 
+/// What became of a send job's run.
+enum Progress {
+    /// Every message is sent or given up.
+    Done,
+    /// Put back to run later (deferred, held, or waiting for its turn).
+    Later,
+}
+
 impl OutboundHandler {
+    async fn send(
+        &self,
+        job: &OutboundJob,
+        key: &JobKey,
+        to: &Addressee,
+        replies: &[Reply],
+        attempt: u32,
+        line: Option<&LinePlace>,
+    ) -> Result<Progress, JobFailure> {
+        let Some(recipient) = recipient(to) else {
+            return Err(JobFailure::abort("the conversation has neither a phone nor a user id"));
+        };
+        if let Some(place) = line
+            && let Some(ahead) = self.wait_turn(place, key).await.map_err(JobFailure::retry)?
+        {
+            let now = self.clock.now_secs();
+            let since = place.waiting_since.unwrap_or(now);
+            if now.saturating_sub(since) < LINE_WAIT_MAX.as_secs() {
+                let again = with_line(job, |p| {
+                    p.waiting_since = Some(since);
+                    p.waits += 1;
+                });
+                let waits = place.waits + 1;
+                let queued = Queued { key: JobKey::send_waiting(key, attempt, waits), job: again, run_at: now + 1 };
+                self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
+                tracing::debug!(%ahead, waits, "a reply waits for the one queued before it");
+                return Ok(Progress::Later);
+            }
+            // The job ahead never finished (dead after its retries): waiting longer would lose this one too.
+            tracing::warn!(%ahead, waited_secs = now - since, "a reply sent without waiting longer for the one queued before it");
+        }
+        let lock = self.recipients.lock_for(recipient.id());
+        let _turn = lock.lock().await;
+        // Its turn is over once it is put back: a later run waits afresh (from `waiting_since` none).
+        let fresh = |job: &OutboundJob| {
+            with_line(job, |p| {
+                p.waiting_since = None;
+            })
+        };
+        match self.send_all(key, &recipient, to, replies, attempt).await? {
+            Sent::All => Ok(Progress::Done),
+            Sent::Deferred(run_at, reason) => {
+                let mut again = fresh(job);
+                if let OutboundJob::Send { attempt, .. } = &mut again {
+                    *attempt += 1;
+                }
+                let queued = Queued { key: JobKey::send_retry(key, attempt + 1), job: again, run_at };
+                self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
+                tracing::warn!(%reason, "send deferred");
+                Ok(Progress::Later)
+            }
+            Sent::Held => {
+                let mut again = fresh(job);
+                if let OutboundJob::Send { holds, .. } = &mut again {
+                    *holds += 1;
+                }
+                let holds = match &again {
+                    OutboundJob::Send { holds, .. } => *holds,
+                    OutboundJob::MarkRead { .. } => 0,
+                };
+                let run_at = self.clock.now_secs() + HOLD_RECHECK.as_secs();
+                let queued = Queued { key: JobKey::send_held(key, attempt, holds), job: again, run_at };
+                self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
+                self.metrics.sends_held.inc();
+                tracing::debug!(holds, "send held until the access token is replaced");
+                Ok(Progress::Later)
+            }
+        }
+    }
+
+    /// Waits a little in place for the jobs ahead of this one in its user's line; answers the one still ahead.
+    async fn wait_turn(&self, place: &LinePlace, key: &JobKey) -> Result<Option<String>, StoreError> {
+        for _ in 0..LINE_POLLS {
+            let Some(ahead) = self.send_order.ahead_of(&place.user, key.as_ref()).await? else { return Ok(None) };
+            tracing::trace!(%ahead, "waiting for the reply queued before");
+            tokio::time::sleep(LINE_POLL).await;
+        }
+        self.send_order.ahead_of(&place.user, key.as_ref()).await
+    }
+
     /// Sends each reply in order, each at most once (its own idempotency key).
     async fn send_all(
         &self,

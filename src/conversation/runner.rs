@@ -127,7 +127,7 @@ impl Runner {
             if let Some(previous) = &previous {
                 // Effects an earlier run saved but may not have handed out (it crashed in between).
                 for entry in &previous.outbox {
-                    self.dispatcher.dispatch(&previous.state, entry, envelope.now).await?;
+                    self.dispatcher.dispatch(&previous.state, version, entry, envelope.now).await?;
                 }
                 if previous.applied.contains(&envelope.key) {
                     for entry in &previous.outbox {
@@ -168,7 +168,7 @@ impl Runner {
                         self.store.log_message(user, &logged(&stored.state.conversation_id, message)).await?;
                     }
                     let entry = &stored.outbox[0];
-                    self.dispatcher.dispatch(&stored.state, entry, envelope.now).await?;
+                    self.dispatcher.dispatch(&stored.state, new_version, entry, envelope.now).await?;
                     self.store.clear_outbox(user, new_version, &entry.event_key).await?;
                     return Ok(Applied::Applied { effects: entry.effects.len() });
                 }

@@ -48,6 +48,11 @@ impl JobKey {
         Self(format!("{}:retry{attempt}:held{holds}", send.0))
     }
 
+    /// A send job put back to wait for a job queued before it in the user's line: its `waits`-th time.
+    pub fn send_waiting(send: &JobKey, attempt: u32, waits: u32) -> Self {
+        Self(format!("{}:retry{attempt}:wait{waits}", send.0))
+    }
+
     /// The result of a verification submission, as an event of its conversation.
     pub fn verification_result(submission: &str) -> Self {
         Self(format!("{submission}:result"))

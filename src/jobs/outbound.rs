@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::flow::event::Reply;
+use crate::flow::state::UserKey;
 use crate::jobs::key::JobKey;
 
 /// Who a message goes to: by phone when known, else by business-scoped user id (`recipient`).
@@ -33,6 +34,10 @@ pub enum OutboundJob {
         /// Times it was put back because the access token was invalid (holds are not attempts).
         #[serde(default)]
         holds: u32,
+        /// Its place in the user's line: it sends once the jobs queued before it have sent (none: it does not
+        /// wait, as jobs queued before lines existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<LinePlace>,
     },
     /// Mark the user's message read and show the typing indicator.
     MarkRead {
@@ -42,4 +47,18 @@ pub enum OutboundJob {
         phone_number_id: String,
         message_id: String,
     },
+}
+
+/// A reply job's place in its user's line of replies ([`SendOrder`](crate::store::SendOrder)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinePlace {
+    pub user: UserKey,
+    /// The conversation version that queued the job: jobs with a lower one send first.
+    pub seq: u64,
+    /// Since when (Unix seconds) the job has waited for a job ahead of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<u64>,
+    /// Times it was put back to wait for its turn.
+    #[serde(default)]
+    pub waits: u32,
 }

@@ -76,6 +76,8 @@ impl Privacy {
         removed.queued_jobs = self.erase_jobs(&needles).await?;
         removed.kept_payloads = self.backend.ingress().erase_kept(&needles).await?;
         let erased = conversations.erase(user, &tombstones).await?;
+        // The line of reply jobs names the user's messages (their ids); its jobs are erased above.
+        self.backend.send_order().erase(user).await?;
         removed.states = erased.states;
         removed.audit_records = erased.audit_records;
         removed.messages = erased.messages;

@@ -24,6 +24,7 @@ use super::memory::ingress::MemoryIngress;
 use super::memory::journeys::MemoryJourneys;
 use super::memory::queue::MemoryQueue;
 use super::memory::rate_limit::MemoryLimiter;
+use super::memory::send_order::MemorySendOrder;
 use super::memory::values::MemoryValues;
 use super::memory::vault::MemoryVault;
 use super::queue::{Job, JobQueue, WorkerSource};
@@ -37,9 +38,11 @@ use super::redis::ingress::RedisIngress;
 use super::redis::journeys::RedisJourneys;
 use super::redis::queue::{RedisQueue, queue_config};
 use super::redis::rate_limit::RedisLimiter;
+use super::redis::send_order::RedisSendOrder;
 use super::redis::values::RedisValues;
 use super::redis::vault::RedisVault;
 use super::retention::Retention;
+use super::send_order::SendOrder;
 use super::values::ValueStore;
 use super::vault::{MediaCipher, MediaVault};
 use crate::clock::SharedClock;
@@ -68,6 +71,7 @@ struct InMemory {
     journeys: Arc<MemoryJourneys>,
     api_tokens: Arc<MemoryApiTokens>,
     agents: Arc<MemoryAgents>,
+    send_order: Arc<MemorySendOrder>,
     values: Mutex<HashMap<&'static str, Arc<MemoryValues>>>,
 }
 
@@ -142,6 +146,7 @@ impl Backend {
             journeys: Arc::new(MemoryJourneys::new(clock.clone(), Retention::default().funnel)),
             api_tokens: Arc::default(),
             agents: Arc::new(MemoryAgents::new(clock.clone())),
+            send_order: Arc::new(MemorySendOrder::new(clock.clone())),
             values: Mutex::default(),
         };
         Self { kind: Kind::Memory(Arc::new(memory)), clock, retention: Retention::default() }
@@ -299,6 +304,14 @@ impl Backend {
         match &self.kind {
             Kind::Memory(m) => Some(m.queues.get::<J>(name)),
             Kind::Redis(_) => None,
+        }
+    }
+
+    /// Each user's line of reply jobs (their messages leave in the order the conversation queued them).
+    pub fn send_order(&self) -> Arc<dyn SendOrder> {
+        match &self.kind {
+            Kind::Memory(m) => m.send_order.clone(),
+            Kind::Redis(r) => Arc::new(RedisSendOrder::new(r.conn.clone(), &r.prefix)),
         }
     }
 

@@ -14,6 +14,7 @@
 //! | [`JobQueue`] | jobs with idempotency keys, due now or later (apalis-redis format) | `{<queue>}:*` |
 //! | [`ValueStore`] | small values with a lifetime, e.g. what each send did | `<namespace>:<key>` |
 //! | [`DeliveryLog`] | the delivery state of each message we sent | `delivery:<wamid>` |
+//! | [`SendOrder`] | each user's line of reply jobs, so their messages leave in order | `sendq:{user}` |
 //! | [`RateLimiter`] | send-rate buckets per business number and user | `ratelimit:{number}:*` |
 //! | [`MediaVault`] | photos and files, encrypted, for the retention period | `media:{conversation}:*` |
 //!
@@ -37,6 +38,7 @@ pub mod queue;
 pub mod rate_limit;
 pub mod redis;
 pub mod retention;
+pub mod send_order;
 pub mod values;
 pub mod vault;
 
@@ -49,6 +51,7 @@ pub use delivery::DeliveryLog;
 pub use ingress::{IngressStore, KEPT_BYTES_MAX, KEPT_PAYLOADS_MAX, KeptCap, KeptKind, KeptPayload};
 pub use queue::{Enqueued, JobQueue, Queued};
 pub use rate_limit::RateLimiter;
+pub use send_order::SendOrder;
 pub use values::ValueStore;
 pub use vault::MediaVault;
 

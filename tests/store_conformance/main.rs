@@ -135,5 +135,6 @@ mod ingress;
 mod journeys;
 mod queues;
 mod rate_limit;
+mod send_order;
 mod values;
 mod vault;

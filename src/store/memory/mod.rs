@@ -10,6 +10,7 @@ pub mod ingress;
 pub mod journeys;
 pub mod queue;
 pub mod rate_limit;
+pub mod send_order;
 pub mod values;
 pub mod vault;
 

@@ -17,6 +17,7 @@ pub mod journeys;
 mod push_batcher;
 pub mod queue;
 pub mod rate_limit;
+pub mod send_order;
 pub mod target;
 pub mod values;
 pub mod vault;

@@ -1,0 +1,62 @@
+//! Send lines in memory, expiring on the backend's clock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::clock::SharedClock;
+use crate::flow::state::UserKey;
+use crate::store::StoreError;
+use crate::store::send_order::{LINE_TTL, SendOrder};
+
+/// Each user's line: job → seq, and when the line expires (Unix ms).
+type Lines = HashMap<UserKey, (BTreeMap<String, u64>, u64)>;
+
+pub struct MemorySendOrder {
+    clock: SharedClock,
+    lines: Mutex<Lines>,
+}
+
+impl MemorySendOrder {
+    pub fn new(clock: SharedClock) -> Self {
+        Self { clock, lines: Mutex::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lines> {
+        let now = self.clock.now_ms();
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.retain(|_, (jobs, expires)| *expires > now && !jobs.is_empty());
+        lines
+    }
+}
+
+#[async_trait]
+impl SendOrder for MemorySendOrder {
+    async fn enter(&self, user: &UserKey, job: &str, seq: u64) -> Result<(), StoreError> {
+        let expires = self.clock.now_ms() + LINE_TTL.as_millis() as u64;
+        let mut lines = self.lock();
+        let line = lines.entry(user.clone()).or_default();
+        line.0.entry(job.to_owned()).or_insert(seq);
+        line.1 = expires;
+        Ok(())
+    }
+
+    async fn ahead_of(&self, user: &UserKey, job: &str) -> Result<Option<String>, StoreError> {
+        let lines = self.lock();
+        let Some((jobs, _)) = lines.get(user) else { return Ok(None) };
+        let Some(&mine) = jobs.get(job) else { return Ok(None) };
+        Ok(jobs.iter().filter(|(_, seq)| **seq < mine).min_by_key(|(name, seq)| (**seq, *name)).map(|(j, _)| j.clone()))
+    }
+
+    async fn leave(&self, user: &UserKey, job: &str) -> Result<(), StoreError> {
+        if let Some((jobs, _)) = self.lock().get_mut(user) {
+            jobs.remove(job);
+        }
+        Ok(())
+    }
+
+    async fn erase(&self, user: &UserKey) -> Result<usize, StoreError> {
+        Ok(self.lock().remove(user).map_or(0, |(jobs, _)| jobs.len()))
+    }
+}

@@ -1,0 +1,84 @@
+//! Send lines in Redis: `<prefix>:sendq:{<user>}`, a sorted set of job keys scored by the conversation version
+//! that queued them, under the user's hash tag (the same slot as the conversation). Redis drops it once empty.
+
+use async_trait::async_trait;
+
+use crate::flow::state::UserKey;
+use crate::store::StoreError;
+use crate::store::redis::RedisConn;
+use crate::store::send_order::{LINE_TTL, SendOrder};
+
+/// KEYS[1] the line; ARGV[1] the job. Answers the first job with a lower score, or nil.
+const AHEAD_SCRIPT: &str = r#"
+local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not mine then return false end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[1] == ARGV[1] or tonumber(first[2]) >= tonumber(mine) then return false end
+return first[1]
+"#;
+
+#[derive(Clone)]
+pub struct RedisSendOrder {
+    conn: RedisConn,
+    prefix: String,
+    ahead: std::sync::Arc<redis::Script>,
+}
+
+impl RedisSendOrder {
+    pub fn new(conn: RedisConn, prefix: &str) -> Self {
+        Self { conn, prefix: prefix.to_owned(), ahead: std::sync::Arc::new(redis::Script::new(AHEAD_SCRIPT)) }
+    }
+
+    fn key(&self, user: &UserKey) -> String {
+        format!("{}:sendq:{{{}}}", self.prefix, user.as_string())
+    }
+}
+
+#[async_trait]
+impl SendOrder for RedisSendOrder {
+    async fn enter(&self, user: &UserKey, job: &str, seq: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(user);
+        redis::pipe()
+            .atomic()
+            .cmd("ZADD")
+            .arg(&key)
+            .arg("NX")
+            .arg(seq)
+            .arg(job)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(LINE_TTL.as_millis() as u64)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)
+    }
+
+    async fn ahead_of(&self, user: &UserKey, job: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        self.ahead.key(self.key(user)).arg(job).invoke_async(&mut conn).await.map_err(StoreError::unavailable)
+    }
+
+    async fn leave(&self, user: &UserKey, job: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZREM").arg(self.key(user)).arg(job).query_async(&mut conn).await.map_err(StoreError::unavailable)
+    }
+
+    async fn erase(&self, user: &UserKey) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(user);
+        let (count,): (usize,) = redis::pipe()
+            .atomic()
+            .cmd("ZCARD")
+            .arg(&key)
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(count)
+    }
+}
