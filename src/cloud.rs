@@ -34,6 +34,7 @@ impl Cloud {
                 let base = format!("http://{addr}{}", sim::MOUNT_PATH);
                 sim.state.set_public_base(&base);
                 CloudApiSettings::new(&base, &config.graph_api_version, &sim.phone_number_id, sim.access_token.clone())
+                    .with_number_tokens(config)
             }
             None => CloudApiSettings::from_config(config)?,
         };

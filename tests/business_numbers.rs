@@ -107,3 +107,53 @@ fn a_number_on_a_flow_that_does_not_exist_refuses_to_start() {
     let err = wa_onboard::app::load_flows(&config).err().expect("refused").to_string();
     assert!(err.contains("100000000000052") && err.contains("kyc_nowhere"), "{err}");
 }
+
+on_both_backends!(
+    a_number_with_a_token_of_its_own_is_answered_with_it_and_its_expiry_holds_only_its_replies,
+    |backend, name| async move {
+        let (store, redis) = open_backend(backend, name).await;
+        let numbers = format!("{MEXICO}=kyc_latam,{BRAZIL}=kyc_latam");
+        let brazil_token = format!("WHATSAPP_ACCESS_TOKEN_{BRAZIL}");
+        let settings = [
+            ("WORKER_POLL_MS", "20"),
+            ("WHATSAPP_NUMBERS", numbers.as_str()),
+            (brazil_token.as_str(), "token-of-the-brazilian-account"),
+        ];
+        let app = spawn_app_with(store, redis, &settings, wa_onboard::app::Workers::Run).await;
+        let sim = app.sim.clone().unwrap();
+        // The simulator, as Meta, takes only that token for the Brazilian number (and the main one for the other).
+        let mut ana = User::new("Ana", "5215511119001", &app.base, APP_SECRET, MEXICO, sim.clone());
+        let mut bia = User::new("Bia", "5511911119002", &app.base, APP_SECRET, BRAZIL, sim.clone());
+        ana.says("Hola").await.unwrap();
+        bia.says("Oi").await.unwrap();
+        ana.expect_replies(1, WAIT).await.unwrap();
+        bia.expect_replies(1, WAIT).await.unwrap();
+
+        // The Brazilian account's token is revoked at Meta: only Bia's replies wait, Ana goes on.
+        sim.set_number_token(BRAZIL, "a-new-token-of-the-brazilian-account");
+        bia.taps("lang_pt", "Português").await.unwrap();
+        ana.taps("lang_es", "Español").await.unwrap();
+        ana.expect_replies(1, WAIT).await.unwrap();
+        assert!(bia.expect_replies(1, Duration::from_secs(2)).await.is_err(), "Bia's reply is held");
+        let api = &app.handlers.outbound.sender.api;
+        assert!(api.for_number(BRAZIL).token_expired() && !api.token_expired(), "only the Brazilian token expired");
+        // Its new token is put in place (SIGHUP re-reads `.env`): the held reply goes out, once.
+        assert!(
+            api.replace_number_token(BRAZIL, wa_onboard::config::Secret::new("a-new-token-of-the-brazilian-account"))
+        );
+        bia.expect_replies(1, WAIT).await.unwrap();
+        let to_bia: Vec<_> = sim.messages().into_iter().filter(|m| m.to.as_deref() == Some("5511911119002")).collect();
+        assert_eq!(to_bia.len(), 2, "{to_bia:?}");
+        assert!(to_bia.iter().all(|m| m.phone_number_id == BRAZIL));
+    }
+);
+
+#[test]
+fn a_numbers_own_token_is_read_from_its_setting() {
+    let brazil_token = format!("WHATSAPP_ACCESS_TOKEN_{BRAZIL}");
+    let numbers = format!("{MEXICO}=kyc_latam,{BRAZIL}=kyc_latam");
+    let config = config(&[("WHATSAPP_NUMBERS", numbers.as_str()), (brazil_token.as_str(), " br-token ")]);
+    let token_of = |id: &str| config.numbers.iter().find(|(n, _)| *n == id).and_then(|(_, n)| n.access_token.clone());
+    assert_eq!(token_of(BRAZIL).map(|t| t.expose().to_owned()).as_deref(), Some("br-token"));
+    assert!(token_of(MEXICO).is_none(), "the Mexican number uses WHATSAPP_ACCESS_TOKEN");
+}

@@ -35,7 +35,7 @@ pub use logs::LogFormat;
 pub use media::{
     DEFAULT_MEDIA_MAX_DOCUMENT_BYTES, DEFAULT_MEDIA_MAX_IMAGE_BYTES, DEFAULT_MEDIA_RETENTION_HOURS, MediaConfig,
 };
-pub use numbers::{BusinessNumber, BusinessNumbers};
+pub use numbers::{BusinessNumber, BusinessNumbers, own_token_name};
 pub use production::MissingSetting;
 pub use secret::{MediaKey, Secret};
 pub use server::{DEFAULT_BIND_ADDR, DEFAULT_DEDUPE_TTL_SECS, DEFAULT_MAX_BODY_BYTES};

@@ -3,10 +3,12 @@
 //! `106540352242922=kyc_latam:Acme México,107000000000055=kyc_br:Acme Brasil` (the name is optional). Unset:
 //! every number is served, on `DEFAULT_FLOW`. Set: a message to a number not listed (nor
 //! `WHATSAPP_PHONE_NUMBER_ID`) is kept for inspection, counted, and not answered. Replies always leave from the
-//! number the user wrote to.
+//! number the user wrote to. A number in another WhatsApp Business Account takes its own token from
+//! `WHATSAPP_ACCESS_TOKEN_<phone number id>`; the others use `WHATSAPP_ACCESS_TOKEN`.
 
 use std::collections::BTreeMap;
 
+use super::Secret;
 use super::env::{ConfigError, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,9 @@ pub struct BusinessNumber {
     /// The flow new conversations on this number start on.
     pub flow: String,
     pub name: Option<String>,
+    /// `WHATSAPP_ACCESS_TOKEN_<phone number id>`: the number's own token (a number in another WhatsApp Business
+    /// Account, whose system user's token does not reach it); unset: `WHATSAPP_ACCESS_TOKEN`.
+    pub access_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,14 +69,28 @@ pub(super) fn from_env(env: &Env, default_flow: &str) -> Result<BusinessNumbers,
         if flow.is_empty() {
             return Err(invalid(format!("number {id} names no flow")));
         }
-        if by_id.insert(id.to_owned(), BusinessNumber { flow: flow.to_owned(), name }).is_some() {
+        let access_token = own_token(env, id);
+        if by_id.insert(id.to_owned(), BusinessNumber { flow: flow.to_owned(), name, access_token }).is_some() {
             return Err(invalid(format!("number {id} is listed twice")));
         }
     }
     if let Some(own) = env.get("WHATSAPP_PHONE_NUMBER_ID") {
-        by_id.entry(own.to_owned()).or_insert(BusinessNumber { flow: default_flow.to_owned(), name: None });
+        by_id.entry(own.to_owned()).or_insert(BusinessNumber {
+            flow: default_flow.to_owned(),
+            name: None,
+            access_token: own_token(env, own),
+        });
     }
     Ok(BusinessNumbers { by_id })
+}
+
+/// The environment entry that holds a number's own access token.
+pub fn own_token_name(phone_number_id: &str) -> String {
+    format!("WHATSAPP_ACCESS_TOKEN_{phone_number_id}")
+}
+
+fn own_token(env: &Env, phone_number_id: &str) -> Option<Secret> {
+    env.get(&own_token_name(phone_number_id)).map(str::trim).filter(|t| !t.is_empty()).map(Secret::new)
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ pub struct SimConfig {
     pub media_url_ttl: Duration,
     /// Where a `sent` status of each accepted message goes, as Meta's webhooks; `None`: no statuses.
     pub status_webhook: Option<StatusWebhook>,
+    /// Numbers reached only by a token of their own (another WhatsApp Business Account's system user): number id
+    /// → token. Sending from such a number with any other token is refused, as Meta refuses a token without
+    /// permission on it.
+    pub number_tokens: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SimConfig {
@@ -60,6 +64,7 @@ impl Default for SimConfig {
             phone_number_id: None,
             media_url_ttl: Duration::from_secs(300),
             status_webhook: None,
+            number_tokens: Default::default(),
         }
     }
 }
@@ -199,6 +204,11 @@ impl SimState {
     /// Changes the accepted token (e.g. to play a rotated token).
     pub fn set_access_token(&self, token: &str) {
         lock(&self.config).access_token = token.to_owned();
+    }
+
+    /// Makes `phone_number_id` reachable only with `token` (see [`SimConfig::number_tokens`]).
+    pub fn set_number_token(&self, phone_number_id: &str, token: &str) {
+        lock(&self.config).number_tokens.insert(phone_number_id.to_owned(), token.to_owned());
     }
 
     pub fn set_media_url_ttl(&self, ttl: Duration) {
@@ -348,7 +358,11 @@ pub fn in_app(config: &Config) -> Option<InAppSim> {
     let token = format!("sim-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let graph_api_url = format!("http://{}{MOUNT_PATH}", config.bind_addr);
     let phone_number_id = config.phone_number_id.clone().unwrap_or_else(|| SIM_PHONE_NUMBER_ID.to_owned());
-    let sim_config = SimConfig { access_token: token.clone(), ..SimConfig::default() };
+    // A number given a token of its own is reached only with it, as at Meta.
+    let number_tokens =
+        config.numbers.iter().filter_map(|(id, n)| Some((id.clone(), n.access_token.as_ref()?.expose().to_owned())));
+    let sim_config =
+        SimConfig { access_token: token.clone(), number_tokens: number_tokens.collect(), ..SimConfig::default() };
     let state = SimState::new(sim_config, &graph_api_url);
     tracing::warn!(
         %graph_api_url,

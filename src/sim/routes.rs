@@ -49,9 +49,13 @@ impl SimError {
 
 /// The refusal when the bearer token is missing or wrong.
 fn unauthorized(state: &SimState, headers: &HeaderMap) -> Option<Response> {
-    let expected = format!("Bearer {}", state.access_token());
+    let config = state.config();
+    let known = |v: &str| {
+        let token = v.strip_prefix("Bearer ").unwrap_or_default();
+        token == config.access_token || config.number_tokens.values().any(|t| t == token)
+    };
     match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(v) if v == expected => None,
+        Some(v) if known(v) => None,
         Some(_) => Some(error(401, 190, "Invalid OAuth access token - Cannot parse access token", None)),
         None => Some(error(
             401,
@@ -60,6 +64,26 @@ fn unauthorized(state: &SimState, headers: &HeaderMap) -> Option<Response> {
             None,
         )),
     }
+}
+
+/// The refusal when the (valid) token has no permission on the business number: a number with a token of its own
+/// takes only that one, and a number's own token reaches no other number. Meta answers 400, code 100, subcode 33.
+fn no_permission(state: &SimState, headers: &HeaderMap, phone_number_id: &str) -> Option<Response> {
+    let config = state.config();
+    let used = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = match config.number_tokens.get(phone_number_id) {
+        Some(own) => used == Some(own.as_str()),
+        None => used == Some(config.access_token.as_str()),
+    };
+    (!allowed).then(|| {
+        let message = format!(
+            "Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be loaded due to \
+             missing permissions, or does not support this operation."
+        );
+        let body = json!({"error": {"message": message, "type": "GraphMethodException", "code": 100,
+            "error_subcode": 33, "fbtrace_id": "Sim0trace0id"}});
+        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    })
 }
 
 /// Plays the next queued failure of this endpoint: `Some(response)` to answer with, or `None` to go on
@@ -117,7 +141,7 @@ async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = unauthorized(&state, &headers) {
+    if let Some(r) = unauthorized(&state, &headers).or_else(|| no_permission(&state, &headers, &phone_number_id)) {
         return r;
     }
     // Read receipts and sends are told apart, so that "fail the next send" does not hit a read receipt.

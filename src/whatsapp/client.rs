@@ -24,6 +24,9 @@ pub struct CloudApiSettings {
     pub version: String,
     pub phone_number_id: String,
     pub access_token: Secret,
+    /// Tokens of business numbers that have their own (`WHATSAPP_ACCESS_TOKEN_<phone number id>`): used for what
+    /// is sent from that number and the media it received; every other number uses `access_token`.
+    pub number_tokens: std::collections::BTreeMap<String, Secret>,
     /// Whole-request timeout for sends and media lookups (media downloads set their own).
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -39,6 +42,7 @@ impl CloudApiSettings {
             version: version.to_owned(),
             phone_number_id: phone_number_id.to_owned(),
             access_token,
+            number_tokens: Default::default(),
             timeout: Self::DEFAULT_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
         }
@@ -52,7 +56,14 @@ impl CloudApiSettings {
         let phone = config.phone_number_id.as_deref().ok_or_else(|| {
             anyhow::anyhow!("WHATSAPP_PHONE_NUMBER_ID is not set: the business phone number id that sends messages")
         })?;
-        Ok(Self::new(&config.graph_api_url, &config.graph_api_version, phone, token))
+        Ok(Self::new(&config.graph_api_url, &config.graph_api_version, phone, token).with_number_tokens(config))
+    }
+
+    /// With the numbers' own tokens of the configuration (`WHATSAPP_ACCESS_TOKEN_<number>`).
+    pub fn with_number_tokens(mut self, config: &Config) -> Self {
+        self.number_tokens =
+            config.numbers.iter().filter_map(|(id, n)| Some((id.clone(), n.access_token.clone()?))).collect();
+        self
     }
 }
 
@@ -80,6 +91,18 @@ pub struct CloudApi {
     token_expired: Arc<AtomicBool>,
     /// The access token in use: starts as the settings' one, replaced at run time ([`CloudApi::replace_token`]).
     token: Arc<std::sync::RwLock<Secret>>,
+    /// The numbers with a token of their own, each with its expiry flag: a number whose token expired holds its
+    /// own sends only.
+    numbers: Arc<std::collections::BTreeMap<String, Credential>>,
+    /// Which number's token this handle uses (`None`: the main token); for the log line when it expires.
+    number: Option<String>,
+}
+
+/// A number's own token and whether Meta said it expired.
+#[derive(Clone)]
+struct Credential {
+    token: Arc<std::sync::RwLock<Secret>>,
+    expired: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CloudApi {
@@ -100,7 +123,50 @@ impl CloudApi {
             .user_agent(concat!("wa-onboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let token = Arc::new(std::sync::RwLock::new(settings.access_token.clone()));
-        Ok(Self { http, settings: Arc::new(settings), token_expired: Arc::new(AtomicBool::new(false)), token })
+        let numbers = settings
+            .number_tokens
+            .iter()
+            .map(|(id, token)| {
+                let token = Arc::new(std::sync::RwLock::new(token.clone()));
+                (id.clone(), Credential { token, expired: Arc::new(AtomicBool::new(false)) })
+            })
+            .collect();
+        Ok(Self {
+            http,
+            settings: Arc::new(settings),
+            token_expired: Arc::new(AtomicBool::new(false)),
+            token,
+            numbers: Arc::new(numbers),
+            number: None,
+        })
+    }
+
+    /// This client as the business number `phone_number_id` uses it: with the number's own token when it has
+    /// one (and that token's expiry), else this one.
+    pub fn for_number(&self, phone_number_id: &str) -> CloudApi {
+        match self.numbers.get(phone_number_id) {
+            Some(own) if self.number.as_deref() != Some(phone_number_id) => CloudApi {
+                token: own.token.clone(),
+                token_expired: own.expired.clone(),
+                number: Some(phone_number_id.to_owned()),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+
+    /// Puts a new token in place for a number that has its own; answers whether it changed (false also for a
+    /// number without its own token: those use the main one).
+    pub fn replace_number_token(&self, phone_number_id: &str, token: Secret) -> bool {
+        if !self.numbers.contains_key(phone_number_id) {
+            return false;
+        }
+        self.for_number(phone_number_id).replace_token(token)
+    }
+
+    /// The numbers that have a token of their own.
+    pub fn numbers_with_own_token(&self) -> impl Iterator<Item = &String> {
+        self.numbers.keys()
     }
 
     pub fn settings(&self) -> &CloudApiSettings {
@@ -136,7 +202,8 @@ impl CloudApi {
         *current = token;
         drop(current);
         let was_expired = self.token_expired.swap(false, Ordering::Relaxed);
-        tracing::warn!(was_expired, "WhatsApp access token replaced: sending resumes");
+        let number = self.number.as_deref().unwrap_or("every number without its own token");
+        tracing::warn!(was_expired, number, "WhatsApp access token replaced: sending resumes");
         true
     }
 
@@ -163,12 +230,15 @@ impl CloudApi {
         if error.is_token_expired() && !matches!(error, GraphError::TokenExpired) {
             let first = !self.token_expired.swap(true, Ordering::Relaxed);
             if first {
+                let number = self.number.as_deref().unwrap_or("every number without its own token");
                 tracing::error!(
                     code = ?error.code(),
                     http_status = ?error.http_status(),
                     %error,
+                    number,
                     "WHATSAPP ACCESS TOKEN EXPIRED OR INVALID: sending is HELD (nothing is lost) until a new token \
-                     is in place: write it to WHATSAPP_ACCESS_TOKEN_FILE, or update .env and send SIGHUP"
+                     is in place: write it to WHATSAPP_ACCESS_TOKEN_FILE, or update .env (WHATSAPP_ACCESS_TOKEN, or \
+                     WHATSAPP_ACCESS_TOKEN_<number> for a number with its own) and send SIGHUP"
                 );
             }
         }
@@ -195,7 +265,8 @@ impl CloudApi {
         message: &OutboundMessage,
         tag: Option<&str>,
     ) -> Result<Sent, GraphError> {
-        self.check_token()?;
+        let api = self.for_number(from);
+        api.check_token()?;
         message.validate()?;
         // Debug level: the text may carry personal data (a name); the recipient is masked.
         tracing::debug!(kind = message.label(), "{}", log_line(to, message));
@@ -203,7 +274,7 @@ impl CloudApi {
         if let (Some(tag), Some(map)) = (tag, wire.as_object_mut()) {
             map.insert("biz_opaque_callback_data".into(), Value::String(tag.chars().take(512).collect()));
         }
-        let body = self.post_messages(from, &wire).await?;
+        let body = api.post_messages(from, &wire).await?;
         let parsed: SendResponse = serde_json::from_slice(&body)
             .map_err(|e| GraphError::UnexpectedResponse(format!("send answer is not the expected JSON: {e}")))?;
         match parsed.messages.into_iter().next() {
@@ -219,8 +290,9 @@ impl CloudApi {
 
     /// Marks as read a message received on the business number `at`.
     pub async fn mark_read_at(&self, at: &str, wamid: &str, typing: bool) -> Result<(), GraphError> {
-        self.check_token()?;
-        self.post_messages(at, &mark_read_wire(wamid, typing)).await.map(drop)
+        let api = self.for_number(at);
+        api.check_token()?;
+        api.post_messages(at, &mark_read_wire(wamid, typing)).await.map(drop)
     }
 
     /// The number to send from in the URL: `from` when it is a phone number id (digits only: a value from a

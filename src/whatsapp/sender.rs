@@ -275,7 +275,7 @@ async fn deliver_now(job: &SendJob, deps: &SenderDeps) -> Result<Delivered, Deli
         Ok(None) => {}
         Err(e) => return Err(retry_after(STORE_RETRY, format!("cannot read the idempotency record: {e}"))),
     }
-    if deps.api.token_expired() {
+    if deps.api.for_number(job.from_number(deps)).token_expired() {
         return Err(DeliveryFailure::TokenExpired);
     }
     if let Some(limiter) = &deps.limiter {

@@ -1,6 +1,7 @@
 //! A new access token without a restart: the file named by `WHATSAPP_ACCESS_TOKEN_FILE` is looked at every
 //! [`FILE_CHECK`] and on SIGHUP; without a file, SIGHUP re-reads `WHATSAPP_ACCESS_TOKEN` from `.env`. A changed
-//! token is put in place in the client, which lets the held sends go out.
+//! token is put in place in the client, which lets the held sends go out. SIGHUP also re-reads the numbers' own
+//! tokens (`WHATSAPP_ACCESS_TOKEN_<number>`) from `.env`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,7 +28,27 @@ fn current_token(file: Option<&PathBuf>) -> Result<Option<Secret>, String> {
     }
 }
 
+/// The numbers' own tokens (`WHATSAPP_ACCESS_TOKEN_<number>`) as `.env` holds them now.
+fn number_tokens(api: &CloudApi) -> Vec<(String, Secret)> {
+    let Ok(entries) = dotenvy::from_filename_iter(".env") else { return Vec::new() };
+    let entries: Vec<(String, String)> = entries.filter_map(Result::ok).collect();
+    api.numbers_with_own_token()
+        .filter_map(|number| {
+            let name = crate::config::own_token_name(number);
+            let (_, value) = entries.iter().find(|(key, value)| *key == name && !value.trim().is_empty())?;
+            Some((number.clone(), Secret::new(value.trim())))
+        })
+        .collect()
+}
+
 fn reload(api: &CloudApi, file: Option<&PathBuf>, why: &str) {
+    if why == "SIGHUP" {
+        for (number, token) in number_tokens(api) {
+            if api.replace_number_token(&number, token) {
+                tracing::info!(why, number, "the number's own access token reloaded");
+            }
+        }
+    }
     match current_token(file) {
         Ok(Some(token)) => {
             if api.replace_token(token) {

@@ -133,9 +133,11 @@ impl Verifier {
         job.media.iter().map(|(name, media)| (Slot::from(name.as_str()), media.clone())).collect()
     }
 
-    /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta and kept.
+    /// The photo's bytes: from the vault when an earlier try kept them, else downloaded from Meta (with the token
+    /// of the business `number` that received it) and kept.
     async fn bytes(
         &self,
+        number: &str,
         conversation_id: &str,
         slot: &Slot,
         media: &MediaRef,
@@ -145,7 +147,8 @@ impl Verifier {
             return Ok(Ok(Bytes::from(stored.bytes)));
         }
         let kind = if media.mime_type.starts_with("image/") { MediaKind::Image } else { MediaKind::Document };
-        match fetch_media(&self.api, &self.media_limits, &media.media_id, media.sha256.as_deref(), kind).await {
+        let api = self.api.for_number(number);
+        match fetch_media(&api, &self.media_limits, &media.media_id, media.sha256.as_deref(), kind).await {
             Ok(fetched) => {
                 if let Err(e) = self.vault.put(conversation_id, &name, &fetched.bytes, &fetched.mime_type).await {
                     return Err(VerifyError::Vault(e));
@@ -171,7 +174,7 @@ impl Verifier {
 
         let mut photos = Vec::new();
         for (slot, media) in Self::ordered(job) {
-            match self.bytes(&job.conversation_id, &slot, &media).await? {
+            match self.bytes(&job.user.phone_number_id, &job.conversation_id, &slot, &media).await? {
                 Ok(bytes) => photos.push((slot, media, bytes)),
                 Err(detail) => return Ok(Step::MediaUnavailable { slot, detail }),
             }

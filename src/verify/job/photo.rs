@@ -23,7 +23,7 @@ impl Verifier {
         let flow = self.flow(&job.flow_id, &job.flow_version).await?;
         let settings = &flow.file.verification;
         let slot = Slot::from(job.slot.as_str());
-        let bytes = match self.bytes(&job.conversation_id, &slot, &job.media).await? {
+        let bytes = match self.bytes(&job.user.phone_number_id, &job.conversation_id, &slot, &job.media).await? {
             Ok(bytes) => bytes,
             Err(detail) => return Ok(PhotoCheck::Unavailable { detail }),
         };
