@@ -95,6 +95,13 @@ fn provider_histogram() -> Histogram {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueStateLabels {
+    pub queue: &'static str,
+    /// `due`, `scheduled` or `dead`.
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabel {
     pub decision: &'static str,
 }
@@ -139,6 +146,8 @@ pub struct Metrics {
     pub workers: std::sync::Arc<crate::jobs::health::WorkerHealth>,
     /// Cases per state, read from the store at each scrape (so every process reports the same queue).
     pub cases: Family<StatusLabel, Gauge>,
+    /// Jobs per queue and state (due, scheduled, dead), read from the store at each scrape.
+    pub queue_jobs: Family<QueueStateLabels, Gauge>,
     /// How long the oldest waiting case has waited, read from the store at each scrape (0: nobody waits).
     pub case_oldest_waiting: Gauge,
     /// From a case opening to an agent taking it.
@@ -183,6 +192,7 @@ impl Metrics {
             http_connections_timed_out: Family::default(),
             workers: Default::default(),
             cases: Family::default(),
+            queue_jobs: Family::default(),
             case_oldest_waiting: Gauge::default(),
             case_time_to_assignment: case_histogram(),
             case_handling_time: case_histogram(),
@@ -261,6 +271,11 @@ impl Metrics {
             m.http_connections_timed_out.clone(),
         );
         registry.register("cases", "Agent cases by state (waiting is the queue depth)", m.cases.clone());
+        registry.register(
+            "queue_jobs",
+            "Jobs per queue by state: due (waiting for a worker), scheduled (later: retries, reminders), dead (gave up)",
+            m.queue_jobs.clone(),
+        );
         registry.register(
             "case_oldest_waiting_seconds",
             "Seconds the oldest waiting case has waited for an agent (0 when nobody waits)",

@@ -63,6 +63,13 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         let waited = oldest.first().map_or(0, |c| app.clock.now_secs().saturating_sub(c.info.opened_at));
         app.metrics.case_oldest_waiting.set(waited as i64);
     }
+    for (queue, depth) in crate::workers::queue_depths(&app.backend).await {
+        let Ok(depth) = depth else { continue };
+        for (state, n) in [("due", depth.due), ("scheduled", depth.scheduled), ("dead", depth.dead)] {
+            let labels = crate::metrics::QueueStateLabels { queue, state };
+            app.metrics.queue_jobs.get_or_create(&labels).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render()).into_response()
 }
 

@@ -18,9 +18,10 @@ use crate::jobs::outbound::OutboundJob;
 use crate::jobs::photo::PhotoJob;
 use crate::jobs::verify::VerifyJob;
 use crate::jobs::worker::{self, Handler, WorkerSpec};
-use crate::jobs::{BackgroundJob, Concurrency, JobKey};
+use crate::jobs::{BackgroundJob, Concurrency, JobKey, Queues};
 use crate::privacy::{EraseJob, Privacy};
-use crate::store::Backend;
+use crate::store::queue::QueueDepth;
+use crate::store::{Backend, StoreError};
 use crate::verify::job::Verifier;
 
 /// Every queue the service runs, in the order a message flows through them.
@@ -99,6 +100,23 @@ pub struct Handlers {
     pub outbound: Arc<OutboundHandler>,
     pub verify: Arc<Verifier>,
     pub erase: Arc<Privacy>,
+}
+
+/// Every queue's depth, as the store holds it (for `/metrics`): the kinds of [`Handlers::each`], in its order.
+pub async fn queue_depths(backend: &Backend) -> Vec<(&'static str, Result<QueueDepth, StoreError>)> {
+    async fn of<J: BackgroundJob>(queues: &Queues) -> (&'static str, Result<QueueDepth, StoreError>) {
+        (J::QUEUE, queues.of::<J>().depth().await)
+    }
+    let queues = Queues::new(backend.clone());
+    vec![
+        of::<InboundJob>(&queues).await,
+        of::<EventJob>(&queues).await,
+        of::<OutboundJob>(&queues).await,
+        of::<PhotoJob>(&queues).await,
+        of::<VerifyJob>(&queues).await,
+        of::<NotifyJob>(&queues).await,
+        of::<EraseJob>(&queues).await,
+    ]
 }
 
 /// Something done once per kind of job.

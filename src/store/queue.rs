@@ -59,6 +59,20 @@ pub trait JobQueue<J: Job>: Send + Sync + 'static {
     /// How many jobs still to run (waiting, running or scheduled: not dead) mention one of `needles`: an erasure waits
     /// for the last messages to a user to go out before it removes what is left.
     async fn count_matching(&self, needles: &[String]) -> Result<usize, StoreError>;
+
+    /// How many jobs wait, as the store holds them (every process sees the same).
+    async fn depth(&self) -> Result<QueueDepth, StoreError>;
+}
+
+/// A queue's backlog: what an operator watches to size the workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Due now, waiting for a free worker.
+    pub due: u64,
+    /// To run later (delayed jobs, retries, reminders).
+    pub scheduled: u64,
+    /// Gave up after their tries (kept for inspection: `wa-onboard jobs dead`).
+    pub dead: u64,
 }
 
 /// Whether a job's payload mentions one of `needles` (empty needles never match).

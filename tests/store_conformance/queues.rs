@@ -14,6 +14,7 @@ conformance!(
     a_delayed_job_waits_for_its_time,
     keys_expire_after_the_key_ttl key_ttl = SHORT_TTL,
     jobs_that_mention_a_person_are_counted_and_erased,
+    the_depth_counts_due_and_scheduled_jobs,
 );
 
 const QUEUE: &str = "conformance";
@@ -188,4 +189,24 @@ async fn jobs_that_mention_a_person_are_counted_and_erased(store: Store) {
     assert_eq!(queue.count_matching(&needles).await.unwrap(), 0);
     assert_eq!(queue.erase_matching(&needles).await.unwrap(), 0, "erasing again removes nothing");
     assert_eq!(pending(&store, QUEUE).await, vec![about(3, "5491100000000")]);
+}
+
+async fn the_depth_counts_due_and_scheduled_jobs(store: Store) {
+    let queue = store.backend.queue::<TestJob>(QUEUE);
+    assert_eq!(queue.depth().await.unwrap(), Default::default(), "an empty queue");
+    let later = store.now_secs() + 3600;
+    let jobs = [
+        Queued::now(key("a"), job(1)),
+        Queued::now(key("b"), job(2)),
+        Queued::now(key("b"), job(2)),
+        Queued::at(key("c"), job(3), later),
+    ];
+    queue.push(&jobs).await.unwrap();
+    let depth = queue.depth().await.unwrap();
+    assert_eq!((depth.due, depth.scheduled, depth.dead), (2, 1, 0), "a duplicate key is not counted: {depth:?}");
+    let other = store.backend.queue::<TestJob>("other").depth().await.unwrap();
+    assert_eq!(other, Default::default(), "another queue's jobs are not counted");
+    taken_at(&store, QUEUE, store.now_secs()).await;
+    let depth = queue.depth().await.unwrap();
+    assert_eq!((depth.due, depth.scheduled), (0, 1), "taken jobs no longer wait: {depth:?}");
 }

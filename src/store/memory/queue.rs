@@ -122,6 +122,14 @@ impl<J: Job> JobQueue<J> for MemoryQueue<J> {
         Ok(before - inner.jobs.len())
     }
 
+    async fn depth(&self) -> Result<crate::store::queue::QueueDepth, StoreError> {
+        let now = self.clock.now_secs();
+        let inner = self.lock();
+        let due = inner.jobs.iter().filter(|(run_at, _, _)| *run_at <= now).count() as u64;
+        // A job that gives up here is logged and dropped: the memory queue keeps no dead jobs.
+        Ok(crate::store::queue::QueueDepth { due, scheduled: inner.jobs.len() as u64 - due, dead: 0 })
+    }
+
     async fn count_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
         let inner = self.lock();
         Ok(inner

@@ -134,6 +134,23 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
         Ok(matched.len())
     }
 
+    async fn depth(&self) -> Result<crate::store::queue::QueueDepth, StoreError> {
+        // Every key of a queue shares its hash tag: one pipeline, one slot. A scheduled job that came due is
+        // counted as scheduled until a worker moves it to the active list (within a poll).
+        let mut conn = self.conn.clone();
+        let (due, scheduled, dead): (u64, u64, u64) = redis::pipe()
+            .cmd("LLEN")
+            .arg(self.config.active_jobs_list())
+            .cmd("ZCARD")
+            .arg(self.config.scheduled_jobs_set())
+            .cmd("SCARD")
+            .arg(self.config.dead_jobs_set())
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(crate::store::queue::QueueDepth { due, scheduled, dead })
+    }
+
     async fn count_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
         // Dead jobs will not run again: nothing waits for them.
         let ids = self.matching_ids(needles).await?;
