@@ -207,3 +207,50 @@ async fn an_expired_access_token_stops_sending_and_says_so_in_readyz_and_metrics
     app.run_pending_jobs().await;
     assert!(sim.messages().is_empty(), "{:?}", sim.messages());
 }
+
+#[tokio::test]
+async fn a_reply_deferred_by_a_failed_send_is_not_overtaken_by_the_next_one() {
+    let app = spawn_stepped_app(&[]).await;
+    let sim = app.sim.clone().unwrap();
+    // Meta fails the first reply (a 500): it is put back to try again in a few seconds.
+    sim.fail_on(wa_onboard::sim::Endpoint::Messages, wa_onboard::sim::Failure::ServerError);
+    assert_eq!(app.post_signed(text_webhook("wamid.order1", "hola")).await.status(), 200);
+    app.run_pending_jobs().await;
+    assert!(sim.messages().is_empty(), "the first reply failed");
+    // The user writes again at once; the bot's answer to it must wait for the first reply.
+    assert_eq!(app.post_signed(text_webhook("wamid.order2", "¿hola?")).await.status(), 200);
+    app.run_pending_jobs().await;
+    assert!(sim.messages().is_empty(), "the second answer waits: {:?}", sim.messages());
+    for _ in 0..3 {
+        app.advance(Duration::from_secs(30));
+        app.run_pending_jobs().await;
+    }
+    let sent = sim.messages();
+    assert!(sent.len() >= 2, "both answers went out: {sent:?}");
+    let context =
+        |m: &wa_onboard::sim::RecordedMessage| m.body["biz_opaque_callback_data"].as_str().unwrap_or("").to_owned();
+    let first_of_second = sent.iter().position(|m| context(m).contains("wamid.order2")).unwrap();
+    let last_of_first = sent.iter().rposition(|m| context(m).contains("wamid.order1")).unwrap();
+    assert!(
+        last_of_first < first_of_second,
+        "the first answer came first: {:?}",
+        sent.iter().map(context).collect::<Vec<_>>()
+    );
+    assert_eq!(sent.iter().map(context).collect::<std::collections::HashSet<_>>().len(), sent.len(), "none twice");
+}
+
+#[tokio::test]
+async fn metrics_show_each_queues_backlog() {
+    let app = spawn_stepped_app(&[]).await;
+    assert_eq!(app.post_signed(text_webhook("wamid.backlog1", "hola")).await.status(), 200);
+    assert_eq!(app.post_signed(text_webhook("wamid.backlog2", "hola")).await.status(), 200);
+    let series = |queue: &str, state: &str| format!("wa_onboard_queue_jobs{{queue=\"{queue}\",state=\"{state}\"}}");
+    let metrics = app.metrics().await;
+    assert_eq!(metric(&metrics, &series("inbound", "due")), 2.0, "two messages wait for a worker");
+    assert_eq!(metric(&metrics, &series("outbound", "due")), 0.0);
+    app.run_pending_jobs().await;
+    let metrics = app.metrics().await;
+    assert_eq!(metric(&metrics, &series("inbound", "due")), 0.0, "the backlog drained");
+    // The flow's reminders wait for their time.
+    assert!(metric(&metrics, &series("events", "scheduled")) >= 1.0, "{metrics}");
+}
