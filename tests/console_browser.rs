@@ -82,7 +82,11 @@ async fn browser(driver: &Driver) -> Client {
 async fn wait_for_text(page: &Client, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let body = page.find(Locator::Css("body")).await.unwrap().text().await.unwrap_or_default();
+        // Between two documents (a navigation under way) there is no body yet: look again.
+        let body = match page.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         if body.contains(text) {
             return;
         }
