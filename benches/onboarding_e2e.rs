@@ -12,6 +12,10 @@
 //! `redis+cluster://h:p,h:p,...` for a cluster), BENCH_BLURRY_EVERY (5: one user in 5 sends a blurry photo
 //! first), BENCH_STEP_TIMEOUT_SECS (120), WHATSAPP_SEND_RATE for the services (1000).
 
+#[path = "support/env.rs"]
+mod env;
+use env::env_or;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::TcpListener;
@@ -291,37 +295,13 @@ impl RedisTarget {
         total
     }
 
-    /// Keys and bytes (MEMORY USAGE) under `prefix`, over the masters.
-    fn prefix_usage(&self, prefix: &str) -> Result<(u64, u64)> {
-        let (mut keys, mut bytes) = (0u64, 0u64);
-        for node in self.masters() {
-            let mut conn = Self::connect(&node)?;
-            let mut cursor = 0u64;
-            loop {
-                let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg(&["MATCH", &format!("{prefix}*"), "COUNT", "1000"][..])
-                    .query(&mut conn)?;
-                let mut pipe = redis::pipe();
-                for key in &batch {
-                    pipe.cmd("MEMORY").arg("USAGE").arg(key).arg("SAMPLES").arg(0);
-                }
-                let sizes: Vec<Option<u64>> = if batch.is_empty() { Vec::new() } else { pipe.query(&mut conn)? };
-                keys += batch.len() as u64;
-                bytes += sizes.into_iter().flatten().sum::<u64>();
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok((keys, bytes))
-    }
-
-    /// SCAN + UNLINK of `prefix` on every master, one key per UNLINK (keys of a cluster are in different slots).
-    /// Never FLUSH*: the Redis may be shared.
-    fn delete_prefix(&self, prefix: &str) -> Result<u64> {
-        let mut removed = 0u64;
+    /// Calls `each` with every batch of keys under `prefix`, master by master (SCAN, never KEYS), on that master's
+    /// connection.
+    fn scan_prefix(
+        &self,
+        prefix: &str,
+        mut each: impl FnMut(&mut redis::Connection, &[Vec<u8>]) -> Result<()>,
+    ) -> Result<()> {
         for node in self.masters() {
             let mut conn = Self::connect(&node)?;
             let mut cursor = 0u64;
@@ -331,12 +311,7 @@ impl RedisTarget {
                     .arg(&["MATCH", &format!("{prefix}*"), "COUNT", "1000"][..])
                     .query(&mut conn)?;
                 if !batch.is_empty() {
-                    let mut pipe = redis::pipe();
-                    for key in &batch {
-                        pipe.cmd("UNLINK").arg(key);
-                    }
-                    let done: Vec<u64> = pipe.query(&mut conn)?;
-                    removed += done.iter().sum::<u64>();
+                    each(&mut conn, &batch)?;
                 }
                 if next == 0 {
                     break;
@@ -344,6 +319,38 @@ impl RedisTarget {
                 cursor = next;
             }
         }
+        Ok(())
+    }
+
+    /// Keys and bytes (MEMORY USAGE) under `prefix`, over the masters.
+    fn prefix_usage(&self, prefix: &str) -> Result<(u64, u64)> {
+        let (mut keys, mut bytes) = (0u64, 0u64);
+        self.scan_prefix(prefix, |conn, batch| {
+            let mut pipe = redis::pipe();
+            for key in batch {
+                pipe.cmd("MEMORY").arg("USAGE").arg(key).arg("SAMPLES").arg(0);
+            }
+            let sizes: Vec<Option<u64>> = pipe.query(conn)?;
+            keys += batch.len() as u64;
+            bytes += sizes.into_iter().flatten().sum::<u64>();
+            Ok(())
+        })?;
+        Ok((keys, bytes))
+    }
+
+    /// SCAN + UNLINK of `prefix` on every master, one key per UNLINK (keys of a cluster are in different slots).
+    /// Never FLUSH*: the Redis may be shared.
+    fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        let mut removed = 0u64;
+        self.scan_prefix(prefix, |conn, batch| {
+            let mut pipe = redis::pipe();
+            for key in batch {
+                pipe.cmd("UNLINK").arg(key);
+            }
+            let done: Vec<u64> = pipe.query(conn)?;
+            removed += done.iter().sum::<u64>();
+            Ok(())
+        })?;
         Ok(removed)
     }
 
@@ -763,16 +770,6 @@ async fn register_media(client: &reqwest::Client, sim_url: &str, id: &str, bytes
 
 // ---------------------------------------------------------------------------------------------------------------
 // Set-up
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match std::env::var(name) {
-        Ok(v) => v.parse().with_context(|| format!("invalid {name}={v:?}")),
-        Err(_) => Ok(default),
-    }
-}
 
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

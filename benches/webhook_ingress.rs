@@ -12,6 +12,10 @@ mod keys;
 #[path = "support/minimal_receiver.rs"]
 mod minimal_receiver;
 
+#[path = "support/env.rs"]
+mod env;
+use env::env_or;
+
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -210,16 +214,6 @@ async fn wait_healthy(server: &mut Server, addr: SocketAddr) -> Result<()> {
             bail!("GET /healthz not 200 after {STARTUP_TIMEOUT:?}; log tail:\n{}", server.log_tail());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match std::env::var(name) {
-        Ok(v) => v.parse().with_context(|| format!("invalid {name}={v:?}")),
-        Err(_) => Ok(default),
     }
 }
 
