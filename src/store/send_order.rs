@@ -15,14 +15,15 @@ pub const LINE_TTL: Duration = Duration::from_secs(24 * 3600);
 
 #[async_trait]
 pub trait SendOrder: Send + Sync + 'static {
-    /// Puts `job` in `user`'s line at `seq`; a job already in the line keeps its place (a retried dispatch).
+    /// Puts `job` in `user`'s line at `seq`; a job already in the line keeps its place, and one that left stays out
+    /// (a dispatch handed out again, whose job is a duplicate and will not run again).
     async fn enter(&self, user: &UserKey, job: &str, seq: u64) -> Result<(), StoreError>;
 
     /// The first job ahead of `job` in the line, if any (`None`: its turn, or it holds no place). Jobs at the same
     /// `seq` do not wait for each other.
     async fn ahead_of(&self, user: &UserKey, job: &str) -> Result<Option<String>, StoreError>;
 
-    /// Takes `job` out of the line (nothing to do when it is not there).
+    /// Takes `job` out of the line for good (nothing to do when it is not there).
     async fn leave(&self, user: &UserKey, job: &str) -> Result<(), StoreError>;
 
     /// Forgets the user's line; answers how many jobs were in it.

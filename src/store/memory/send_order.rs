@@ -10,8 +10,8 @@ use crate::flow::state::UserKey;
 use crate::store::StoreError;
 use crate::store::send_order::{LINE_TTL, SendOrder};
 
-/// Each user's line: job → seq, and when the line expires (Unix ms).
-type Lines = HashMap<UserKey, (BTreeMap<String, u64>, u64)>;
+/// Each user's line: job → seq (`None` once it left), and when the line expires (Unix ms).
+type Lines = HashMap<UserKey, (BTreeMap<String, Option<u64>>, u64)>;
 
 pub struct MemorySendOrder {
     clock: SharedClock,
@@ -37,7 +37,7 @@ impl SendOrder for MemorySendOrder {
         let expires = self.clock.now_ms() + LINE_TTL.as_millis() as u64;
         let mut lines = self.lock();
         let line = lines.entry(user.clone()).or_default();
-        line.0.entry(job.to_owned()).or_insert(seq);
+        line.0.entry(job.to_owned()).or_insert(Some(seq));
         line.1 = expires;
         Ok(())
     }
@@ -45,13 +45,15 @@ impl SendOrder for MemorySendOrder {
     async fn ahead_of(&self, user: &UserKey, job: &str) -> Result<Option<String>, StoreError> {
         let lines = self.lock();
         let Some((jobs, _)) = lines.get(user) else { return Ok(None) };
-        let Some(&mine) = jobs.get(job) else { return Ok(None) };
-        Ok(jobs.iter().filter(|(_, seq)| **seq < mine).min_by_key(|(name, seq)| (**seq, *name)).map(|(j, _)| j.clone()))
+        let Some(&Some(mine)) = jobs.get(job) else { return Ok(None) };
+        let waiting = jobs.iter().filter_map(|(name, seq)| seq.filter(|seq| *seq < mine).map(|seq| (seq, name)));
+        Ok(waiting.min().map(|(_, name)| name.clone()))
     }
 
     async fn leave(&self, user: &UserKey, job: &str) -> Result<(), StoreError> {
-        if let Some((jobs, _)) = self.lock().get_mut(user) {
-            jobs.remove(job);
+        // Kept as left, so that entering again changes nothing.
+        if let Some(seq) = self.lock().get_mut(user).and_then(|(jobs, _)| jobs.get_mut(job)) {
+            *seq = None;
         }
         Ok(())
     }

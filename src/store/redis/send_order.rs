@@ -1,5 +1,5 @@
 //! Send lines in Redis: `<prefix>:sendq:{<user>}`, a sorted set of job keys scored by the conversation version
-//! that queued them, under the user's hash tag (the same slot as the conversation). Redis drops it once empty.
+//! that queued them (-1 once a job has left), under the user's hash tag (the same slot as the conversation).
 
 use async_trait::async_trait;
 
@@ -8,13 +8,13 @@ use crate::store::StoreError;
 use crate::store::redis::RedisConn;
 use crate::store::send_order::{LINE_TTL, SendOrder};
 
-/// KEYS[1] the line; ARGV[1] the job. Answers the first job with a lower score, or nil.
+/// KEYS[1] the line; ARGV[1] the job. Answers the first job still in the line with a lower score, or nil. A job
+/// that left keeps the score -1 (so that a dispatch handed out again cannot put it back in the line).
 const AHEAD_SCRIPT: &str = r#"
-local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not mine then return false end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if first[1] == ARGV[1] or tonumber(first[2]) >= tonumber(mine) then return false end
-return first[1]
+local mine = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+if not mine or mine < 0 then return false end
+local first = redis.call('ZRANGEBYSCORE', KEYS[1], 0, '(' .. mine, 'LIMIT', 0, 1)
+return first[1] or false
 "#;
 
 #[derive(Clone)]
@@ -63,7 +63,15 @@ impl SendOrder for RedisSendOrder {
 
     async fn leave(&self, user: &UserKey, job: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::cmd("ZREM").arg(self.key(user)).arg(job).query_async(&mut conn).await.map_err(StoreError::unavailable)
+        // XX: only a job in the line; its place is kept as left (-1), so entering again changes nothing.
+        redis::cmd("ZADD")
+            .arg(self.key(user))
+            .arg("XX")
+            .arg(-1)
+            .arg(job)
+            .query_async(&mut conn)
+            .await
+            .map_err(StoreError::unavailable)
     }
 
     async fn erase(&self, user: &UserKey) -> Result<usize, StoreError> {
