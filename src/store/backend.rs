@@ -112,6 +112,8 @@ impl Backend {
                     m.conversations = Arc::new(MemoryConversations::new(self.clock.clone(), retention));
                     m.cases = Arc::new(MemoryCases::new(self.clock.clone(), retention));
                     m.journeys = Arc::new(MemoryJourneys::new(self.clock.clone(), retention.funnel));
+                    let line_ttl = super::send_order::line_ttl(&retention);
+                    m.send_order = Arc::new(MemorySendOrder::new(self.clock.clone(), line_ttl));
                 } else {
                     tracing::error!("retention set on a memory backend already shared: its stores keep the defaults");
                 }
@@ -146,7 +148,10 @@ impl Backend {
             journeys: Arc::new(MemoryJourneys::new(clock.clone(), Retention::default().funnel)),
             api_tokens: Arc::default(),
             agents: Arc::new(MemoryAgents::new(clock.clone())),
-            send_order: Arc::new(MemorySendOrder::new(clock.clone())),
+            send_order: Arc::new(MemorySendOrder::new(
+                clock.clone(),
+                super::send_order::line_ttl(&Retention::default()),
+            )),
             values: Mutex::default(),
         };
         Self { kind: Kind::Memory(Arc::new(memory)), clock, retention: Retention::default() }
@@ -311,7 +316,9 @@ impl Backend {
     pub fn send_order(&self) -> Arc<dyn SendOrder> {
         match &self.kind {
             Kind::Memory(m) => m.send_order.clone(),
-            Kind::Redis(r) => Arc::new(RedisSendOrder::new(r.conn.clone(), &r.prefix)),
+            Kind::Redis(r) => {
+                Arc::new(RedisSendOrder::new(r.conn.clone(), &r.prefix, super::send_order::line_ttl(&self.retention)))
+            }
         }
     }
 

@@ -10,8 +10,15 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::flow::state::UserKey;
 
-/// A line is forgotten this long after its last entry (a job that never left, e.g. dead after its retries).
+/// A line is forgotten this long after its last entry (a job that never left, e.g. dead after its retries), or
+/// sooner when the conversation's own retention is shorter ([`line_ttl`]).
 pub const LINE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a line is kept: a day, never longer than an onboarding's data (`RETENTION_ONBOARDING_DAYS`), since its
+/// jobs' keys hold the user's message ids.
+pub fn line_ttl(retention: &super::retention::Retention) -> Duration {
+    LINE_TTL.min(retention.onboarding)
+}
 
 #[async_trait]
 pub trait SendOrder: Send + Sync + 'static {

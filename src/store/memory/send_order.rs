@@ -8,19 +8,21 @@ use async_trait::async_trait;
 use crate::clock::SharedClock;
 use crate::flow::state::UserKey;
 use crate::store::StoreError;
-use crate::store::send_order::{LINE_TTL, SendOrder};
+use crate::store::send_order::SendOrder;
 
 /// Each user's line: job → seq (`None` once it left), and when the line expires (Unix ms).
 type Lines = HashMap<UserKey, (BTreeMap<String, Option<u64>>, u64)>;
 
 pub struct MemorySendOrder {
     clock: SharedClock,
+    /// How long a line is kept after its last entry.
+    ttl: std::time::Duration,
     lines: Mutex<Lines>,
 }
 
 impl MemorySendOrder {
-    pub fn new(clock: SharedClock) -> Self {
-        Self { clock, lines: Mutex::default() }
+    pub fn new(clock: SharedClock, ttl: std::time::Duration) -> Self {
+        Self { clock, ttl, lines: Mutex::default() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lines> {
@@ -34,7 +36,7 @@ impl MemorySendOrder {
 #[async_trait]
 impl SendOrder for MemorySendOrder {
     async fn enter(&self, user: &UserKey, job: &str, seq: u64) -> Result<(), StoreError> {
-        let expires = self.clock.now_ms() + LINE_TTL.as_millis() as u64;
+        let expires = self.clock.now_ms() + self.ttl.as_millis() as u64;
         let mut lines = self.lock();
         let line = lines.entry(user.clone()).or_default();
         line.0.entry(job.to_owned()).or_insert(Some(seq));

@@ -1,12 +1,12 @@
-//! Send lines in Redis: `<prefix>:sendq:{<user>}`, a sorted set of job keys scored by the conversation version
-//! that queued them (-1 once a job has left), under the user's hash tag (the same slot as the conversation).
+//! Send lines in Redis: `<prefix>:sendq:{<number>:<hash of the user>}`, a sorted set of job keys scored by the
+//! conversation version that queued them (-1 once a job has left), one slot per user.
 
 use async_trait::async_trait;
 
 use crate::flow::state::UserKey;
 use crate::store::StoreError;
 use crate::store::redis::RedisConn;
-use crate::store::send_order::{LINE_TTL, SendOrder};
+use crate::store::send_order::SendOrder;
 
 /// KEYS[1] the line; ARGV[1] the job. Answers the first job still in the line with a lower score, or nil. A job
 /// that left keeps the score -1 (so that a dispatch handed out again cannot put it back in the line).
@@ -21,16 +21,22 @@ return first[1] or false
 pub struct RedisSendOrder {
     conn: RedisConn,
     prefix: String,
+    /// How long a line is kept after its last entry.
+    ttl: std::time::Duration,
     ahead: std::sync::Arc<redis::Script>,
 }
 
 impl RedisSendOrder {
-    pub fn new(conn: RedisConn, prefix: &str) -> Self {
-        Self { conn, prefix: prefix.to_owned(), ahead: std::sync::Arc::new(redis::Script::new(AHEAD_SCRIPT)) }
+    pub fn new(conn: RedisConn, prefix: &str, ttl: std::time::Duration) -> Self {
+        let ahead = std::sync::Arc::new(redis::Script::new(AHEAD_SCRIPT));
+        Self { conn, prefix: prefix.to_owned(), ttl, ahead }
     }
 
+    /// The user's phone number stays out of the key's name (it shows in monitoring tools): a short hash instead.
     fn key(&self, user: &UserKey) -> String {
-        format!("{}:sendq:{{{}}}", self.prefix, user.as_string())
+        let number = user.phone_number_id.replace(['{', '}'], "");
+        let hashed = &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(user.user.as_bytes()))[..20];
+        format!("{}:sendq:{{{number}:{hashed}}}", self.prefix)
     }
 }
 
@@ -49,7 +55,7 @@ impl SendOrder for RedisSendOrder {
             .ignore()
             .cmd("PEXPIRE")
             .arg(&key)
-            .arg(LINE_TTL.as_millis() as u64)
+            .arg(self.ttl.as_millis() as u64)
             .ignore()
             .query_async::<()>(&mut conn)
             .await
