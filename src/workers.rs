@@ -41,6 +41,9 @@ impl BackgroundJob for InboundJob {
     fn key(&self) -> JobKey {
         self.key.clone()
     }
+    fn owner(&self) -> Option<String> {
+        self.event.user_key().map(|user| user.as_string())
+    }
 }
 
 impl BackgroundJob for EventJob {
@@ -48,6 +51,9 @@ impl BackgroundJob for EventJob {
     type Handler = EventHandler;
     fn key(&self) -> JobKey {
         self.key.clone()
+    }
+    fn owner(&self) -> Option<String> {
+        Some(self.user.as_string())
     }
 }
 
@@ -57,6 +63,14 @@ impl BackgroundJob for OutboundJob {
     fn key(&self) -> JobKey {
         match self {
             OutboundJob::Send { key, .. } | OutboundJob::MarkRead { key, .. } => key.clone(),
+        }
+    }
+    fn owner(&self) -> Option<String> {
+        match self {
+            OutboundJob::Send { to, .. } => {
+                Some(format!("{}:{}", to.phone_number_id, to.user_id.as_deref().or(to.phone.as_deref())?))
+            }
+            OutboundJob::MarkRead { .. } => None,
         }
     }
 }
@@ -69,6 +83,9 @@ impl BackgroundJob for PhotoJob {
     fn key(&self) -> JobKey {
         self.key.clone()
     }
+    fn owner(&self) -> Option<String> {
+        Some(self.user.as_string())
+    }
 }
 
 impl BackgroundJob for VerifyJob {
@@ -78,6 +95,9 @@ impl BackgroundJob for VerifyJob {
     type Handler = Verifier;
     fn key(&self) -> JobKey {
         self.key.clone()
+    }
+    fn owner(&self) -> Option<String> {
+        Some(self.user.as_string())
     }
 }
 
@@ -160,7 +180,7 @@ impl Handlers {
             async fn with<J: BackgroundJob>(&mut self, handler: &Arc<J::Handler>) {
                 let spec = WorkerSpec {
                     name: format!("{}-{}", self.config.name, J::QUEUE),
-                    queue: J::QUEUE,
+                    queue: J::QUEUE.to_owned(),
                     concurrency: J::CONCURRENCY.resolve(self.config.concurrency),
                     poll: self.config.poll,
                     max_attempts: J::MAX_ATTEMPTS,

@@ -1,5 +1,6 @@
 //! A Redis queue with a backlog far beyond what one Lua call can move (apalis-redis 1.0 stopped for good at
-//! about 8,000 due jobs: "too many results to unpack"): every job runs, once.
+//! about 8,000 due jobs: "too many results to unpack"): every job runs, once. The same with the queue split in
+//! partitions.
 
 mod common;
 
@@ -11,8 +12,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use wa_onboard::jobs::JobKey;
-use wa_onboard::jobs::health::WorkerHealth;
+use wa_onboard::jobs::health::{QueueLabel, WorkerHealth};
 use wa_onboard::jobs::worker::{self, Handler, JobFailure, WorkerSpec};
+use wa_onboard::store::Enqueued;
 use wa_onboard::store::queue::Queued;
 
 use common::{Backend, open_backend};
@@ -35,10 +37,10 @@ impl Handler<Numbered> for Count {
     }
 }
 
-fn spec(queue: &'static str) -> WorkerSpec {
+fn spec(queue: &str) -> WorkerSpec {
     WorkerSpec {
         name: format!("backlog-test-{}", std::process::id()),
-        queue,
+        queue: queue.to_owned(),
         concurrency: 64,
         poll: Duration::from_millis(50),
         max_attempts: 3,
@@ -48,17 +50,75 @@ fn spec(queue: &'static str) -> WorkerSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_thousand_due_jobs_all_run_once() {
-    const JOBS: u32 = 50_000;
     let (backend, _keys) = open_backend(Backend::Redis, "queue-backlog").await;
-    let queue = backend.queue::<Numbered>("backlog");
-    let jobs: Vec<Queued<Numbered>> =
-        (0..JOBS).map(|n| Queued::now(JobKey::from_stored(format!("job-{n}")), Numbered(n))).collect();
-    let pushing = std::time::Instant::now();
-    for chunk in jobs.chunks(5_000) {
-        queue.push(chunk).await.expect("jobs pushed");
-    }
+    let health = drain(&backend, 50_000).await;
+    assert_eq!(health.restarts.get_or_create(&QueueLabel { queue: "backlog".into() }).get(), 0);
+}
 
-    eprintln!("pushed {JOBS} jobs in {:?}", pushing.elapsed());
+/// A queue in partitions (`QUEUE_PARTITIONS=3`) spreads its jobs over them, one worker each, and still runs
+/// every job once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_queue_spreads_its_jobs_and_runs_each_once() {
+    let (backend, keys) = open_backend(Backend::Redis, "queue-partitions").await;
+    let backend = backend.with_queue_partitions(3);
+    assert_eq!(backend.queue_partitions(), 3);
+    let prefix = &keys.as_ref().expect("a Redis backend").prefix;
+    let health = drain_with(&backend, 6_000, |backend| {
+        let prefix = prefix.clone();
+        async move {
+            // Each partition is a queue of its own, with its own hash tag: read each one alone.
+            let one = wa_onboard::store::Backend::redis(
+                &common::redis_url(),
+                &prefix,
+                Duration::from_secs(2),
+                common::DEDUPE_TTL,
+                backend.clock(),
+            )
+            .await
+            .unwrap();
+            let mut due = Vec::new();
+            for partition in ["backlog", "backlog.1", "backlog.2"] {
+                due.push(one.queue::<Numbered>(partition).depth().await.unwrap().due);
+            }
+            assert_eq!(due.iter().sum::<u64>(), 6_000, "every job is in one partition: {due:?}");
+            assert!(due.iter().all(|n| *n > 1_000), "the jobs are spread over the partitions: {due:?}");
+            assert_eq!(backend.queue::<Numbered>("backlog").depth().await.unwrap().due, 6_000, "depth sums them");
+        }
+    })
+    .await;
+    for partition in ["backlog", "backlog.1", "backlog.2"] {
+        let label = QueueLabel { queue: partition.into() };
+        assert_eq!(health.restarts.get_or_create(&label).get(), 0, "{partition} had its own worker");
+    }
+    let mut served: Vec<String> = health.down_queues().into_iter().map(|down| down.queue).collect();
+    served.sort();
+    assert_eq!(served, ["backlog", "backlog.1", "backlog.2"], "one worker per partition, each stopped at the end");
+}
+
+/// Pushes `jobs` numbered jobs, then runs a worker until each ran; fails if one is missing or ran twice.
+async fn drain(backend: &wa_onboard::store::Backend, jobs: u32) -> Arc<WorkerHealth> {
+    drain_with(backend, jobs, |_| async {}).await
+}
+
+/// [`drain`], with `pushed` looking at the queue between the pushes and the worker's start.
+async fn drain_with<F: std::future::Future<Output = ()>>(
+    backend: &wa_onboard::store::Backend,
+    jobs: u32,
+    pushed: impl FnOnce(wa_onboard::store::Backend) -> F,
+) -> Arc<WorkerHealth> {
+    let queue = backend.queue::<Numbered>("backlog");
+    let all: Vec<Queued<Numbered>> =
+        (0..jobs).map(|n| Queued::now(JobKey::from_stored(format!("job-{n}")), Numbered(n))).collect();
+    let pushing = std::time::Instant::now();
+    for chunk in all.chunks(5_000) {
+        let answers = queue.push(chunk).await.expect("jobs pushed");
+        assert!(answers.iter().all(|a| *a == Enqueued::New));
+    }
+    let again = queue.push(&all[..10]).await.expect("jobs pushed again");
+    assert!(again.iter().all(|a| *a == Enqueued::Duplicate), "a job pushed again meets its own key's claim");
+    eprintln!("pushed {jobs} jobs in {:?}", pushing.elapsed());
+    pushed(backend.clone()).await;
+
     let draining = std::time::Instant::now();
     let handler = Arc::new(Count::default());
     let (shutdown, health) = (CancellationToken::new(), Arc::new(WorkerHealth::default()));
@@ -67,7 +127,7 @@ async fn fifty_thousand_due_jobs_all_run_once() {
 
     // A correctness bound, not a speed claim: the whole backlog drains (it takes seconds).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
-    while handler.seen.lock().unwrap().len() < JOBS as usize && tokio::time::Instant::now() < deadline {
+    while handler.seen.lock().unwrap().len() < jobs as usize && tokio::time::Instant::now() < deadline {
         assert!(!running.is_finished(), "the worker must keep running");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -75,10 +135,8 @@ async fn fifty_thousand_due_jobs_all_run_once() {
     shutdown.cancel();
     running.await.expect("the worker stops cleanly");
 
-    assert_eq!(handler.seen.lock().unwrap().len(), JOBS as usize, "every job ran");
-    assert_eq!(handler.runs.load(std::sync::atomic::Ordering::Relaxed), JOBS, "no job ran twice");
-    assert_eq!(
-        health.restarts.get_or_create(&wa_onboard::jobs::health::QueueLabel { queue: "backlog".into() }).get(),
-        0
-    );
+    assert_eq!(handler.seen.lock().unwrap().len(), jobs as usize, "every job ran");
+    assert_eq!(handler.runs.load(std::sync::atomic::Ordering::Relaxed), jobs, "no job ran twice");
+    assert_eq!(queue.depth().await.unwrap(), Default::default(), "nothing is left in the queue");
+    health
 }

@@ -20,7 +20,7 @@ use crate::jobs::outbound::{LinePlace, OutboundJob};
 use crate::store::case::{Case, CaseChangeError, CaseEntry, CaseError, CaseStore};
 use crate::store::conversation::{AuditRecord, ConversationStore};
 use crate::store::delivery::{DeliveryLog, Progress};
-use crate::store::queue::Queued;
+use crate::jobs::BackgroundJob as _;
 use crate::store::vault::MediaVault;
 use crate::store::{SendOrder, StoreError, ValueStore};
 
@@ -316,7 +316,7 @@ impl Desk {
         let mut entry = self.entry(request, agent, "message", text.to_owned(), now);
         entry.send_key = Some(send_key);
         self.cases.record(id, &entry).await?;
-        if let Err(e) = self.queues.push(&[Queued::now(key.clone(), job)]).await {
+        if let Err(e) = self.queues.push(&[job.queued_under(key.clone(), 0)]).await {
             // Not queued: its place would only hold the bot's next replies back.
             let _ = self.send_order.leave(&state.user, key.as_ref()).await;
             return Err(e.into());
@@ -361,7 +361,7 @@ impl Desk {
         let key = JobKey::from_stored(request.to_owned());
         let event = Event::AgentOutcome { decision, agent: Some(agent.to_owned()) };
         let job = EventJob { user: case.info.user.clone(), key: key.clone(), event };
-        self.queues.push(&[Queued::now(key, job)]).await?;
+        self.queues.push(&[job.queued_under(key, 0)]).await?;
         Ok(())
     }
 

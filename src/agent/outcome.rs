@@ -16,7 +16,7 @@ use crate::flow::event::{AgentDecision, Event};
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
-use crate::store::queue::Queued;
+use crate::jobs::BackgroundJob as _;
 use crate::verify::reason::ReasonCode;
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +80,7 @@ pub async fn receive(State(app): State<Arc<AppState>>, headers: HeaderMap, body:
     let key = JobKey::agent_outcome(&conversation, &hex::encode(&Sha256::digest(&body)[..8]));
     let agent = request.agent.clone().filter(|a| !a.trim().is_empty());
     let job = EventJob { user, key: key.clone(), event: Event::AgentOutcome { decision, agent } };
-    match app.events.push(&[Queued::now(key, job)]).await {
+    match app.events.push(&[job.queued_under(key, 0)]).await {
         Ok(_) => {
             tracing::info!(%conversation, agent = request.agent.as_deref().unwrap_or("?"), "agent outcome received");
             (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "conversation_id": conversation, "queued": true })))

@@ -13,7 +13,13 @@ pub enum StoreConfig {
     /// In this process only: for development, demos and tests. Lost on restart.
     Memory,
     /// A Redis server shared by every server and worker process.
-    Redis { url: Secret, key_prefix: String, response_timeout: Duration },
+    Redis {
+        url: Secret,
+        key_prefix: String,
+        response_timeout: Duration,
+        /// Partitions per queue (`QUEUE_PARTITIONS`): each its own Redis Cluster slot.
+        queue_partitions: usize,
+    },
 }
 
 /// `REDIS_URL` (unset: memory), `REDIS_KEY_PREFIX` and `REDIS_TIMEOUT_MS`.
@@ -38,9 +44,18 @@ pub(super) fn from_env(env: &Env) -> Result<StoreConfig, ConfigError> {
         });
     }
     let timeout_ms: u64 = env.parse("REDIS_TIMEOUT_MS", 500)?;
+    let queue_partitions: usize = env.parse("QUEUE_PARTITIONS", 1)?;
+    if !(1..=crate::store::redis::queue::MAX_PARTITIONS).contains(&queue_partitions) {
+        return Err(ConfigError::Invalid {
+            name: "QUEUE_PARTITIONS",
+            value: queue_partitions.to_string(),
+            reason: format!("must be from 1 to {}", crate::store::redis::queue::MAX_PARTITIONS),
+        });
+    }
     Ok(StoreConfig::Redis {
         url: Secret::new(url),
         key_prefix,
         response_timeout: Duration::from_millis(timeout_ms.max(1)),
+        queue_partitions,
     })
 }

@@ -12,7 +12,8 @@ use crate::jobs::key::JobKey;
 use crate::jobs::outbound::{Addressee, LinePlace, OutboundJob};
 use crate::jobs::worker::{Handler, JobFailure};
 use crate::metrics::{Metrics, ReasonLabel, TypeLabel};
-use crate::store::queue::{JobQueue, Queued};
+use crate::jobs::BackgroundJob as _;
+use crate::store::queue::JobQueue;
 use crate::store::{SendOrder, StoreError};
 use crate::whatsapp::message::{MessageLimitError, OutboundMessage, Recipient};
 use crate::whatsapp::sender::{DeliveryFailure, SendJob, SenderDeps, deliver};
@@ -171,7 +172,7 @@ impl OutboundHandler {
                     p.waits += 1;
                 });
                 let waits = place.waits + 1;
-                let queued = Queued { key: JobKey::send_waiting(key, attempt, waits), job: again, run_at: now + 1 };
+                let queued = again.queued_under(JobKey::send_waiting(key, attempt, waits), now + 1);
                 self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
                 tracing::debug!(%ahead, waits, "a reply waits for the one queued before it");
                 return Ok(Progress::Later);
@@ -194,7 +195,7 @@ impl OutboundHandler {
                 if let OutboundJob::Send { attempt, .. } = &mut again {
                     *attempt += 1;
                 }
-                let queued = Queued { key: JobKey::send_retry(key, attempt + 1), job: again, run_at };
+                let queued = again.queued_under(JobKey::send_retry(key, attempt + 1), run_at);
                 self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
                 tracing::warn!(%reason, "send deferred");
                 Ok(Progress::Later)
@@ -209,7 +210,7 @@ impl OutboundHandler {
                     OutboundJob::MarkRead { .. } => 0,
                 };
                 let run_at = self.clock.now_secs() + HOLD_RECHECK.as_secs();
-                let queued = Queued { key: JobKey::send_held(key, attempt, holds), job: again, run_at };
+                let queued = again.queued_under(JobKey::send_held(key, attempt, holds), run_at);
                 self.queue.push(&[queued]).await.map_err(JobFailure::retry)?;
                 self.metrics.sends_held.inc();
                 tracing::debug!(holds, "send held until the access token is replaced");

@@ -46,14 +46,30 @@ pub trait BackgroundJob: Job {
     /// The idempotency key this job is queued under (see [`JobKey`]'s constructors).
     fn key(&self) -> JobKey;
 
+    /// The user this job is about, when it is about one: a partitioned queue keeps each user's jobs of a kind
+    /// in one partition. Jobs about no one are spread by their key.
+    fn owner(&self) -> Option<String> {
+        None
+    }
+
     /// This job, to run as soon as a worker is free.
     fn queued(self) -> Queued<Self> {
-        Queued::now(self.key(), self)
+        let key = self.key();
+        self.queued_under(key, 0)
     }
 
     /// This job, to run at `run_at` (Unix seconds).
     fn queued_at(self, run_at: u64) -> Queued<Self> {
-        Queued::at(self.key(), self, run_at)
+        let key = self.key();
+        self.queued_under(key, run_at)
+    }
+
+    /// This job under another key than its own (a retry, a job put back), to run at `run_at` (0: now).
+    fn queued_under(self, key: JobKey, run_at: u64) -> Queued<Self> {
+        match self.owner() {
+            Some(owner) => Queued::at(key, self, run_at).owned_by(&owner),
+            None => Queued::at(key, self, run_at),
+        }
     }
 }
 

@@ -26,7 +26,7 @@ struct QueueState {
 /// The workers' state per queue, shared by the workers, the health endpoints and the metrics.
 #[derive(Debug, Default)]
 pub struct WorkerHealth {
-    queues: Mutex<BTreeMap<&'static str, QueueState>>,
+    queues: Mutex<BTreeMap<String, QueueState>>,
     /// 1 while the queue has a live worker in this process, else 0.
     pub up: Family<QueueLabel, Gauge>,
     /// Worker restarts after a failure (Redis error, refused registration, panic).
@@ -36,25 +36,25 @@ pub struct WorkerHealth {
 /// A queue without a live worker, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownQueue {
-    pub queue: &'static str,
+    pub queue: String,
     pub down_for: Duration,
 }
 
 impl WorkerHealth {
-    fn with(&self, queue: &'static str, change: impl FnOnce(&mut QueueState)) {
+    fn with(&self, queue: &str, change: impl FnOnce(&mut QueueState)) {
         let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let state = queues.entry(queue).or_insert(QueueState { live: false, down_since: Some(Instant::now()) });
+        let state = queues.entry(queue.to_owned()).or_insert(QueueState { live: false, down_since: Some(Instant::now()) });
         change(state);
         self.up.get_or_create(&QueueLabel { queue: queue.to_owned() }).set(i64::from(state.live));
     }
 
     /// A worker for `queue` is starting: the queue counts as down until [`WorkerHealth::up`].
-    pub fn starting(&self, queue: &'static str) {
+    pub fn starting(&self, queue: &str) {
         self.with(queue, |_| {});
     }
 
     /// `queue`'s worker runs (it registered, or its heartbeat reached the store).
-    pub fn up(&self, queue: &'static str) {
+    pub fn up(&self, queue: &str) {
         self.with(queue, |state| {
             state.live = true;
             state.down_since = None;
@@ -62,7 +62,7 @@ impl WorkerHealth {
     }
 
     /// `queue`'s worker stopped; `restart` when it failed and will be started again.
-    pub fn down(&self, queue: &'static str, restart: bool) {
+    pub fn down(&self, queue: &str, restart: bool) {
         self.with(queue, |state| {
             if state.live || state.down_since.is_none() {
                 state.down_since = Some(Instant::now());
@@ -81,7 +81,7 @@ impl WorkerHealth {
             .iter()
             .filter(|(_, state)| !state.live)
             .map(|(queue, state)| DownQueue {
-                queue,
+                queue: queue.clone(),
                 down_for: state.down_since.map(|since| since.elapsed()).unwrap_or_default(),
             })
             .collect();

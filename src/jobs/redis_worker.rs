@@ -161,20 +161,20 @@ pub async fn run<J: Job, H: Handler<J> + ?Sized>(
     health: Arc<WorkerHealth>,
 ) {
     let mut delay = FIRST_RESTART_DELAY;
-    health.starting(spec.queue);
+    health.starting(&spec.queue);
     while !shutdown.is_cancelled() {
         let me = Instance::current();
         let started = Instant::now();
         let ended = run_instance(&spec, storage.clone(), handler.clone(), &shutdown, &health, &me).await;
         let Ended::Failed(error) = ended else {
-            health.down(spec.queue, false);
+            health.down(&spec.queue, false);
             return;
         };
-        health.down(spec.queue, true);
+        health.down(&spec.queue, true);
         if started.elapsed() > STABLE_RUN {
             delay = FIRST_RESTART_DELAY;
         }
-        tracing::error!(worker = %spec.name, queue = spec.queue, %error, retry_in_ms = delay.as_millis() as u64,
+        tracing::error!(worker = %spec.name, queue = %spec.queue, %error, retry_in_ms = delay.as_millis() as u64,
             "worker stopped with an error; starting it again");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -195,10 +195,10 @@ async fn run_instance<J: Job, H: Handler<J> + ?Sized>(
     let name = me.name(&spec.name);
     match reclaim_earlier(&mut storage, &spec.name, me).await {
         Ok(0) => {}
-        Ok(moved) => tracing::info!(worker = %spec.name, queue = spec.queue, moved, "took back jobs left in flight"),
+        Ok(moved) => tracing::info!(worker = %spec.name, queue = %spec.queue, moved, "took back jobs left in flight"),
         Err(e) => return Ended::Failed(format!("cannot reach Redis to take back jobs left in flight: {e}")),
     }
-    let (queue, events) = (spec.queue, health.clone());
+    let (queue, events) = (spec.queue.clone(), health.clone());
     let worker = WorkerBuilder::new(name.clone())
         .backend(storage.clone().poll_with_interval(spec.poll))
         .concurrency(spec.concurrency)
@@ -206,7 +206,7 @@ async fn run_instance<J: Job, H: Handler<J> + ?Sized>(
         .on_event(move |_, event| {
             // A beat reaches Redis: the worker is registered and fetching.
             if matches!(event, Event::HeartBeat) {
-                events.up(queue);
+                events.up(&queue);
             }
         })
         .build(apalis_entry::<J, H>);
@@ -231,7 +231,7 @@ async fn run_instance<J: Job, H: Handler<J> + ?Sized>(
         },
         () = deadline => {
             abort.abort();
-            tracing::warn!(worker = %spec.name, queue = spec.queue, grace_ms = grace.as_millis() as u64,
+            tracing::warn!(worker = %spec.name, queue = %spec.queue, grace_ms = grace.as_millis() as u64,
                 "jobs still running at the end of the grace period: handed back to the queue");
             Ended::Stopped
         }
@@ -240,7 +240,7 @@ async fn run_instance<J: Job, H: Handler<J> + ?Sized>(
     let config = storage.get_config().clone();
     match apalis_redis::queries::reclaim_workers(storage.get_connection(), &config, &[name]).await {
         Ok(0) | Err(_) => {}
-        Ok(moved) => tracing::info!(worker = %spec.name, queue = spec.queue, moved, "jobs handed back to the queue"),
+        Ok(moved) => tracing::info!(worker = %spec.name, queue = %spec.queue, moved, "jobs handed back to the queue"),
     }
     ended
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::FutureExt as _;
 use thiserror::Error;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::health::WorkerHealth;
@@ -68,7 +69,8 @@ pub fn backoff(attempt: u32) -> u64 {
 pub struct WorkerSpec {
     /// Stable and unique per process, so that a restart reclaims its own jobs in flight.
     pub name: String,
-    pub queue: &'static str,
+    /// The queue, or the partition of a queue, it serves (`inbound`, `inbound.1`): how health and logs name it.
+    pub queue: String,
     pub concurrency: usize,
     /// How often a Redis worker looks for due jobs (and a memory worker for delayed ones).
     pub poll: Duration,
@@ -116,11 +118,39 @@ pub async fn run<J: Job, H: Handler<J> + ?Sized>(
 ) {
     match source {
         WorkerSource::Memory(queue) => {
-            health.up(spec.queue);
+            health.up(&spec.queue);
             run_memory(spec.clone(), queue, handler, shutdown).await;
-            health.down(spec.queue, false);
+            health.down(&spec.queue, false);
         }
-        WorkerSource::Redis(storage) => super::redis_worker::run(spec, *storage, handler, shutdown, health).await,
+        WorkerSource::Redis(mut partitions) if partitions.len() == 1 => {
+            let (_, storage) = partitions.remove(0);
+            super::redis_worker::run(spec, storage, handler, shutdown, health).await
+        }
+        WorkerSource::Redis(partitions) => {
+            // One worker per partition, all sharing the kind's concurrency: `WORKER_CONCURRENCY` (and a heavy
+            // job's cap) stays what one process runs at once, however many partitions there are.
+            let shared = Arc::new(Shared { inner: handler, permits: Arc::new(Semaphore::new(spec.concurrency)) });
+            let workers = partitions.into_iter().map(|(partition, storage)| {
+                let suffix = partition.strip_prefix(spec.queue.as_str()).unwrap_or_default();
+                let spec = WorkerSpec { name: format!("{}{suffix}", spec.name), queue: partition, ..spec.clone() };
+                super::redis_worker::run(spec, storage, shared.clone(), shutdown.clone(), health.clone())
+            });
+            futures::future::join_all(workers).await;
+        }
+    }
+}
+
+/// A handler whose runs, from however many workers, take one of `permits` each.
+struct Shared<H: ?Sized> {
+    inner: Arc<H>,
+    permits: Arc<Semaphore>,
+}
+
+#[async_trait]
+impl<J: Job, H: Handler<J> + ?Sized> Handler<J> for Shared<H> {
+    async fn handle(&self, job: J, attempt: u32) -> Result<(), JobFailure> {
+        let _permit = self.permits.acquire().await.map_err(|e| JobFailure::retry(e.to_string()))?;
+        self.inner.handle(job, attempt).await
     }
 }
 
@@ -130,7 +160,7 @@ async fn run_memory<J: Job, H: Handler<J> + ?Sized>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(spec.concurrency.max(1)));
+    let permits = Arc::new(Semaphore::new(spec.concurrency.max(1)));
     let mut running = tokio::task::JoinSet::new();
     loop {
         let permit = tokio::select! {

@@ -195,6 +195,9 @@ impl BackgroundJob for EraseJob {
     fn key(&self) -> JobKey {
         JobKey::erasure(&self.conversation_id)
     }
+    fn owner(&self) -> Option<String> {
+        Some(self.user.as_string())
+    }
 }
 
 #[async_trait]

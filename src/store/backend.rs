@@ -36,7 +36,7 @@ use super::redis::conversations::RedisConversations;
 use super::redis::delivery::RedisDeliveryLog;
 use super::redis::ingress::RedisIngress;
 use super::redis::journeys::RedisJourneys;
-use super::redis::queue::{RedisQueue, queue_config};
+use super::redis::queue::RedisQueue;
 use super::redis::rate_limit::RedisLimiter;
 use super::redis::send_order::RedisSendOrder;
 use super::redis::values::RedisValues;
@@ -80,6 +80,8 @@ struct OnRedis {
     prefix: String,
     /// How long queue idempotency keys are kept.
     key_ttl: Duration,
+    /// Partitions per queue (`QUEUE_PARTITIONS`).
+    partitions: usize,
     ingress: Arc<RedisIngress>,
     conversations: Arc<RedisConversations>,
 }
@@ -96,8 +98,9 @@ impl Backend {
     pub async fn open(config: &StoreConfig, key_ttl: Duration, clock: SharedClock) -> anyhow::Result<Self> {
         match config {
             StoreConfig::Memory => Ok(Self::memory(key_ttl, clock)),
-            StoreConfig::Redis { url, key_prefix, response_timeout } => {
-                Self::redis(url.expose(), key_prefix, *response_timeout, key_ttl, clock).await
+            StoreConfig::Redis { url, key_prefix, response_timeout, queue_partitions } => {
+                let backend = Self::redis(url.expose(), key_prefix, *response_timeout, key_ttl, clock).await?;
+                Ok(backend.with_queue_partitions(*queue_partitions))
             }
         }
     }
@@ -129,6 +132,29 @@ impl Backend {
             }
         }
         self
+    }
+
+    /// The same stores, with each queue on Redis split into `partitions` partitions by user (`QUEUE_PARTITIONS`;
+    /// see docs/scaling.md). Nothing changes in memory. Call before handing out any store, inside the runtime.
+    pub fn with_queue_partitions(mut self, partitions: usize) -> Self {
+        if let Kind::Redis(r) = &mut self.kind {
+            if let Some(r) = Arc::get_mut(r) {
+                r.partitions = partitions.clamp(1, super::redis::queue::MAX_PARTITIONS);
+                let inbound = r.queue::<InboundJob>(INBOUND_QUEUE).batched();
+                r.ingress = Arc::new(RedisIngress::new(r.conn.clone(), &r.prefix, inbound, self.clock.clone()));
+            } else {
+                tracing::error!("queue partitions set on a Redis backend already shared: its queues keep one");
+            }
+        }
+        self
+    }
+
+    /// How many partitions each queue has (always one in memory).
+    pub fn queue_partitions(&self) -> usize {
+        match &self.kind {
+            Kind::Memory(_) => 1,
+            Kind::Redis(r) => r.partitions,
+        }
     }
 
     /// How long each kind of data is kept.
@@ -168,13 +194,14 @@ impl Backend {
     ) -> anyhow::Result<Self> {
         let conn = super::redis::connect(url, response_timeout).await?;
         // The webhook's pushes: concurrent requests share script calls (group commit).
-        let inbound = RedisQueue::new(conn.clone(), queue_config(prefix, INBOUND_QUEUE, key_ttl)).batched();
+        let inbound = RedisQueue::new(conn.clone(), prefix, INBOUND_QUEUE, key_ttl, 1).batched();
         let redis = OnRedis {
             ingress: Arc::new(RedisIngress::new(conn.clone(), prefix, inbound, clock.clone())),
             conversations: Arc::new(RedisConversations::new(conn.clone(), prefix, Retention::default())),
             conn,
             prefix: prefix.to_owned(),
             key_ttl,
+            partitions: 1,
         };
         Ok(Self { kind: Kind::Redis(Arc::new(redis)), clock, retention: Retention::default() })
     }
@@ -225,7 +252,9 @@ impl Backend {
     pub fn dead_jobs(&self) -> Option<super::redis::dead_jobs::RedisDeadJobs> {
         match &self.kind {
             Kind::Memory(_) => None,
-            Kind::Redis(r) => Some(super::redis::dead_jobs::RedisDeadJobs::new(r.conn.clone(), &r.prefix)),
+            Kind::Redis(r) => {
+                Some(super::redis::dead_jobs::RedisDeadJobs::new(r.conn.clone(), &r.prefix, r.partitions))
+            }
         }
     }
 
@@ -288,7 +317,8 @@ impl Backend {
         }
     }
 
-    /// The queue `name` (its Redis keys are `<prefix>:{<name>}:*`).
+    /// The queue `name` (its Redis keys are `<prefix>:{<name>}:*`, and `<prefix>:{<name>.<i>}:*` for its other
+    /// partitions).
     pub fn queue<J: Job>(&self, name: &'static str) -> Arc<dyn JobQueue<J>> {
         match &self.kind {
             Kind::Memory(m) => m.queues.get::<J>(name),
@@ -300,7 +330,7 @@ impl Backend {
     pub fn worker_source<J: Job>(&self, name: &'static str) -> WorkerSource<J> {
         match &self.kind {
             Kind::Memory(m) => WorkerSource::Memory(m.queues.get::<J>(name)),
-            Kind::Redis(r) => WorkerSource::Redis(Box::new(r.queue::<J>(name).storage())),
+            Kind::Redis(r) => WorkerSource::Redis(r.queue::<J>(name).storages()),
         }
     }
 
@@ -363,6 +393,6 @@ impl Backend {
 
 impl OnRedis {
     fn queue<J: Job>(&self, name: &'static str) -> RedisQueue<J> {
-        RedisQueue::new(self.conn.clone(), queue_config(&self.prefix, name, self.key_ttl))
+        RedisQueue::new(self.conn.clone(), &self.prefix, name, self.key_ttl, self.partitions)
     }
 }

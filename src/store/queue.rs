@@ -28,16 +28,32 @@ pub struct Queued<J> {
     pub job: J,
     /// Unix seconds; 0 (or the past) runs as soon as a worker is free.
     pub run_at: u64,
+    /// Which partition of a partitioned queue takes it: the hash of the user it is about ([`route_of`]), or of
+    /// its key. A function of the job alone, so that a job pushed twice meets its own key's claim.
+    pub route: u64,
 }
 
 impl<J> Queued<J> {
     pub fn now(key: JobKey, job: J) -> Self {
-        Self { key, job, run_at: 0 }
+        Self::at(key, job, 0)
     }
 
     pub fn at(key: JobKey, job: J, run_at: u64) -> Self {
-        Self { key, job, run_at }
+        let route = route_of(key.as_str());
+        Self { key, job, run_at, route }
     }
+
+    /// The same job, in the partition of `owner` (a user key): one user's jobs of a kind share a partition.
+    pub fn owned_by(mut self, owner: &str) -> Self {
+        self.route = route_of(owner);
+        self
+    }
+}
+
+/// A stable 64-bit hash (FNV-1a) of `text`: the same in every process and every version, since it says where a
+/// job is stored.
+pub fn route_of(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// What a queue can carry: anything that travels as JSON.
@@ -80,8 +96,9 @@ pub fn mentions(payload: &[u8], needles: &[String]) -> bool {
     needles.iter().filter(|n| !n.is_empty()).any(|n| payload.windows(n.len()).any(|w| w == n.as_bytes()))
 }
 
-/// Where a worker takes its jobs from: the memory queue itself, or apalis-redis's storage of the queue.
+/// Where a worker takes its jobs from: the memory queue itself, or apalis-redis's storage of each partition of
+/// the queue (one, unless `QUEUE_PARTITIONS` says more), named as its keys' hash tag.
 pub enum WorkerSource<J> {
     Memory(Arc<MemoryQueue<J>>),
-    Redis(Box<apalis_redis::RedisStorage<J, crate::store::redis::RedisConn>>),
+    Redis(Vec<(String, apalis_redis::RedisStorage<J, crate::store::redis::RedisConn>)>),
 }

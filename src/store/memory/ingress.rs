@@ -10,7 +10,8 @@ use crate::clock::SharedClock;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
 use crate::store::ingress::{IngressStore, KeptCap, KeptPayload};
-use crate::store::queue::{Enqueued, JobQueue, Queued};
+use crate::jobs::BackgroundJob as _;
+use crate::store::queue::{Enqueued, JobQueue};
 
 pub struct MemoryIngress {
     inbound: Arc<MemoryQueue<InboundJob>>,
@@ -45,7 +46,7 @@ impl MemoryIngress {
 #[async_trait]
 impl IngressStore for MemoryIngress {
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        let queued: Vec<_> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
+        let queued: Vec<_> = jobs.iter().map(|j| j.clone().queued()).collect();
         self.inbound.push(&queued).await
     }
 

@@ -7,7 +7,7 @@
 use crate::store::redis::RedisConn;
 use serde::Serialize;
 
-use super::queue::queue_config;
+use super::queue::{MAX_PARTITIONS, partition_name, queue_config};
 use crate::store::StoreError;
 
 /// One job given up.
@@ -39,31 +39,38 @@ return 1
 pub struct RedisDeadJobs {
     conn: RedisConn,
     prefix: String,
+    /// Partitions per queue (`QUEUE_PARTITIONS`): each has its own dead set.
+    partitions: usize,
 }
 
 impl RedisDeadJobs {
-    pub fn new(conn: RedisConn, prefix: &str) -> Self {
-        Self { conn, prefix: prefix.to_owned() }
+    pub fn new(conn: RedisConn, prefix: &str, partitions: usize) -> Self {
+        Self { conn, prefix: prefix.to_owned(), partitions: partitions.clamp(1, MAX_PARTITIONS) }
     }
 
-    fn config(&self, queue: &str) -> apalis_redis::Config {
+    /// The apalis configuration of each partition of `queue`.
+    fn configs(&self, queue: &str) -> Vec<apalis_redis::Config> {
         // The TTL does not matter for reading and moving jobs.
-        queue_config(&self.prefix, queue, std::time::Duration::from_secs(1))
+        let ttl = std::time::Duration::from_secs(1);
+        (0..self.partitions).map(|index| queue_config(&self.prefix, &partition_name(queue, index), ttl)).collect()
     }
 
-    /// Up to `limit` dead jobs of `queue`.
+    /// Up to `limit` dead jobs of `queue` (of all its partitions), by id.
     pub async fn list(&self, queue: &str, limit: usize) -> Result<Vec<DeadJob>, StoreError> {
-        let config = self.config(queue);
         let mut conn = self.conn.clone();
-        let mut ids: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(config.dead_jobs_set())
-            .query_async(&mut conn)
-            .await
-            .map_err(StoreError::unavailable)?;
-        ids.sort();
+        let mut ids: Vec<(String, apalis_redis::Config)> = Vec::new();
+        for config in self.configs(queue) {
+            let dead: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(config.dead_jobs_set())
+                .query_async(&mut conn)
+                .await
+                .map_err(StoreError::unavailable)?;
+            ids.extend(dead.into_iter().map(|id| (id, config.clone())));
+        }
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
         ids.truncate(limit);
         let mut jobs = Vec::with_capacity(ids.len());
-        for id in ids {
+        for (id, config) in ids {
             let meta: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(format!("{}:{id}", config.job_meta_hash()))
                 .query_async(&mut conn)
@@ -87,20 +94,24 @@ impl RedisDeadJobs {
         Ok(jobs)
     }
 
-    /// Puts one dead job of `queue` back; `false` when `id` is not dead there.
+    /// Puts one dead job of `queue` back (in the partition that holds it); `false` when `id` is not dead there.
     pub async fn retry(&self, queue: &str, id: &str) -> Result<bool, StoreError> {
-        let config = self.config(queue);
         let mut conn = self.conn.clone();
-        let moved: i64 = redis::Script::new(RETRY_SCRIPT)
-            .key(config.dead_jobs_set())
-            .key(config.job_meta_hash())
-            .key(config.active_jobs_list())
-            .key(config.signal_list())
-            .arg(id)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(StoreError::unavailable)?;
-        Ok(moved == 1)
+        for config in self.configs(queue) {
+            let moved: i64 = redis::Script::new(RETRY_SCRIPT)
+                .key(config.dead_jobs_set())
+                .key(config.job_meta_hash())
+                .key(config.active_jobs_list())
+                .key(config.signal_list())
+                .arg(id)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(StoreError::unavailable)?;
+            if moved == 1 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Puts every dead job of `queue` back; answers how many.

@@ -13,7 +13,8 @@ use crate::clock::SharedClock;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
 use crate::store::ingress::{IngressStore, KeptCap, KeptKind, KeptPayload};
-use crate::store::queue::{Enqueued, JobQueue, Queued};
+use crate::jobs::BackgroundJob as _;
+use crate::store::queue::{Enqueued, JobQueue};
 
 /// Appends each payload (ARGV from 4, four fields each) with the size of its body, then removes the oldest
 /// entries while the stream holds more than ARGV[1] entries or ARGV[2] bytes of bodies (counted in KEYS[2]), or
@@ -110,7 +111,7 @@ impl RedisIngress {
 #[async_trait]
 impl IngressStore for RedisIngress {
     async fn enqueue_inbound(&self, jobs: &[InboundJob]) -> Result<Vec<Enqueued>, StoreError> {
-        let queued: Vec<_> = jobs.iter().map(|j| Queued::now(j.key.clone(), j.clone())).collect();
+        let queued: Vec<_> = jobs.iter().map(|j| j.clone().queued()).collect();
         self.inbound.push(&queued).await
     }
 
