@@ -112,6 +112,7 @@ async fn api_tokens_are_made_listed_and_revoked_with_the_command_line() {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("REDIS_URL", redis_url())
             .env("REDIS_KEY_PREFIX", &prefix)
+            .env("QUEUE_PARTITIONS", common::queue_partitions().to_string())
             .output()
             .unwrap();
         (output.status.code(), String::from_utf8_lossy(&output.stdout).trim().to_owned())

@@ -226,6 +226,7 @@ async fn agents_are_made_listed_and_disabled_with_the_command_line() {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("REDIS_URL", redis_url())
             .env("REDIS_KEY_PREFIX", &prefix)
+            .env("QUEUE_PARTITIONS", common::queue_partitions().to_string())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -409,6 +409,7 @@ on_both_backends!(a_scripted_cohort_gives_the_same_exact_numbers_everywhere, |ba
                 .args(["--format", format])
                 .env("REDIS_URL", redis_url())
                 .env("REDIS_KEY_PREFIX", &keys.prefix)
+                .env("QUEUE_PARTITIONS", common::queue_partitions().to_string())
                 .env("RUST_LOG", "warn")
                 .output()
                 .unwrap();

@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::conversation::dispatch::addressee;
 use crate::flow::event::{AgentDecision, Event, Reply};
 use crate::flow::state::{ConversationState, UserKey};
+use crate::jobs::BackgroundJob as _;
 use crate::jobs::Queues;
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
@@ -20,7 +21,6 @@ use crate::jobs::outbound::{LinePlace, OutboundJob};
 use crate::store::case::{Case, CaseChangeError, CaseEntry, CaseError, CaseStore};
 use crate::store::conversation::{AuditRecord, ConversationStore};
 use crate::store::delivery::{DeliveryLog, Progress};
-use crate::jobs::BackgroundJob as _;
 use crate::store::vault::MediaVault;
 use crate::store::{SendOrder, StoreError, ValueStore};
 

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::flow::event::{AgentDecision, Event};
+use crate::jobs::BackgroundJob as _;
 use crate::jobs::event::EventJob;
 use crate::jobs::key::JobKey;
 use crate::signing::{self, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
-use crate::jobs::BackgroundJob as _;
 use crate::verify::reason::ReasonCode;
 
 #[derive(Debug, Deserialize)]

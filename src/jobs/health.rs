@@ -43,7 +43,8 @@ pub struct DownQueue {
 impl WorkerHealth {
     fn with(&self, queue: &str, change: impl FnOnce(&mut QueueState)) {
         let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let state = queues.entry(queue.to_owned()).or_insert(QueueState { live: false, down_since: Some(Instant::now()) });
+        let state =
+            queues.entry(queue.to_owned()).or_insert(QueueState { live: false, down_since: Some(Instant::now()) });
         change(state);
         self.up.get_or_create(&QueueLabel { queue: queue.to_owned() }).set(i64::from(state.live));
     }

@@ -102,6 +102,12 @@ pub fn on_cluster() -> bool {
     redis_url().starts_with("redis+cluster://")
 }
 
+/// Partitions per queue of the tests' Redis backends (`TEST_QUEUE_PARTITIONS`, default 1): CI runs the end-to-end
+/// tests on the cluster with 3. A process a test starts gets the same as `QUEUE_PARTITIONS`.
+pub fn queue_partitions() -> usize {
+    std::env::var("TEST_QUEUE_PARTITIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
 pub fn config(extra: &[(&str, &str)]) -> Config {
     let mut pairs = vec![
         ("WHATSAPP_APP_SECRET", APP_SECRET),
@@ -138,7 +144,8 @@ pub async fn open_backend_with_clock(
             // Generous: CI runs many apps on two busy cores; a timeout here would only retry a job later.
             let backend = wa_onboard::store::Backend::redis(url, &prefix, Duration::from_secs(2), DEDUPE_TTL, clock)
                 .await
-                .expect("Redis must be running for the tests (see README)");
+                .expect("Redis must be running for the tests (see README)")
+                .with_queue_partitions(queue_partitions());
             (backend, Some(RedisKeys { prefix }))
         }
     }

@@ -15,6 +15,7 @@ conformance!(
     keys_expire_after_the_key_ttl key_ttl = SHORT_TTL,
     jobs_that_mention_a_person_are_counted_and_erased,
     the_depth_counts_due_and_scheduled_jobs,
+    a_queue_in_partitions_answers_as_one_queue,
 );
 
 const QUEUE: &str = "conformance";
@@ -209,4 +210,55 @@ async fn the_depth_counts_due_and_scheduled_jobs(store: Store) {
     taken_at(&store, QUEUE, store.now_secs()).await;
     let depth = queue.depth().await.unwrap();
     assert_eq!((depth.due, depth.scheduled), (0, 1), "taken jobs no longer wait: {depth:?}");
+}
+
+/// `QUEUE_PARTITIONS=3`: the queue is three apalis queues on Redis (each its own hash tag), and still answers as
+/// one: each push in order, a key once, pending, depth, counts and erasure over every partition. One user's jobs
+/// share a partition. (Memory has no partitions: the same answers.)
+async fn a_queue_in_partitions_answers_as_one_queue(store: Store) {
+    let Store { backend, clock, keys } = store;
+    let store = Store { backend: backend.with_queue_partitions(3), clock, keys };
+    let queue = store.backend.queue::<TestJob>(QUEUE);
+    let about = |n: u32, who: &str| TestJob { n, note: format!("reply to {who}") };
+    let owner = |n: u32| if n.is_multiple_of(4) { "ana".to_owned() } else { format!("user-{n}") };
+    let jobs: Vec<_> =
+        (0..40).map(|n| Queued::now(key(&format!("k{n}")), about(n, &owner(n))).owned_by(&owner(n))).collect();
+    let mut batch = jobs[..20].to_vec();
+    batch.push(jobs[3].clone());
+    let answers = queue.push(&batch).await.unwrap();
+    assert!(answers[..20].iter().all(|a| *a == Enqueued::New), "{answers:?}");
+    assert_eq!(answers[20], Enqueued::Duplicate, "a key twice in one batch queues once");
+    let answers = queue.push(&jobs[10..]).await.unwrap();
+    assert_eq!(answers.iter().filter(|a| **a == Enqueued::Duplicate).count(), 10, "{answers:?}");
+    assert_eq!(answers[10..].iter().filter(|a| **a == Enqueued::New).count(), 20, "answers keep the jobs' order");
+
+    let mut all: Vec<TestJob> = jobs.iter().map(|q| q.job.clone()).collect();
+    all.sort();
+    assert_eq!(pending(&store, QUEUE).await, all);
+    assert_eq!(queue.depth().await.unwrap().due, 40);
+
+    if store.is_redis() {
+        // Each partition holds some of the jobs, and every job of "ana" is in one of them.
+        let mut conn = crate::common::redis_conn().await;
+        let mut holding = 0;
+        let ana = (wa_onboard::store::queue::route_of("ana") % 3) as usize;
+        for index in 0..3 {
+            let name = wa_onboard::store::redis::queue::partition_name(QUEUE, index);
+            let config =
+                wa_onboard::store::redis::queue::queue_config(store.prefix(), &name, crate::common::DEDUPE_TTL);
+            let held: Vec<Vec<u8>> =
+                ::redis::cmd("HVALS").arg(config.job_data_hash()).query_async(&mut conn).await.unwrap();
+            let held: Vec<TestJob> = held.iter().map(|bytes| serde_json::from_slice(bytes).unwrap()).collect();
+            holding += usize::from(!held.is_empty());
+            let anas = held.iter().filter(|job| job.note.ends_with("ana")).count();
+            assert_eq!(anas, if index == ana { 10 } else { 0 }, "partition {name}: {held:?}");
+        }
+        assert_eq!(holding, 3, "the jobs are spread over the three partitions");
+    }
+
+    let needles = vec!["ana".to_owned()];
+    assert_eq!(queue.count_matching(&needles).await.unwrap(), 10);
+    assert_eq!(queue.erase_matching(&needles).await.unwrap(), 10);
+    assert_eq!(queue.count_matching(&needles).await.unwrap(), 0);
+    assert_eq!(queue.depth().await.unwrap().due, 30);
 }

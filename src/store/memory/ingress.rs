@@ -7,10 +7,10 @@ use async_trait::async_trait;
 
 use super::queue::MemoryQueue;
 use crate::clock::SharedClock;
+use crate::jobs::BackgroundJob as _;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
 use crate::store::ingress::{IngressStore, KeptCap, KeptPayload};
-use crate::jobs::BackgroundJob as _;
 use crate::store::queue::{Enqueued, JobQueue};
 
 pub struct MemoryIngress {

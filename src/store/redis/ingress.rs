@@ -10,10 +10,10 @@ use async_trait::async_trait;
 
 use super::queue::RedisQueue;
 use crate::clock::SharedClock;
+use crate::jobs::BackgroundJob as _;
 use crate::jobs::inbound::InboundJob;
 use crate::store::StoreError;
 use crate::store::ingress::{IngressStore, KeptCap, KeptKind, KeptPayload};
-use crate::jobs::BackgroundJob as _;
 use crate::store::queue::{Enqueued, JobQueue};
 
 /// Appends each payload (ARGV from 4, four fields each) with the size of its body, then removes the oldest
