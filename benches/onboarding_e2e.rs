@@ -14,7 +14,10 @@
 
 #[path = "support/env.rs"]
 mod env;
+#[path = "support/redis_nodes.rs"]
+mod redis_nodes;
 use env::env_or;
+use redis_nodes::RedisTarget;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -214,87 +217,9 @@ impl Rig {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Redis (one server, or the nodes of a cluster)
-
-#[derive(Clone)]
-struct RedisTarget {
-    /// What the services are given as REDIS_URL.
-    url: String,
-    /// `redis://host:port` of each node (one for a single server).
-    nodes: Vec<String>,
-    cluster: bool,
-}
+// Redis (one server, or the nodes of a cluster): what the load run does to it
 
 impl RedisTarget {
-    fn parse(url: &str) -> Result<Self> {
-        if let Some(rest) = url.strip_prefix("redis+cluster://") {
-            let nodes: Vec<String> =
-                rest.split(',').map(str::trim).filter(|n| !n.is_empty()).map(|n| format!("redis://{n}")).collect();
-            if nodes.is_empty() {
-                bail!("no node in {url}");
-            }
-            return Ok(Self { url: url.to_owned(), nodes, cluster: true });
-        }
-        Ok(Self { url: url.to_owned(), nodes: vec![url.to_owned()], cluster: false })
-    }
-
-    fn connect(node: &str) -> Result<redis::Connection> {
-        let client = redis::Client::open(node).with_context(|| format!("bad Redis URL {node}"))?;
-        client.get_connection_with_timeout(Duration::from_secs(2)).with_context(|| format!("connect to {node}"))
-    }
-
-    /// Every node the cluster knows (from CLUSTER NODES on the first seed that answers), else the seeds.
-    fn all_nodes(&self) -> Vec<String> {
-        for seed in &self.nodes {
-            let Ok(mut conn) = Self::connect(seed) else { continue };
-            let Ok(listing) = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut conn) else { continue };
-            let nodes: Vec<String> = listing
-                .lines()
-                .filter_map(|line| line.split_whitespace().nth(1))
-                .filter_map(|addr| addr.split('@').next())
-                .filter(|addr| !addr.starts_with(':'))
-                .map(|addr| format!("redis://{addr}"))
-                .collect();
-            if !nodes.is_empty() {
-                return nodes;
-            }
-        }
-        self.nodes.clone()
-    }
-
-    /// The nodes answering as masters now (the only node of a single server).
-    fn masters(&self) -> Vec<String> {
-        if !self.cluster {
-            return self.nodes.clone();
-        }
-        self.all_nodes()
-            .iter()
-            .filter(|node| {
-                Self::connect(node)
-                    .and_then(|mut c| Ok(redis::cmd("ROLE").query::<Vec<redis::Value>>(&mut c)?))
-                    .is_ok_and(|role| matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master"))
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// Sum of a numeric INFO field over the masters (used_memory, used_cpu_sys...).
-    fn info_sum(&self, section: &str, fields: &[&str]) -> f64 {
-        let mut total = 0.0;
-        for node in self.masters() {
-            let Ok(mut conn) = Self::connect(&node) else { continue };
-            let Ok(info) = redis::cmd("INFO").arg(section).query::<String>(&mut conn) else { continue };
-            for line in info.lines() {
-                if let Some((key, value)) = line.split_once(':')
-                    && fields.contains(&key)
-                {
-                    total += value.trim().parse::<f64>().unwrap_or(0.0);
-                }
-            }
-        }
-        total
-    }
-
     /// Calls `each` with every batch of keys under `prefix`, master by master (SCAN, never KEYS), on that master's
     /// connection.
     fn scan_prefix(
