@@ -260,8 +260,29 @@ mod tests {
         pairs.push(("REDIS_KEY_PREFIX", "acme"));
         let config = Config::from_env(&Env::from_pairs(pairs), false).unwrap();
         match config.store {
-            StoreConfig::Redis { key_prefix, .. } => assert_eq!(key_prefix, "acme"),
+            StoreConfig::Redis { key_prefix, queue_partitions, .. } => {
+                assert_eq!(key_prefix, "acme");
+                assert_eq!(queue_partitions, 1, "one partition per queue unless told");
+            }
             other => panic!("expected redis, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn queue_partitions_are_from_1_to_64() {
+        let with = |value: &str| {
+            let mut pairs = base();
+            pairs.push(("REDIS_URL", "redis://127.0.0.1:6379"));
+            pairs.push(("QUEUE_PARTITIONS", value));
+            Config::from_env(&Env::from_pairs(pairs), false)
+        };
+        match with("8").unwrap().store {
+            StoreConfig::Redis { queue_partitions, .. } => assert_eq!(queue_partitions, 8),
+            other => panic!("expected redis, got {other:?}"),
+        }
+        for bad in ["0", "65", "three"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.starts_with("QUEUE_PARTITIONS"), "{bad}: {err}");
         }
     }
 }

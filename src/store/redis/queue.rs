@@ -166,6 +166,9 @@ impl<J: Job> RedisQueue<J> {
 #[async_trait]
 impl<J: Job> JobQueue<J> for RedisQueue<J> {
     async fn push(&self, jobs: &[Queued<J>]) -> Result<Vec<Enqueued>, StoreError> {
+        if let [part] = &self.parts[..] {
+            return self.push_to(part, &jobs.iter().collect::<Vec<_>>()).await;
+        }
         // Each partition's share goes in its own calls, all partitions at once; the answers come back in the
         // order of `jobs`.
         let mut shares: Vec<Vec<(usize, &Queued<J>)>> = vec![Vec::new(); self.parts.len()];
