@@ -198,6 +198,7 @@ async fn three_blurry_photos(app: &TestApp, token: &str, user: &mut User) -> Str
         .unwrap_or_else(|| panic!("a waiting case for {}: {listed}", user.phone))
         .clone();
     assert_eq!(case["reason"], "attempts_exhausted: blurry", "three tries, the last one blurry: {case}");
+    assert_eq!(case["profile_name"], user.name.as_str(), "the name the user shows on WhatsApp: {case}");
     assert_eq!(case["language"], "es");
     assert_eq!(case["document"], "passport");
     assert!(case["attempts"].as_u64().unwrap() >= 3, "{case}");

@@ -43,7 +43,7 @@ fn case_info(state: &ConversationState, key: &JobKey, reason: &str, now: u64) ->
         conversation_id: state.conversation_id.clone(),
         user: state.user.clone(),
         masked_phone: state.phone.as_deref().map(crate::privacy::masked),
-        profile_name: state.vars.get("profile_name").cloned(),
+        profile_name: state.vars.get(crate::flow::engine::PROFILE_NAME).cloned(),
         language: state.language.clone(),
         document: state.vars.get("document").cloned(),
         step: state.step.clone(),

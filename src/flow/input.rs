@@ -17,6 +17,10 @@ pub struct UserMessage {
     /// The sender's phone number, when WhatsApp gives one (users of usernames may have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// The name the user shows on WhatsApp (the webhook's contact profile), when given: the conversation keeps it
+    /// as the variable `profile_name`, which agents see on the case and flows may use in texts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_name: Option<String>,
     pub input: Input,
 }
 

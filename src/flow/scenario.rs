@@ -264,7 +264,7 @@ impl Sim<'_> {
         } else {
             return None;
         };
-        let message = UserMessage { id, timestamp, phone: Some(self.user.user.clone()), input };
+        let message = UserMessage { id, timestamp, phone: Some(self.user.user.clone()), profile_name: None, input };
         self.last = Some(message.clone());
         Some(message)
     }

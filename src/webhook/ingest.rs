@@ -54,12 +54,13 @@ impl Batch {
                     }
                 };
                 for message in value.messages {
+                    let contact = contact_of(&message, &value.contacts);
                     let event = InboundEvent::Message {
                         business: value.metadata.clone(),
-                        contact: contact_of(&message, &value.contacts),
                         user_id: message.from_user_id.clone(),
                         message_type: message.kind().to_owned(),
-                        message: to_domain::user_message(&message),
+                        message: to_domain::user_message(&message, contact.as_ref()),
+                        contact,
                         raw: match message.content {
                             Content::Unknown { raw, .. } => Some(raw),
                             Content::Known(_) => None,

@@ -3,13 +3,16 @@
 
 use crate::flow::input::{Input, UserMessage};
 use crate::flow::state::MediaRef;
-use crate::webhook::envelope::{Content, Interactive, KnownContent, Media, Message};
+use crate::webhook::envelope::{Contact, Content, Interactive, KnownContent, Media, Message};
 
-pub fn user_message(message: &Message) -> UserMessage {
+/// The message as the conversation sees it; `contact` is the webhook's contact of its sender.
+pub fn user_message(message: &Message, contact: Option<&Contact>) -> UserMessage {
+    let profile_name = contact.and_then(|c| c.profile.as_ref()).map(|p| p.name.trim()).filter(|n| !n.is_empty());
     UserMessage {
         id: message.id.clone(),
         timestamp: message.timestamp,
         phone: message.from.clone(),
+        profile_name: profile_name.map(str::to_owned),
         input: input(message),
     }
 }

@@ -86,6 +86,9 @@ struct Run<'a> {
     hops: u32,
 }
 
+/// The variable that holds the name the user shows on WhatsApp.
+pub const PROFILE_NAME: &str = "profile_name";
+
 /// The most steps one event may pass through without waiting for the user.
 const MAX_HOPS: u32 = 20;
 
@@ -127,6 +130,7 @@ impl<'a> Run<'a> {
             updated_at: envelope.now,
         };
         let mut run = Run { flow, envelope, state, effects: Vec::new(), fresh: true, hops: 0 };
+        run.remember_profile_name();
         if flow.file.verification.allow_unverified {
             // Said at every start: a flow that can tell people "verified" without an identity check is for demos.
             tracing::warn!(
@@ -145,7 +149,18 @@ impl<'a> Run<'a> {
     }
 
     fn resume(flow: &'a Flow, state: ConversationState, envelope: &'a Envelope) -> Self {
-        Run { flow, envelope, state, effects: Vec::new(), fresh: false, hops: 0 }
+        let mut run = Run { flow, envelope, state, effects: Vec::new(), fresh: false, hops: 0 };
+        run.remember_profile_name();
+        run
+    }
+
+    /// Keeps the name the user shows on WhatsApp, as the variable `profile_name` (the latest one given).
+    fn remember_profile_name(&mut self) {
+        if let Event::Message { message } = &self.envelope.event
+            && let Some(name) = &message.profile_name
+        {
+            self.state.vars.insert(PROFILE_NAME.to_owned(), name.clone());
+        }
     }
 
     fn lang(&self) -> &str {
