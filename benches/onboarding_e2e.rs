@@ -10,7 +10,7 @@
 //!
 //! Env: BENCH_USERS (1000), BENCH_CONCURRENCY (200), BENCH_FAULTS (1), BENCH_REDIS_URL (redis://127.0.0.1:6379;
 //! `redis+cluster://h:p,h:p,...` for a cluster), BENCH_BLURRY_EVERY (5: one user in 5 sends a blurry photo
-//! first), BENCH_STEP_TIMEOUT_SECS (120), WHATSAPP_SEND_RATE for the services (1000).
+//! first), BENCH_STEP_TIMEOUT_SECS (120), WHATSAPP_SEND_RATE (1000) and QUEUE_PARTITIONS (1) for the services.
 
 #[path = "support/env.rs"]
 mod env;
@@ -791,6 +791,7 @@ async fn run(
         ("PUBLIC_BASE_URL", servers[0].clone()),
         ("REDIS_URL", rig.redis.url.clone()),
         ("REDIS_KEY_PREFIX", prefix.clone()),
+        ("QUEUE_PARTITIONS", env_or("QUEUE_PARTITIONS", 1usize)?.to_string()),
         ("FLOWS_DIR", flows.to_string_lossy().into_owned()),
         (PROVIDER_SECRET_ENV, PROVIDER_SECRET.to_owned()),
         ("RUST_LOG", "warn".to_owned()),
@@ -870,10 +871,12 @@ async fn run(
         wait_healthy(&rig, name, &client).await?;
     }
     println!(
-        "onboarding_e2e: {users} users, {concurrency} at once, faults {}, Redis {} (prefix {prefix}), sim {sim_url}, \
+        "onboarding_e2e: {users} users, {concurrency} at once, faults {}, Redis {} (prefix {prefix}, queue partitions \
+         {}), sim {sim_url}, \
          servers {} and {}, photos {} KB (card) / {} KB (blurry) / {} KB (selfie)",
         if faults { "on" } else { "off" },
         if rig.redis.cluster { "cluster" } else { "single" },
+        env_or("QUEUE_PARTITIONS", 1usize)?,
         servers[0],
         servers[1],
         photos.sharp[0].len() / 1024,
