@@ -254,11 +254,32 @@ async fn a_queue_in_partitions_answers_as_one_queue(store: Store) {
             assert_eq!(anas, if index == ana { 10 } else { 0 }, "partition {name}: {held:?}");
         }
         assert_eq!(holding, 3, "the jobs are spread over the three partitions");
+
+        // A process run with one partition (a command started without QUEUE_PARTITIONS) still erases a person's
+        // job held in another partition.
+        let elsewhere = (0..40)
+            .map(owner)
+            .find(|o| o != "ana" && wa_onboard::store::queue::route_of(o) % 3 != 0)
+            .expect("a user outside partition 0");
+        let one = wa_onboard::store::Backend::redis(
+            &crate::common::redis_url(),
+            store.prefix(),
+            std::time::Duration::from_secs(2),
+            crate::common::DEDUPE_TTL,
+            store.backend.clock(),
+        )
+        .await
+        .unwrap();
+        let needle = vec![format!("reply to {elsewhere}\"")];
+        assert_eq!(one.queue::<TestJob>(QUEUE).erase_matching(&needle).await.unwrap(), 1, "{elsewhere}");
+        assert_eq!(queue.count_matching(&needle).await.unwrap(), 0);
     }
+    let left = if store.is_redis() { 39 } else { 40 };
+    assert_eq!(queue.depth().await.unwrap().due, left);
 
     let needles = vec!["ana".to_owned()];
     assert_eq!(queue.count_matching(&needles).await.unwrap(), 10);
     assert_eq!(queue.erase_matching(&needles).await.unwrap(), 10);
     assert_eq!(queue.count_matching(&needles).await.unwrap(), 0);
-    assert_eq!(queue.depth().await.unwrap().due, 30);
+    assert_eq!(queue.depth().await.unwrap().due, left - 10);
 }

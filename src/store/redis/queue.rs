@@ -19,6 +19,9 @@ use crate::store::queue::{Enqueued, Job, JobQueue, QueueDepth, Queued, mentions}
 pub struct RedisQueue<J> {
     conn: RedisConn,
     parts: Arc<[Partition]>,
+    /// The key prefix and the queue's name, for an erasure that looks in every partition there could be.
+    prefix: Arc<str>,
+    name: Arc<str>,
     job: PhantomData<fn() -> J>,
 }
 
@@ -33,7 +36,13 @@ struct Partition {
 
 impl<J> Clone for RedisQueue<J> {
     fn clone(&self) -> Self {
-        Self { conn: self.conn.clone(), parts: self.parts.clone(), job: PhantomData }
+        Self {
+            conn: self.conn.clone(),
+            parts: self.parts.clone(),
+            prefix: self.prefix.clone(),
+            name: self.name.clone(),
+            job: PhantomData,
+        }
     }
 }
 
@@ -82,7 +91,7 @@ impl<J: Job> RedisQueue<J> {
                 Partition { config: queue_config(prefix, &name, key_ttl), name, batcher: None }
             })
             .collect();
-        Self { conn, parts, job: PhantomData }
+        Self { conn, parts, prefix: prefix.into(), name: name.into(), job: PhantomData }
     }
 
     /// This queue with its pushes gathered into shared script calls (group commit): for a producer with many
@@ -97,7 +106,7 @@ impl<J: Job> RedisQueue<J> {
                 batcher: Some(PushBatcher::start(self.conn.clone(), part.config.clone())),
             })
             .collect();
-        Self { conn: self.conn, parts, job: PhantomData }
+        Self { parts, ..self }
     }
 
     /// apalis-redis's storage of each partition, named as its hash tag, for workers to take jobs from.
@@ -201,11 +210,16 @@ impl<J: Job> JobQueue<J> for RedisQueue<J> {
     }
 
     async fn erase_matching(&self, needles: &[String]) -> Result<usize, StoreError> {
-        // Each match goes with its metadata and its place in the active list, the scheduled set and the dead set.
+        // Every partition there could be, not only the configured ones: a process run with fewer partitions than
+        // the others (or after `QUEUE_PARTITIONS` was lowered) still erases what the others queued. A partition
+        // that does not exist costs one empty scan. Each match goes with its metadata and its place in the
+        // active list, the scheduled set and the dead set.
         let mut erased = 0;
         let mut conn = self.conn.clone();
-        for part in self.parts.iter() {
-            let config = &part.config;
+        // The idempotency TTL plays no part in reading and deleting jobs.
+        let ttl = Duration::from_secs(1);
+        for index in 0..MAX_PARTITIONS {
+            let config = &queue_config(&self.prefix, &partition_name(&self.name, index), ttl);
             let matched = self.matching_ids(config, needles).await?;
             for ids in matched.chunks(100) {
                 let mut pipe = redis::pipe();
