@@ -259,7 +259,7 @@ async fn a_queue_in_partitions_answers_as_one_queue(store: Store) {
         // job held in another partition.
         let elsewhere = (0..40)
             .map(owner)
-            .find(|o| o != "ana" && wa_onboard::store::queue::route_of(o) % 3 != 0)
+            .find(|o| o != "ana" && !wa_onboard::store::queue::route_of(o).is_multiple_of(3))
             .expect("a user outside partition 0");
         let one = wa_onboard::store::Backend::redis(
             &crate::common::redis_url(),
