@@ -379,7 +379,7 @@ impl Verifier {
 
 #[async_trait]
 impl Handler<VerifyJob> for Verifier {
-    async fn handle(&self, job: VerifyJob, _attempt: u32) -> Result<(), JobFailure> {
+    async fn handle(&self, job: VerifyJob, attempt: u32) -> Result<(), JobFailure> {
         let started = Instant::now();
         let mut notes = Vec::new();
         let step = self.run(&job, &mut notes).await?;
@@ -393,10 +393,22 @@ impl Handler<VerifyJob> for Verifier {
                 resume.known.extend(known);
                 let record =
                     serde_json::to_string(&PendingCheck { job: resume }).map_err(VerifyError::PendingRecord)?;
+                let pending = pending_key(&provider, &reference);
                 self.conversations
-                    .put_value(&pending_key(&provider, &reference), &record, resume::PENDING_TTL_SECS)
+                    .put_value(&pending, &record, resume::PENDING_TTL_SECS)
                     .await
                     .map_err(VerifyError::Store)?;
+                // A provider that decides at once may have answered while the record was being stored.
+                let early = self.conversations.take_value(&resume::early_key(&provider, &reference)).await;
+                if let Some(answer) = early.map_err(VerifyError::Store)?
+                    && let Some(record) = self.conversations.take_value(&pending).await.map_err(VerifyError::Store)?
+                {
+                    let callback = serde_json::from_str(&answer).map_err(VerifyError::PendingRecord)?;
+                    let resumed = resume::resumed(&record, &callback).map_err(VerifyError::PendingRecord)?;
+                    notes.push(format!("{provider} answered about {reference} before its callback was awaited"));
+                    self.audit(&job, notes, started).await;
+                    return self.handle(resumed, attempt).await;
+                }
                 notes.push(format!("waiting for {provider}'s callback about {reference}"));
                 self.audit(&job, notes, started).await;
                 return Ok(());

@@ -22,6 +22,20 @@ pub fn pending_key(provider: &str, reference: &str) -> String {
     format!("pending:{provider}:{reference}")
 }
 
+/// The store key of `provider`'s final answer about `reference` that came before the verification stored its
+/// [`PendingCheck`] (a provider that decides at once can post while the job is still saving its record).
+pub fn early_key(provider: &str, reference: &str) -> String {
+    format!("early:{provider}:{reference}")
+}
+
+/// The job a provider's final answer resumes: the waiting job, with the answer added, under the callback's key.
+pub fn resumed(record: &str, callback: &CallbackAnswer) -> serde_json::Result<VerifyJob> {
+    let PendingCheck { mut job } = serde_json::from_str(record)?;
+    job.known.insert(callback.capability.as_str().to_owned(), callback.answer.clone());
+    job.key = JobKey::provider_callback(&job.submission, &callback.reference);
+    Ok(job)
+}
+
 /// What is kept while a provider works: the job to resume, with the answers known so far.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct PendingCheck {
@@ -37,21 +51,26 @@ pub struct ResumeOnCallback {
 #[async_trait]
 impl CallbackSink for ResumeOnCallback {
     async fn deliver(&self, callback: CallbackAnswer) -> anyhow::Result<()> {
+        // The answer is kept first, then the waiting job is looked for; the job stores its record first, then looks
+        // for a kept answer. Whichever comes second finds the other, so an answer that overtakes the job's record
+        // is not lost. Should both find each other, the two resumptions share one idempotency key: one runs.
+        let early = early_key(&callback.provider, &callback.reference);
+        self.conversations.put_value(&early, &serde_json::to_string(&callback)?, PENDING_TTL_SECS).await?;
         let key = pending_key(&callback.provider, &callback.reference);
         let Some(record) = self.conversations.take_value(&key).await? else {
-            // Delivered twice, or after the conversation moved on: nothing waits for it.
-            tracing::info!(provider = %callback.provider, reference = %callback.reference, "callback for nothing pending");
+            // Before the verification waits for it (it finds the answer then), delivered twice, or after the
+            // conversation moved on.
+            tracing::info!(provider = %callback.provider, reference = %callback.reference,
+                "callback with no verification waiting yet: kept for it");
             return Ok(());
         };
-        let PendingCheck { mut job } = serde_json::from_str(&record)?;
-        job.known.insert(callback.capability.as_str().to_owned(), callback.answer);
-        job.key = JobKey::provider_callback(&job.submission, &callback.reference);
-        let queued = job.queued();
+        let queued = resumed(&record, &callback)?.queued();
         if let Err(e) = self.verify.push(&[queued]).await {
             // Put the record back, so the provider's retry finds it.
             self.conversations.put_value(&key, &record, PENDING_TTL_SECS).await?;
             return Err(e.into());
         }
+        self.conversations.take_value(&early).await?;
         Ok(())
     }
 }
