@@ -102,8 +102,8 @@ pub fn on_cluster() -> bool {
     redis_url().starts_with("redis+cluster://")
 }
 
-/// Partitions per queue of the tests' Redis backends (`TEST_QUEUE_PARTITIONS`, default 1): CI runs the end-to-end
-/// tests on the cluster with 3. A process a test starts gets the same as `QUEUE_PARTITIONS`.
+/// Partitions per queue of the tests' Redis backends (`TEST_QUEUE_PARTITIONS`, default 1): set it to 3 to run the
+/// end-to-end tests with partitions. A process a test starts gets the same as `QUEUE_PARTITIONS`.
 pub fn queue_partitions() -> usize {
     std::env::var("TEST_QUEUE_PARTITIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
 }
